@@ -1,0 +1,119 @@
+//! The command line: argument definitions and dispatch.
+//!
+//! Each subcommand lives in its own file and is a thin layer over domain
+//! functions; secrets are read from files, prompts or stdin, never argv.
+
+mod db;
+mod init;
+mod serve;
+mod vault_cmd;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::DataDir;
+use crate::secrets::UnlockOptions;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hardshell",
+    version,
+    about = "Self-hosted, security-first home for AI agents"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Data directory (default ~/.hardshell).
+    #[arg(long, global = true, env = "HARDSHELL_HOME", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// File holding the vault passphrase (systemd/Docker credentials).
+    #[arg(
+        long,
+        global = true,
+        env = "HARDSHELL_VAULT_PASSPHRASE_FILE",
+        value_name = "FILE"
+    )]
+    pub passphrase_file: Option<PathBuf>,
+    /// File holding the seal PIN.
+    #[arg(long, global = true, env = "HARDSHELL_PIN_FILE", value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+    /// The machine secret used by sealed mode; kept outside the data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "HARDSHELL_MACHINE_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub machine_key_file: Option<PathBuf>,
+    /// Machine identity file mixed into the seal (default /etc/machine-id).
+    #[arg(
+        long,
+        global = true,
+        env = "HARDSHELL_MACHINE_ID_FILE",
+        value_name = "FILE",
+        hide = true
+    )]
+    pub machine_id_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (initialises an empty data directory first).
+    Serve(serve::ServeArgs),
+    /// Create a data directory: vault, keys and default config.
+    Init(init::InitArgs),
+    /// Manage the encrypted vault.
+    #[command(subcommand)]
+    Vault(vault_cmd::VaultCommand),
+    /// Database maintenance.
+    #[command(subcommand)]
+    Db(db::DbCommand),
+}
+
+impl GlobalArgs {
+    pub fn data_dir(&self) -> anyhow::Result<DataDir> {
+        Ok(DataDir::resolve(self.data_dir.clone())?)
+    }
+
+    pub fn machine(&self) -> anyhow::Result<vault::MachineBinding> {
+        let defaults = vault::MachineBinding::default_paths()?;
+        Ok(vault::MachineBinding::new(
+            self.machine_key_file
+                .clone()
+                .unwrap_or_else(|| defaults.machine_key_path().to_path_buf()),
+            self.machine_id_file
+                .clone()
+                .unwrap_or_else(|| defaults.machine_id_path().to_path_buf()),
+        ))
+    }
+
+    pub fn unlock_options(&self) -> anyhow::Result<UnlockOptions> {
+        Ok(UnlockOptions {
+            passphrase_file: self.passphrase_file.clone(),
+            pin_file: self.pin_file.clone(),
+            machine: self.machine()?,
+        })
+    }
+}
+
+/// Runs the parsed command; the binary maps the error to exit status 1.
+pub async fn run(
+    cli: Cli,
+    log: crate::logging::LogRedactor,
+) -> anyhow::Result<std::process::ExitCode> {
+    crate::config::datadir::private_umask();
+    let g = cli.global;
+    match cli.command {
+        Command::Serve(a) => serve::run(&g, a, log).await,
+        Command::Init(a) => init::run(&g, a),
+        Command::Vault(c) => vault_cmd::run(&g, c),
+        Command::Db(c) => db::run(&g, c).await,
+    }
+}

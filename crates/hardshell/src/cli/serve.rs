@@ -1,0 +1,92 @@
+//! `hardshell serve`: initialise if empty, check, unlock, open, listen.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::GlobalArgs;
+use crate::config::{Config, DataDir};
+use crate::lock::DataDirLock;
+use crate::secrets::{self, InitMode};
+use crate::web::{self, bind::check_bind, server};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default from config, 127.0.0.1:18780).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<SocketAddr>,
+}
+
+pub async fn run(
+    g: &GlobalArgs,
+    args: ServeArgs,
+    log: crate::logging::LogRedactor,
+) -> anyhow::Result<ExitCode> {
+    let dd = g.data_dir()?;
+    if !dd.is_initialised() {
+        first_run(g, &dd)?;
+    }
+    dd.check_permissions()?;
+    let config = Config::load(&dd.config_path())?;
+    let _lock = DataDirLock::acquire(&dd)?;
+    let mut unlocked = secrets::unlock(&dd, &g.unlock_options()?)?;
+    log.set_secrets(unlocked.vault.values().map(|v| {
+        use secrecy::ExposeSecret;
+        v.expose_secret().to_string()
+    }));
+    let store = crate::app::open_store(&dd, &mut unlocked.vault)?;
+    let addr = args.bind.unwrap_or(config.server.bind);
+    // Refused before the socket exists: nothing ever listens unprotected.
+    check_bind(addr, &config, store.owner_exists().await?)?;
+    let tls = config.server.tls.clone();
+    let state = crate::app::state(store.clone(), config)?;
+    let bound = server::bind(addr).await?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %bound.addr, vault = unlocked.source.describe(), "server started");
+    println!("Hardshell listening on {scheme}://{}", bound.addr);
+    server::run(
+        bound,
+        web::router(state),
+        tls.as_ref(),
+        server::shutdown_signal(),
+    )
+    .await?;
+    store.close().await.context("closing the database")?;
+    tracing::info!("server stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// DESIGN §4 first run: a terminal is asked for a passphrase; without one
+/// (systemd, Docker, CI) the vault is sealed to this machine and we say so.
+fn first_run(g: &GlobalArgs, dd: &DataDir) -> anyhow::Result<()> {
+    let machine = g.machine()?;
+    let mode = if let Some(path) = &g.passphrase_file {
+        InitMode::Passphrase(secrets::read_secret_file(path)?)
+    } else if std::io::stdin().is_terminal() {
+        println!(
+            "Initialising a new Hardshell data directory at {}",
+            dd.root().display()
+        );
+        InitMode::Passphrase(secrets::prompt_new_passphrase()?)
+    } else {
+        InitMode::Sealed { pin: None }
+    };
+    let report = secrets::initialise(dd, mode, &machine)?;
+    println!(
+        "Initialised a new data directory at {}",
+        dd.root().display()
+    );
+    if let Some(key) = report.machine_key {
+        println!(
+            "No terminal: the vault passphrase was generated and sealed to this machine.\n\
+             The machine secret is {}. Back it up somewhere safe: without it (and this\n\
+             machine's identity) the vault cannot be opened. Run `hardshell vault unseal`\n\
+             to switch to a passphrase you choose.",
+            key.display()
+        );
+    }
+    Ok(())
+}

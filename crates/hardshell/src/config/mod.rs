@@ -1,0 +1,276 @@
+//! Settings from `config.toml` in the data directory.
+//!
+//! Config never holds secrets (those live in the vault); unknown keys are an
+//! error so that a typo in a security setting is not silently ignored.
+
+pub mod datadir;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use datadir::{DataDir, DataDirError};
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:18780";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("invalid setting {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on. Loopback by default.
+    pub bind: SocketAddr,
+    /// The origin browsers use to reach the server (e.g. `https://hs.example.com`).
+    /// The server's own bind origin is always allowed; this adds the public one.
+    pub public_origin: Option<String>,
+    /// Extra origins allowed for state-changing cookie requests and WebSocket upgrades.
+    pub allowed_origins: Vec<String>,
+    /// TLS served by Hardshell itself (rustls).
+    pub tls: Option<TlsConfig>,
+    /// Set when a reverse proxy terminates TLS in front of Hardshell.
+    pub behind_proxy: bool,
+    /// Proxies whose `X-Forwarded-For` / `X-Real-IP` are believed. IPs or CIDRs.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 18780)),
+            public_origin: None,
+            allowed_origins: Vec::new(),
+            tls: None,
+            behind_proxy: false,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest JSON request body, in bytes.
+    pub json_body_bytes: usize,
+    /// Largest upload, in bytes.
+    pub upload_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            json_body_bytes: 64 * 1024,
+            upload_bytes: 20 * 1024 * 1024,
+        }
+    }
+}
+
+/// A parsed trusted-proxy entry: one address or a CIDR block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl ProxyNet {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (ip, prefix) = match s.split_once('/') {
+            Some((ip, p)) => (ip, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = ip.trim().parse().map_err(|_| format!("not an IP: {s}"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("bad prefix length: {s}"))?,
+            None => max,
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical_ip(ip);
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 peers (dual-stack sockets) compare as IPv4.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+impl Config {
+    /// Reads `config.toml`; a missing file means defaults.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.message().to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.trusted_proxy_nets()?;
+        for origin in self
+            .server
+            .allowed_origins
+            .iter()
+            .chain(self.server.public_origin.iter())
+        {
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.trim_end_matches('/').matches('/').count() != 2
+            {
+                return Err(ConfigError::Invalid {
+                    key: "server.allowed_origins",
+                    message: format!("{origin:?} is not an origin like https://host[:port]"),
+                });
+            }
+        }
+        if self.limits.json_body_bytes == 0 || self.limits.upload_bytes == 0 {
+            return Err(ConfigError::Invalid {
+                key: "limits",
+                message: "limits must be greater than zero".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<ProxyNet>, ConfigError> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .map(|s| {
+                ProxyNet::parse(s).map_err(|message| ConfigError::Invalid {
+                    key: "server.trusted_proxies",
+                    message,
+                })
+            })
+            .collect()
+    }
+
+    /// The text `init` writes: the defaults, with comments a person can follow.
+    pub fn default_file_text() -> String {
+        format!(
+            "# Hardshell settings. Secrets never go here: use `hardshell vault set`.\n\
+             [server]\n\
+             bind = \"{DEFAULT_BIND}\"\n\
+             # To listen beyond loopback, configure TLS or a reverse proxy first:\n\
+             # tls = {{ cert = \"/path/cert.pem\", key = \"/path/key.pem\" }}\n\
+             # behind_proxy = true\n\
+             # trusted_proxies = [\"127.0.0.1\"]\n\
+             # public_origin = \"https://hardshell.example.com\"\n\
+             allowed_origins = []\n\n\
+             [limits]\n\
+             json_body_bytes = 65536\n\
+             upload_bytes = 20971520\n"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_file_parses_to_defaults() {
+        let c: Config = toml::from_str(&Config::default_file_text()).unwrap();
+        assert_eq!(c.server.bind, Config::default().server.bind);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = toml::from_str::<Config>("[server]\nbnid = \"0.0.0.0:1\"\n").unwrap_err();
+        assert!(err.to_string().contains("bnid"));
+    }
+
+    #[test]
+    fn proxy_nets_match_cidrs_and_mapped_addresses() {
+        let n = ProxyNet::parse("10.0.0.0/8").unwrap();
+        assert!(n.contains("10.1.2.3".parse().unwrap()));
+        assert!(n.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!n.contains("11.0.0.1".parse().unwrap()));
+        let one = ProxyNet::parse("127.0.0.1").unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        let v6 = ProxyNet::parse("fd00::/8").unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(ProxyNet::parse("10.0.0.0/33").is_err());
+        assert!(ProxyNet::parse("nope").is_err());
+        assert!(
+            ProxyNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn bad_origin_is_rejected() {
+        let mut c = Config::default();
+        c.server.allowed_origins = vec!["https://a.example/path".into()];
+        assert!(c.validate().is_err());
+        c.server.allowed_origins = vec!["https://a.example:8443".into()];
+        c.validate().unwrap();
+    }
+}

@@ -1,0 +1,14 @@
+//! Hardshell: a self-hosted, security-first home for AI agents.
+//!
+//! This crate is the application: CLI, configuration, the encrypted store,
+//! and the HTTP server. The security primitives live in their own crates
+//! (`vault`, `audit`, `netguard`, `promptguard`) and know nothing of it.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod lock;
+pub mod logging;
+pub mod secrets;
+pub mod store;
+pub mod web;

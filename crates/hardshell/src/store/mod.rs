@@ -1,0 +1,262 @@
+//! The encrypted database (SQLCipher through rusqlite) and every SQL
+//! statement the application runs.
+//!
+//! Only this module writes SQL. Domain code calls the typed methods in the
+//! submodules; the raw connection never leaves `store`. A single writer
+//! connection serialises writes inside the process; SQLite's own locking
+//! (WAL, busy timeout) serialises them across processes (CLI and server).
+
+pub mod encrypt;
+pub mod key;
+mod migrations;
+pub mod users;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use key::DbKey;
+
+/// SQLite files start with this; SQLCipher files are random bytes.
+pub const PLAINTEXT_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+const READER_POOL: usize = 4;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database key is wrong, or the database file is damaged")]
+    WrongKeyOrCorrupt,
+    #[error("the database key in the vault is malformed")]
+    BadKeyFormat,
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("database file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a background database task failed")]
+    TaskFailed,
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+impl StoreError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    key: DbKey,
+}
+
+/// A handle to the open database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `path` with `key`,
+    /// migrating a plaintext SQLite file to SQLCipher first (keeping a
+    /// backup), then bringing the schema up to date.
+    pub fn open(path: &Path, key: DbKey) -> Result<Self, StoreError> {
+        if !path.exists() {
+            // Created 0600 before SQLite sees it; SQLite gives -wal/-shm the
+            // same mode as the main file.
+            crate::config::datadir::create_private_file(path)
+                .map_err(|e| StoreError::io(path, e))?;
+        } else if encrypt::is_plaintext(path)? {
+            let backup = encrypt::migrate_plaintext(path, &key)?;
+            tracing::warn!(
+                backup = %backup.display(),
+                "migrated a plaintext database to an encrypted one; the plaintext backup is kept until you delete it"
+            );
+        }
+        let mut writer = open_connection(path, &key)?;
+        migrations::migrations().to_latest(&mut writer)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                key,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the writer connection on the blocking pool.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().map_err(|_| StoreError::TaskFailed)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|_| StoreError::TaskFailed)?
+    }
+
+    /// Runs `f` on a pooled read connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner
+                .readers
+                .lock()
+                .map_err(|_| StoreError::TaskFailed)?
+                .pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_connection(&inner.path, &inner.key)?,
+            };
+            let out = f(&conn);
+            let mut pool = inner.readers.lock().map_err(|_| StoreError::TaskFailed)?;
+            if pool.len() < READER_POOL {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|_| StoreError::TaskFailed)?
+    }
+
+    /// Checkpoints the WAL into the main file so a clean stop leaves one file.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.write(|conn| {
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Row counts per table, for `db rekey` and tests that must show no row
+    /// was lost.
+    pub async fn table_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.read(table_counts).await
+    }
+}
+
+pub(crate) fn table_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )?;
+    let names: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        // Names come from sqlite_master, quoted as identifiers.
+        let n: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM \"{}\"", name.replace('"', "\"\"")),
+            [],
+            |r| r.get(0),
+        )?;
+        out.push((name, n));
+    }
+    Ok(out)
+}
+
+/// Opens one connection: key first, then a probe that fails on a wrong key,
+/// then the connection settings.
+pub(crate) fn open_connection(path: &Path, key: &DbKey) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // SQLCipher otherwise prints its own errors (a wrong key) to stderr,
+    // around our log redaction; we report them ourselves.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+    key.apply(&conn)?;
+    probe(&conn)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(%mode, "database is not in WAL mode");
+    }
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+    Ok(conn)
+}
+
+/// The first read after `PRAGMA key` is what reveals a wrong key.
+fn probe(conn: &Connection) -> Result<(), StoreError> {
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::NotADatabase =>
+        {
+            Err(StoreError::WrongKeyOrCorrupt)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn database_file_is_encrypted_and_private() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("hardshell.db");
+        let store = Store::open(&path, DbKey::generate()).unwrap();
+        assert!(!store.owner_exists().await.unwrap());
+        store.close().await.unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.len() > 16);
+        assert_ne!(&bytes[..16], PLAINTEXT_MAGIC);
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn wrong_key_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("hardshell.db");
+        let key = DbKey::generate();
+        let again = DbKey::parse(key.expose_hex()).unwrap();
+        drop(Store::open(&path, key).unwrap());
+        assert!(matches!(
+            Store::open(&path, DbKey::generate()),
+            Err(StoreError::WrongKeyOrCorrupt)
+        ));
+        Store::open(&path, again).unwrap();
+    }
+}

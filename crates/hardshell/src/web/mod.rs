@@ -1,0 +1,83 @@
+//! The HTTP edge: router, middleware and handlers.
+//!
+//! Handlers are thin: they extract, call domain or store methods, and map
+//! errors to `ApiError`. No SQL and no business rules live here. Routes are
+//! declared once, through utoipa, so the OpenAPI document cannot drift from
+//! the router.
+
+mod access_log;
+pub mod bind;
+pub mod client_ip;
+pub mod error;
+pub mod headers;
+mod health;
+pub mod server;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::{Config, ProxyNet};
+use crate::store::Store;
+
+pub use error::ApiError;
+
+/// Everything a handler may touch, passed explicitly.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub trusted_proxies: Arc<[ProxyNet]>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Hardshell API",
+        description = "Self-hosted, security-first home for AI agents."
+    ),
+    tags((name = "system", description = "Health and API description"))
+)]
+struct ApiDoc;
+
+/// Builds the application router with every hardening layer attached.
+pub fn router(state: AppState) -> Router {
+    let https = state.config.server.tls.is_some()
+        || state
+            .config
+            .server
+            .public_origin
+            .as_deref()
+            .is_some_and(|o| o.starts_with("https://"));
+    let json_limit = state.config.limits.json_body_bytes;
+    let (router, api) = api_routes().split_for_parts();
+    router
+        .fallback(|| async { ApiError::not_found() })
+        .with_state(state)
+        .layer(axum::Extension(Arc::new(api)))
+        .layer(CatchPanicLayer::custom(headers::panic_response))
+        .layer(DefaultBodyLimit::max(json_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            headers::HeaderPolicy { https },
+            headers::security_headers,
+        ))
+        .layer(axum::middleware::from_fn(access_log::access_log))
+}
+
+/// Every documented route. Adding a route anywhere else would leave it out
+/// of the OpenAPI document, so all routes are added here.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::openapi_json))
+}
+
+/// The generated OpenAPI document (what `openapi.json` serves).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
