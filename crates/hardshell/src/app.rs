@@ -6,7 +6,9 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use vault::Vault;
 
+use crate::audit_log::AuditLog;
 use crate::config::{Config, DataDir};
+use crate::secrets;
 use crate::store::key::{VAULT_NAME, VAULT_NAME_NEXT};
 use crate::store::{DbKey, Store, StoreError};
 use crate::web::AppState;
@@ -21,6 +23,8 @@ pub enum StartError {
     Vault(#[from] vault::VaultError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Secrets(#[from] secrets::UnlockError),
 }
 
 fn key_from_vault(vault: &Vault, name: &str) -> Result<Option<DbKey>, StartError> {
@@ -59,11 +63,75 @@ pub fn open_store(dd: &DataDir, vault: &mut Vault) -> Result<Store, StartError> 
     }
 }
 
-pub fn state(store: Store, config: Config) -> Result<AppState, StartError> {
+/// The server's HMAC pepper for stored token hashes (from the vault).
+pub type Pepper = Arc<zeroize::Zeroizing<[u8; 32]>>;
+
+/// What a command needs once the vault is open: the store and the audit
+/// writer. Built the same way by `serve` and by CLI commands.
+pub struct Opened {
+    pub store: Store,
+    pub audit: AuditLog,
+    pub pepper: Pepper,
+}
+
+/// Opens the database and starts the audit writer from an unlocked vault.
+/// Must run inside the tokio runtime (the writer is a task).
+pub fn open(dd: &DataDir, vault: &mut Vault) -> Result<Opened, StartError> {
+    let store = open_store(dd, vault)?;
+    let audit_key = secrets::key_bytes(vault, secrets::AUDIT_KEY)?;
+    let pepper = Arc::new(secrets::key_bytes(vault, secrets::PEPPER)?);
+    let audit = AuditLog::start(
+        store.clone(),
+        dd,
+        audit::AuditKey::from_bytes(*audit_key),
+        vault_values(vault),
+    );
+    Ok(Opened {
+        store,
+        audit,
+        pepper,
+    })
+}
+
+/// Every vault value, for the redactors (logs, audit entries).
+pub fn vault_values(vault: &Vault) -> Vec<String> {
+    vault
+        .values()
+        .map(|v| v.expose_secret().to_string())
+        .collect()
+}
+
+pub fn state(
+    opened: &Opened,
+    config: Config,
+    origins: Vec<String>,
+) -> Result<AppState, StartError> {
     let trusted = config.trusted_proxy_nets()?;
     Ok(AppState {
-        store,
+        store: opened.store.clone(),
+        audit: opened.audit.clone(),
+        pepper: Arc::clone(&opened.pepper),
         config: Arc::new(config),
         trusted_proxies: trusted.into(),
+        origins: origins.into(),
     })
+}
+
+/// The origins a browser may send for this server: its own (scheme, bound
+/// address, and `localhost` for loopback), the public origin, and any
+/// configured extras. Used for CSRF and WebSocket Origin checks.
+pub fn own_origins(addr: std::net::SocketAddr, https: bool, config: &Config) -> Vec<String> {
+    let scheme = if https { "https" } else { "http" };
+    let mut out = vec![format!("{scheme}://{addr}")];
+    if addr.ip().is_loopback() {
+        out.push(format!("{scheme}://localhost:{}", addr.port()));
+    }
+    out.extend(config.server.public_origin.iter().cloned());
+    out.extend(config.server.allowed_origins.iter().cloned());
+    for o in &mut out {
+        while o.ends_with('/') {
+            o.pop();
+        }
+    }
+    out
 }

@@ -5,6 +5,7 @@
 //! (`vault`, `audit`, `netguard`, `promptguard`) and know nothing of it.
 
 pub mod app;
+pub mod audit_log;
 pub mod cli;
 pub mod config;
 pub mod lock;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use audit::{Actor, Draft, Outcome};
 use clap::Args;
 
 use super::GlobalArgs;
@@ -33,17 +34,35 @@ pub async fn run(
     let config = Config::load(&dd.config_path())?;
     let _lock = DataDirLock::acquire(&dd)?;
     let mut unlocked = secrets::unlock(&dd, &g.unlock_options()?)?;
-    log.set_secrets(unlocked.vault.values().map(|v| {
-        use secrecy::ExposeSecret;
-        v.expose_secret().to_string()
-    }));
-    let store = crate::app::open_store(&dd, &mut unlocked.vault)?;
+    log.set_secrets(crate::app::vault_values(&unlocked.vault));
+    let opened = crate::app::open(&dd, &mut unlocked.vault)?;
+    let audit = &opened.audit;
     let addr = args.bind.unwrap_or(config.server.bind);
     // Refused before the socket exists: nothing ever listens unprotected.
-    check_bind(addr, &config, store.owner_exists().await?)?;
+    if let Err(refusal) = check_bind(addr, &config, opened.store.owner_exists().await?) {
+        audit
+            .record(
+                Draft::new(Actor::system(), "server.bind_refused", Outcome::Denied)
+                    .target(addr.to_string())
+                    .detail("reason", refusal.to_string()),
+            )
+            .await?;
+        return Err(refusal.into());
+    }
     let tls = config.server.tls.clone();
-    let state = crate::app::state(store.clone(), config)?;
     let bound = server::bind(addr).await?;
+    let origins = crate::app::own_origins(bound.addr, tls.is_some(), &config);
+    let state = crate::app::state(&opened, config, origins)?;
+    audit
+        .record(
+            Draft::new(Actor::system(), "server.start", Outcome::Success)
+                .target(bound.addr.to_string())
+                .detail("vault_unlock", unlocked.source.describe()),
+        )
+        .await?;
+    // The server keeps only what it derived (database connection, keys in
+    // the audit writer); the vault's other secrets leave memory now.
+    unlocked.vault.lock();
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %bound.addr, vault = unlocked.source.describe(), "server started");
     println!("Hardshell listening on {scheme}://{}", bound.addr);
@@ -54,7 +73,10 @@ pub async fn run(
         server::shutdown_signal(),
     )
     .await?;
-    store.close().await.context("closing the database")?;
+    audit
+        .record(Draft::new(Actor::system(), "server.stop", Outcome::Success))
+        .await?;
+    opened.store.close().await.context("closing the database")?;
     tracing::info!("server stopped");
     Ok(ExitCode::SUCCESS)
 }

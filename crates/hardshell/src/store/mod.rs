@@ -6,6 +6,7 @@
 //! connection serialises writes inside the process; SQLite's own locking
 //! (WAL, busy timeout) serialises them across processes (CLI and server).
 
+pub mod audit;
 pub mod encrypt;
 pub mod key;
 mod migrations;

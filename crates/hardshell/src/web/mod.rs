@@ -22,6 +22,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::Pepper;
+use crate::audit_log::AuditLog;
 use crate::config::{Config, ProxyNet};
 use crate::store::Store;
 
@@ -31,8 +33,13 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub audit: AuditLog,
+    /// HMAC key for stored token and key hashes.
+    pub pepper: Pepper,
     pub config: Arc<Config>,
     pub trusted_proxies: Arc<[ProxyNet]>,
+    /// Origins allowed on cookie-authenticated writes and WebSocket upgrades.
+    pub origins: Arc<[String]>,
 }
 
 #[derive(OpenApi)]
