@@ -9,7 +9,7 @@ use super::GlobalArgs;
 use crate::lock::DataDirLock;
 use crate::secrets;
 use crate::store::key::{VAULT_NAME, VAULT_NAME_NEXT};
-use crate::store::{DbKey, Store, encrypt};
+use crate::store::{DbKey, encrypt};
 
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
@@ -48,12 +48,20 @@ async fn rekey(g: &GlobalArgs) -> anyhow::Result<ExitCode> {
     encrypt::rekey(&dd.db_path(), &old, &new)?;
     unlocked.vault.set(VAULT_NAME, new_hex)?;
     unlocked.vault.remove(VAULT_NAME_NEXT)?;
-    let store = Store::open(&dd.db_path(), new)?;
-    let after = store.table_counts().await?;
-    store.close().await?;
+    let opened = crate::app::open(&dd, &mut unlocked.vault)?;
+    let after = opened.store.table_counts().await?;
     if before != after {
         anyhow::bail!("row counts differ after rekey: before {before:?}, after {after:?}");
     }
+    opened
+        .audit
+        .record(audit::Draft::new(
+            super::audit::cli_actor(),
+            "db.rekey",
+            audit::Outcome::Success,
+        ))
+        .await?;
+    opened.store.close().await?;
     let rows: i64 = after.iter().map(|(_, n)| n).sum();
     println!(
         "Database re-encrypted under a new key; {rows} rows in {} tables kept.",

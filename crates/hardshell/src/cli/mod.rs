@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own file and is a thin layer over domain
 //! functions; secrets are read from files, prompts or stdin, never argv.
 
+mod audit;
 mod db;
 mod init;
 mod serve;
@@ -75,6 +76,9 @@ pub enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 impl GlobalArgs {
@@ -103,6 +107,16 @@ impl GlobalArgs {
     }
 }
 
+/// Unlocks the vault and opens the store and audit writer, as every
+/// command that touches the database does.
+pub fn open_all(g: &GlobalArgs) -> anyhow::Result<(crate::secrets::Unlocked, crate::app::Opened)> {
+    let dd = g.data_dir()?;
+    dd.check_permissions()?;
+    let mut unlocked = crate::secrets::unlock(&dd, &g.unlock_options()?)?;
+    let opened = crate::app::open(&dd, &mut unlocked.vault)?;
+    Ok((unlocked, opened))
+}
+
 /// Runs the parsed command; the binary maps the error to exit status 1.
 pub async fn run(
     cli: Cli,
@@ -113,7 +127,8 @@ pub async fn run(
     match cli.command {
         Command::Serve(a) => serve::run(&g, a, log).await,
         Command::Init(a) => init::run(&g, a),
-        Command::Vault(c) => vault_cmd::run(&g, c),
+        Command::Vault(c) => vault_cmd::run(&g, c).await,
         Command::Db(c) => db::run(&g, c).await,
+        Command::Audit(c) => audit::run(&g, c).await,
     }
 }

@@ -56,7 +56,7 @@ pub enum VaultCommand {
     },
 }
 
-pub fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> {
     let dd = g.data_dir()?;
     match cmd {
         VaultCommand::Status { json } => status(g, json),
@@ -95,6 +95,7 @@ pub fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> {
             let mut u = secrets::unlock(&dd, &g.unlock_options()?)?;
             let value = read_value(&name)?;
             u.vault.set(&name, value)?;
+            record(&dd, &mut u.vault, "vault.set", &name).await?;
             eprintln!("stored {name}");
             Ok(ExitCode::SUCCESS)
         }
@@ -107,6 +108,7 @@ pub fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> {
             if !u.vault.remove(&name)? {
                 bail!("no secret named {name}");
             }
+            record(&dd, &mut u.vault, "vault.rm", &name).await?;
             eprintln!("removed {name}");
             Ok(ExitCode::SUCCESS)
         }
@@ -125,19 +127,27 @@ pub fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> {
                 };
                 vault::seal::seal(&dd.seal_path(), &new, &opts.machine, pin.as_ref())?;
             }
+            record(&dd, &mut u.vault, "vault.passwd", "").await?;
             eprintln!("vault passphrase changed");
             Ok(ExitCode::SUCCESS)
         }
         VaultCommand::Seal => {
             let _lock = DataDirLock::acquire(&dd)?;
             let opts = g.unlock_options()?;
-            let u = secrets::unlock(&dd, &opts)?;
+            let mut u = secrets::unlock(&dd, &opts)?;
             let pin = g
                 .pin_file
                 .as_deref()
                 .map(secrets::read_secret_file)
                 .transpose()?;
             vault::seal::seal(&dd.seal_path(), &u.passphrase, &opts.machine, pin.as_ref())?;
+            record(
+                &dd,
+                &mut u.vault,
+                "vault.seal",
+                if pin.is_some() { "with_pin" } else { "" },
+            )
+            .await?;
             eprintln!(
                 "sealed to this machine (machine secret {}){}",
                 opts.machine.machine_key_path().display(),
@@ -159,6 +169,7 @@ pub fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> {
             let new = new_passphrase(new_passphrase_file)?;
             u.vault.change_passphrase(&new)?;
             remove_seal(&dd.seal_path())?;
+            record(&dd, &mut u.vault, "vault.unseal", "").await?;
             eprintln!("unsealed: the vault now opens with the passphrase you chose");
             Ok(ExitCode::SUCCESS)
         }
@@ -207,6 +218,24 @@ fn status(g: &GlobalArgs, json_out: bool) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records a vault change in the audit log (the value never appears).
+async fn record(
+    dd: &crate::config::DataDir,
+    vault: &mut vault::Vault,
+    action: &str,
+    target: &str,
+) -> anyhow::Result<()> {
+    let opened = crate::app::open(dd, vault)?;
+    opened
+        .audit
+        .record(
+            audit::Draft::new(super::audit::cli_actor(), action, audit::Outcome::Success)
+                .target(target),
+        )
+        .await?;
+    Ok(())
 }
 
 /// A value from stdin (scripts) or a no-echo prompt (people).
