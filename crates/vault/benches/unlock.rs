@@ -14,7 +14,10 @@ fn unlock(c: &mut Criterion) {
     let mut vault = Vault::create(&path, &pass).unwrap();
     for i in 0..20 {
         vault
-            .set(&format!("SECRET_{i}"), SecretString::from(format!("value-{i}-{}", "x".repeat(40))))
+            .set(
+                &format!("SECRET_{i}"),
+                SecretString::from(format!("value-{i}-{}", "x".repeat(40))),
+            )
             .unwrap();
     }
     drop(vault);

@@ -162,7 +162,10 @@ mod tests {
             let mut bad = file.clone();
             bad[i] ^= 0x01;
             assert!(
-                matches!(split_checked(&bad, &MAGIC, 1, 48), Err(VaultError::Tampered { .. })),
+                matches!(
+                    split_checked(&bad, &MAGIC, 1, 48),
+                    Err(VaultError::Tampered { .. })
+                ),
                 "flip at {i} was accepted"
             );
         }

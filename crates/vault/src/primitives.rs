@@ -50,7 +50,11 @@ pub fn argon2id(
     out: &mut [u8],
 ) -> Result<(), VaultError> {
     let mut builder = ParamsBuilder::new();
-    builder.m_cost(m_kib).t_cost(t).p_cost(p).output_len(out.len());
+    builder
+        .m_cost(m_kib)
+        .t_cost(t)
+        .p_cost(p)
+        .output_len(out.len());
     if !associated_data.is_empty() {
         builder.data(AssociatedData::new(associated_data).map_err(|_| VaultError::Kdf)?);
     }

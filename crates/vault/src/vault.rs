@@ -17,8 +17,8 @@ use crate::container::{TAG_LEN, random};
 use crate::error::{TamperedPart, VaultError};
 use crate::format::{self, HEADER_LEN, Header};
 use crate::kdf::{self, KdfParams};
-use crate::primitives;
 use crate::payload::{self, MAX_PAYLOAD_LEN, MAX_SECRETS, SecretMap};
+use crate::primitives;
 
 const DOMAIN: &str = "hardshell vault v1";
 const FILE_MODE: u32 = 0o600;
@@ -329,7 +329,10 @@ fn unlock_bytes(
 /// Runs the full open path over in-memory bytes with the test floor, for the
 /// fuzz target. Returns the number of secrets.
 #[cfg(any(fuzzing, feature = "test-params"))]
-pub fn open_bytes_for_fuzzing(bytes: &[u8], passphrase: &SecretString) -> Result<usize, VaultError> {
+pub fn open_bytes_for_fuzzing(
+    bytes: &[u8],
+    passphrase: &SecretString,
+) -> Result<usize, VaultError> {
     let options = OpenOptions::default().accept_insecure_test_params();
     unlock_bytes(bytes, passphrase, &options).map(|(_, secrets)| secrets.len())
 }

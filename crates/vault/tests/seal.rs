@@ -188,9 +188,13 @@ fn pin_is_required_and_checked_with_a_growing_delay() {
     let counter = attempts_path(&m.seal_path());
 
     // First wrong PIN: counted, then a 1 s wait is enforced.
-    let try_pin = |pin: &str| seal::unseal_with_clock(&m.seal_path(), &m.binding, Some(&s(pin)), &clock);
+    let try_pin =
+        |pin: &str| seal::unseal_with_clock(&m.seal_path(), &m.binding, Some(&s(pin)), &clock);
     assert!(matches!(try_pin("0000"), Err(VaultError::WrongPin)));
-    assert_eq!(fs::metadata(&counter).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        fs::metadata(&counter).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     match try_pin("2468") {
         Err(VaultError::PinRateLimited { retry_after }) => {
             assert_eq!(retry_after, Duration::from_secs(1));
@@ -219,7 +223,11 @@ fn pin_is_required_and_checked_with_a_growing_delay() {
     assert!(matches!(try_pin("9999"), Err(VaultError::WrongPin)));
     match try_pin("9999") {
         Err(VaultError::PinRateLimited { retry_after }) => {
-            assert_eq!(retry_after, Duration::from_secs(1), "counter restarted at 1");
+            assert_eq!(
+                retry_after,
+                Duration::from_secs(1),
+                "counter restarted at 1"
+            );
         }
         other => panic!("expected rate limit, got {other:?}"),
     }
@@ -258,7 +266,11 @@ fn every_single_byte_change_of_the_seal_is_tampering() {
         fs::write(m.seal_path(), &bad).unwrap();
         match seal::unseal(&m.seal_path(), &m.binding, None) {
             Err(VaultError::Tampered { part }) => {
-                assert_eq!(part == TamperedPart::Ciphertext, i >= 165, "byte {i}: {part:?}");
+                assert_eq!(
+                    part == TamperedPart::Ciphertext,
+                    i >= 165,
+                    "byte {i}: {part:?}"
+                );
             }
             other => panic!("byte {i}: expected tamper, got {other:?}"),
         }
@@ -289,7 +301,13 @@ fn unsealing_a_missing_seal_is_not_found() {
 #[test]
 fn seal_debug_and_errors_hide_secrets() {
     let m = Machine::new();
-    seal::seal(&m.seal_path(), &s("TOPSECRETPASS"), &m.binding, Some(&s("97531"))).unwrap();
+    seal::seal(
+        &m.seal_path(),
+        &s("TOPSECRETPASS"),
+        &m.binding,
+        Some(&s("97531")),
+    )
+    .unwrap();
     let err = seal::unseal(&m.seal_path(), &m.binding, Some(&s("13579"))).unwrap_err();
     let text = format!("{err} {err:?}");
     assert!(!text.contains("TOPSECRETPASS") && !text.contains("97531") && !text.contains("13579"));

@@ -356,7 +356,10 @@ fn failed_write_rolls_back_memory() {
         vault.set("KEEP", pass("new")),
         Err(VaultError::Io { .. })
     ));
-    assert!(matches!(vault.set("ADDED", pass("x")), Err(VaultError::Io { .. })));
+    assert!(matches!(
+        vault.set("ADDED", pass("x")),
+        Err(VaultError::Io { .. })
+    ));
     assert!(matches!(vault.remove("KEEP"), Err(VaultError::Io { .. })));
     assert_eq!(vault.names(), ["KEEP"]);
     assert_eq!(vault.get("KEEP").unwrap().expose_secret(), "old");

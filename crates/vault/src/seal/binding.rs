@@ -86,7 +86,10 @@ impl MachineBinding {
                 _ => {
                     return Err(VaultError::io(
                         "locating the machine secret",
-                        io::Error::new(io::ErrorKind::NotFound, "neither XDG_CONFIG_HOME nor HOME is set"),
+                        io::Error::new(
+                            io::ErrorKind::NotFound,
+                            "neither XDG_CONFIG_HOME nor HOME is set",
+                        ),
                     ));
                 }
             },
@@ -229,7 +232,10 @@ fn resolve(path: &Path) -> PathBuf {
     let mut rest = Vec::new();
     loop {
         if let Ok(canonical) = fs::canonicalize(existing) {
-            return rest.iter().rev().fold(canonical, |acc, part| acc.join(part));
+            return rest
+                .iter()
+                .rev()
+                .fold(canonical, |acc, part| acc.join(part));
         }
         match (existing.parent(), existing.file_name()) {
             (Some(parent), Some(name)) => {
@@ -308,8 +314,10 @@ mod tests {
     #[test]
     fn missing_machine_id_is_reported_not_fatal() {
         let dir = tempfile::tempdir().unwrap();
-        let binding =
-            MachineBinding::new(dir.path().join("machine.key"), dir.path().join("no-such-id"));
+        let binding = MachineBinding::new(
+            dir.path().join("machine.key"),
+            dir.path().join("no-such-id"),
+        );
         let material = binding.load_or_create().unwrap();
         assert!(!material.machine_id_found());
         assert!(material.machine_id.is_empty());
