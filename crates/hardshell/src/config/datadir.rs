@@ -13,7 +13,7 @@ const GROUP_OTHER_BITS: u32 = 0o077;
 #[derive(Debug, thiserror::Error)]
 pub enum DataDirError {
     #[error(
-        "{path} is accessible by group or others (mode {mode:04o}); fix it with `chmod {want:o} {path}` or `hardshell doctor --fix`"
+        "{path} is accessible by group or others (mode {mode:04o}); fix it with `chmod {want:o} {path}` (or `chmod -R go-rwx` on the data directory)"
     )]
     TooOpen { path: String, mode: u32, want: u32 },
     #[error("{path} is a symbolic link; the data directory must not contain links")]
@@ -123,7 +123,8 @@ impl DataDir {
         })
     }
 
-    /// Clears group and other bits everywhere below the root (`doctor --fix`).
+    /// Clears group and other bits everywhere below the root (for the
+/// operations tooling; `serve` only refuses, it never changes modes).
     /// Returns the paths it changed.
     pub fn tighten_permissions(&self) -> Result<Vec<PathBuf>, DataDirError> {
         let mut changed = Vec::new();

@@ -3,7 +3,8 @@
 //!
 //! Passphrase sources, in order: a passphrase file (flag or
 //! `HARDSHELL_VAULT_PASSPHRASE_FILE`), the sealed file, a TTY prompt, and
-//! `HARDSHELL_VAULT_PASSPHRASE` (which works but `doctor` warns about). It
+//! `HARDSHELL_VAULT_PASSPHRASE` (which works, but leaks into process
+//! listings and crash reports, so the README discourages it). It
 //! never creates a vault while unlocking one.
 
 use std::io::IsTerminal;
@@ -54,7 +55,7 @@ pub enum UnlockError {
     Invalid(String),
 }
 
-/// Where the passphrase came from (doctor reports it).
+/// Where the passphrase came from (logged at start and audited).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PassphraseSource {
     File,
