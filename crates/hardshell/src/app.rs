@@ -114,6 +114,7 @@ pub fn state(
         config: Arc::new(config),
         trusted_proxies: trusted.into(),
         origins: origins.into(),
+        throttles: Arc::new(crate::auth::throttle::Throttles::new()),
     })
 }
 

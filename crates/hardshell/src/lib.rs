@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod audit_log;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod lock;

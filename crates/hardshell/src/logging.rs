@@ -1,25 +1,22 @@
 //! Structured logs (tracing) to stderr, with vault values scrubbed.
 //!
-//! Every formatted log line passes through a redactor that knows the
-//! unlocked vault's values, so a secret that slips into a log field (an
-//! error message quoting a header, say) is written as `[REDACTED]`. It must
-//! never be bypassed: the subscriber's only writer is `RedactingWriter`.
+//! Every formatted log line passes through promptguard's leak redactor,
+//! which knows the unlocked vault's values in their plain, base64, hex and
+//! percent-encoded forms plus well-known key formats, so a secret that
+//! slips into a log field (an error quoting a header, say) is written as
+//! `[REDACTED]`. It must never be bypassed: the subscriber's only writer is
+//! `RedactingWriter`.
 
 use std::io::Write;
 use std::sync::{Arc, RwLock};
 
-use aho_corasick::AhoCorasick;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Shorter values are too likely to match ordinary text; vault values the
-/// product generates are far longer.
-const MIN_SECRET_LEN: usize = 6;
-
 /// The set of values to scrub; swapped in once the vault is unlocked.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct LogRedactor {
-    matcher: Arc<RwLock<Option<AhoCorasick>>>,
+    matcher: Arc<RwLock<Arc<promptguard::Redactor>>>,
 }
 
 impl LogRedactor {
@@ -29,40 +26,28 @@ impl LogRedactor {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let patterns: Vec<String> = values
-            .into_iter()
-            .map(|s| s.as_ref().to_string())
-            .filter(|s| s.len() >= MIN_SECRET_LEN)
-            .collect();
-        let matcher = if patterns.is_empty() {
-            None
-        } else {
-            AhoCorasick::builder()
-                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-                .build(&patterns)
-                .ok()
-        };
+        let redactor = Arc::new(promptguard::Redactor::new(values));
         if let Ok(mut slot) = self.matcher.write() {
-            *slot = matcher;
+            *slot = redactor;
         }
     }
 
     pub fn redact(&self, bytes: &[u8]) -> Vec<u8> {
-        let guard = match self.matcher.read() {
-            Ok(g) => g,
+        let redactor = match self.matcher.read() {
+            Ok(g) => Arc::clone(&g),
             // A poisoned lock means a panic mid-update: fail closed.
             Err(_) => return b"[log line withheld]\n".to_vec(),
         };
-        match guard.as_ref() {
-            Some(ac) => {
-                let mut out = Vec::with_capacity(bytes.len());
-                ac.replace_all_with_bytes(bytes, &mut out, |_, _, dst| {
-                    dst.extend_from_slice(b"[REDACTED]");
-                    true
-                });
-                out
-            }
-            None => bytes.to_vec(),
+        let text = String::from_utf8_lossy(bytes);
+        redactor.redact(&text).0.into_bytes()
+    }
+}
+
+impl Default for LogRedactor {
+    fn default() -> Self {
+        let empty: [&str; 0] = [];
+        Self {
+            matcher: Arc::new(RwLock::new(Arc::new(promptguard::Redactor::new(empty)))),
         }
     }
 }
@@ -132,8 +117,11 @@ mod tests {
     fn scrubs_installed_values_and_keeps_the_rest() {
         let r = LogRedactor::default();
         assert_eq!(r.redact(b"token sk-abcdef123"), b"token sk-abcdef123");
-        r.set_secrets(["sk-abcdef123", "short"]);
-        let out = String::from_utf8(r.redact(b"token=sk-abcdef123 user=short")).unwrap();
-        assert_eq!(out, "token=[REDACTED] user=short");
+        r.set_secrets(["sk-abcdef123", "zz"]);
+        let out = String::from_utf8(r.redact(b"token=sk-abcdef123 user=zz")).unwrap();
+        assert_eq!(out, "token=[REDACTED] user=zz");
+        // Encoded forms of a vault value are caught too (base64 of it here).
+        let out = String::from_utf8(r.redact(b"auth=c2stYWJjZGVmMTIz")).unwrap();
+        assert!(!out.contains("c2stYWJjZGVmMTIz"), "{out}");
     }
 }

@@ -68,7 +68,12 @@ impl AuditLog {
             lock_path: dd.audit_lock_path(),
         };
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(rx, store.clone(), Arc::clone(&sealer), target.clone()));
+        tokio::spawn(writer(
+            rx,
+            store.clone(),
+            Arc::clone(&sealer),
+            target.clone(),
+        ));
         Self {
             tx,
             sealer,

@@ -6,7 +6,10 @@
 mod audit;
 mod db;
 mod init;
+mod net;
+mod scan;
 mod serve;
+mod users;
 mod vault_cmd;
 
 use std::path::PathBuf;
@@ -79,6 +82,14 @@ pub enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Egress policy checks (what agent tools may reach).
+    #[command(subcommand)]
+    Net(net::NetCommand),
+    /// Prompt-injection verdict for the text on stdin.
+    Scan(scan::ScanArgs),
 }
 
 impl GlobalArgs {
@@ -130,5 +141,8 @@ pub async fn run(
         Command::Vault(c) => vault_cmd::run(&g, c).await,
         Command::Db(c) => db::run(&g, c).await,
         Command::Audit(c) => audit::run(&g, c).await,
+        Command::Net(c) => net::run(c).await,
+        Command::Scan(a) => scan::run(a),
+        Command::Users(c) => users::run(&g, c).await,
     }
 }

@@ -65,14 +65,19 @@ pub async fn run(
     unlocked.vault.lock();
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %bound.addr, vault = unlocked.source.describe(), "server started");
+    // Signal handlers go in before anyone is told the server is up.
+    let shutdown = server::shutdown_signal();
     println!("Hardshell listening on {scheme}://{}", bound.addr);
-    server::run(
-        bound,
-        web::router(state),
-        tls.as_ref(),
-        server::shutdown_signal(),
-    )
-    .await?;
+    if !opened.store.owner_exists().await? {
+        // Only the HMAC is stored; a new start replaces any older token.
+        let token = crate::auth::issue_setup_token(&opened.store, &opened.pepper).await?;
+        println!(
+            "Open {scheme}://{}/setup#token={} to create the owner account (valid for 30 minutes, single use)",
+            bound.addr,
+            token.as_str()
+        );
+    }
+    server::run(bound, web::router(state), tls.as_ref(), shutdown).await?;
     audit
         .record(Draft::new(Actor::system(), "server.stop", Outcome::Success))
         .await?;

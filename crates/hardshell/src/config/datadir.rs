@@ -124,7 +124,7 @@ impl DataDir {
     }
 
     /// Clears group and other bits everywhere below the root (for the
-/// operations tooling; `serve` only refuses, it never changes modes).
+    /// operations tooling; `serve` only refuses, it never changes modes).
     /// Returns the paths it changed.
     pub fn tighten_permissions(&self) -> Result<Vec<PathBuf>, DataDirError> {
         let mut changed = Vec::new();

@@ -103,8 +103,8 @@ fn insert(conn: &Connection, e: &Entry) -> Result<(), StoreError> {
 struct AppendLock(#[allow(dead_code)] std::fs::File);
 
 fn lock(path: &std::path::Path) -> Result<AppendLock, StoreError> {
-    let f = crate::config::datadir::create_private_file(path)
-        .map_err(|e| StoreError::io(path, e))?;
+    let f =
+        crate::config::datadir::create_private_file(path).map_err(|e| StoreError::io(path, e))?;
     f.lock().map_err(|e| StoreError::io(path, e))?;
     Ok(AppendLock(f))
 }
@@ -230,7 +230,8 @@ impl Store {
                  WHERE seq > ?1 AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR actor_id = ?3)
                  ORDER BY seq LIMIT ?4"
             ))?;
-            let rows = stmt.query_map(params![after, q.action, q.actor_id, q.limit], row_to_entry)?;
+            let rows =
+                stmt.query_map(params![after, q.action, q.actor_id, q.limit], row_to_entry)?;
             let mut out = Vec::new();
             for r in rows {
                 if let Some(e) = r? {
@@ -260,4 +261,3 @@ impl Store {
         .await
     }
 }
-

@@ -3,7 +3,7 @@
 use rusqlite_migration::{M, Migrations};
 
 pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1)])
+    Migrations::new(vec![M::up(V1), M::up(V2)])
 }
 
 const V1: &str = r#"
@@ -36,6 +36,65 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_action ON audit_log(action, seq);
 CREATE INDEX audit_log_actor ON audit_log(actor_kind, actor_id, seq);
+"#;
+
+/// Identity and access (issue 5). Credentials are stored only as
+/// `HMAC-SHA256(pepper, token)` in `*_hash` BLOB columns; times are Unix
+/// seconds.
+const V2: &str = r#"
+CREATE TABLE setup_tokens (
+    id         INTEGER PRIMARY KEY,
+    token_hash BLOB NOT NULL UNIQUE,
+    expires_at INTEGER NOT NULL
+);
+
+CREATE TABLE agent_keys (
+    id                    INTEGER PRIMARY KEY,
+    public_id             TEXT NOT NULL UNIQUE,
+    name                  TEXT NOT NULL,
+    key_hash              BLOB NOT NULL UNIQUE,
+    permissions           TEXT NOT NULL,
+    created_by            INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    created_at            INTEGER NOT NULL,
+    expires_at            INTEGER,
+    rate_limit_per_minute INTEGER,
+    last_used_at          INTEGER,
+    revoked_at            INTEGER
+);
+
+-- One row per login: a web session, a bearer/refresh family, or an
+-- agent key's bearer grant. Revoking the row kills every token in it.
+CREATE TABLE auth_sessions (
+    id           INTEGER PRIMARY KEY,
+    public_id    TEXT NOT NULL UNIQUE,
+    user_id      INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    agent_key_id INTEGER REFERENCES agent_keys(id) ON DELETE CASCADE,
+    kind         TEXT NOT NULL CHECK (kind IN ('web','token')),
+    csrf_hash    BLOB,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    revoked_at   INTEGER,
+    ip           TEXT,
+    CHECK ((user_id IS NULL) <> (agent_key_id IS NULL))
+);
+CREATE INDEX auth_sessions_user ON auth_sessions(user_id);
+
+CREATE TABLE auth_tokens (
+    token_hash BLOB PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES auth_sessions(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('cookie','access','refresh')),
+    expires_at INTEGER NOT NULL,
+    spent_at   INTEGER
+);
+CREATE INDEX auth_tokens_session ON auth_tokens(session_id);
+
+CREATE TABLE identity_keys (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+    key_hash   BLOB NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
 "#;
 
 #[cfg(test)]

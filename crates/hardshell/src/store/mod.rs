@@ -7,6 +7,7 @@
 //! (WAL, busy timeout) serialises them across processes (CLI and server).
 
 pub mod audit;
+pub mod auth;
 pub mod encrypt;
 pub mod key;
 mod migrations;

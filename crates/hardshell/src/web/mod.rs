@@ -6,12 +6,17 @@
 //! the router.
 
 mod access_log;
+mod audit_routes;
+mod auth_routes;
 pub mod bind;
 pub mod client_ip;
 pub mod error;
+pub mod extract;
 pub mod headers;
 mod health;
+mod keys_routes;
 pub mod server;
+mod users_routes;
 
 use std::sync::Arc;
 
@@ -28,6 +33,7 @@ use crate::config::{Config, ProxyNet};
 use crate::store::Store;
 
 pub use error::ApiError;
+use extract::SecuritySchemes;
 
 /// Everything a handler may touch, passed explicitly.
 #[derive(Clone)]
@@ -40,6 +46,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<[ProxyNet]>,
     /// Origins allowed on cookie-authenticated writes and WebSocket upgrades.
     pub origins: Arc<[String]>,
+    /// Login back-off, per-IP and per-key limits (identity layer).
+    pub throttles: Arc<crate::auth::throttle::Throttles>,
 }
 
 #[derive(OpenApi)]
@@ -48,7 +56,8 @@ pub struct AppState {
         title = "Hardshell API",
         description = "Self-hosted, security-first home for AI agents."
     ),
-    tags((name = "system", description = "Health and API description"))
+    tags((name = "system", description = "Health and API description")),
+    modifiers(&SecuritySchemes)
 )]
 struct ApiDoc;
 
@@ -82,6 +91,23 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::openapi_json))
+        .routes(routes!(auth_routes::setup))
+        .routes(routes!(auth_routes::login))
+        .routes(routes!(auth_routes::login_key))
+        .routes(routes!(auth_routes::token))
+        .routes(routes!(auth_routes::me))
+        .routes(routes!(auth_routes::logout))
+        .routes(routes!(auth_routes::sessions))
+        .routes(routes!(auth_routes::revoke_session))
+        .routes(routes!(auth_routes::revoke_all))
+        .routes(routes!(users_routes::list, users_routes::create))
+        .routes(routes!(users_routes::update, users_routes::delete))
+        .routes(routes!(users_routes::identity_key))
+        .routes(routes!(keys_routes::list, keys_routes::create))
+        .routes(routes!(keys_routes::revoke))
+        .routes(routes!(keys_routes::delete))
+        .routes(routes!(audit_routes::list))
+        .routes(routes!(audit_routes::verify))
 }
 
 /// The generated OpenAPI document (what `openapi.json` serves).

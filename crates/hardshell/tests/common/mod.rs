@@ -2,6 +2,8 @@
 //! a temporary machine secret, and an ephemeral loopback port.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod identity;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -103,6 +105,8 @@ pub struct Server {
     pub base: String,
     pub stdout_first_lines: Vec<String>,
     stderr: Option<std::thread::JoinHandle<String>>,
+    /// Stdout lines after the listening line (e.g. the setup URL).
+    stdout_rest: mpsc::Receiver<String>,
 }
 
 impl Server {
@@ -142,6 +146,7 @@ impl Server {
                             base,
                             stdout_first_lines: lines,
                             stderr: Some(err_thread),
+                            stdout_rest: rx,
                         });
                     }
                     lines.push(line);
@@ -157,6 +162,20 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// The one-time setup token from the `Open …/setup#token=…` line, if
+    /// the server printed one within a few seconds.
+    pub fn setup_token(&self) -> Option<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            let line = self.stdout_rest.recv_timeout(left).ok()?;
+            if let Some(rest) = line.strip_prefix("Open ") {
+                let token = rest.split("#token=").nth(1)?.split_whitespace().next()?;
+                return Some(token.to_string());
+            }
+        }
+        None
     }
 
     pub fn url(&self, path: &str) -> String {
