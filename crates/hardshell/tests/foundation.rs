@@ -311,3 +311,62 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[tokio::test]
+async fn setup_page_is_served_without_inline_script() {
+    let env = Env::new();
+    let server = env.start(&[]);
+    let c = client();
+    let resp = c.get(server.url("/setup")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(r#"src="/assets/setup.js""#));
+    // Every script tag loads a file: nothing inline for the CSP to allow.
+    for tag in html.split("<script").skip(1) {
+        assert!(
+            tag.trim_start().starts_with("type=\"module\" src=") || tag.contains(" src="),
+            "{tag}"
+        );
+        assert!(
+            tag.split('>').nth(1).unwrap_or("").starts_with("</script"),
+            "inline body: {tag}"
+        );
+    }
+    for handler in [
+        "onclick=",
+        "onload=",
+        "onerror=",
+        "onsubmit=",
+        "javascript:",
+    ] {
+        assert!(!html.contains(handler), "inline handler {handler}");
+    }
+    let js = c.get(server.url("/assets/setup.js")).send().await.unwrap();
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(js.text().await.unwrap().contains("/api/v1/setup"));
+    // Nothing else under /assets is reachable, including traversal.
+    for path in [
+        "/assets/../Cargo.toml",
+        "/assets/%2e%2e/Cargo.toml",
+        "/assets/nope.js",
+    ] {
+        let r = c.get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+}

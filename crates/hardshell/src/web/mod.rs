@@ -6,6 +6,7 @@
 //! the router.
 
 mod access_log;
+mod assets;
 mod audit_routes;
 mod auth_routes;
 pub mod bind;
@@ -73,6 +74,9 @@ pub fn router(state: AppState) -> Router {
     let json_limit = state.config.limits.json_body_bytes;
     let (router, api) = api_routes().split_for_parts();
     router
+        .route("/setup", axum::routing::get(assets::setup_page))
+        .route("/assets/setup.js", axum::routing::get(assets::setup_js))
+        .route("/assets/base.css", axum::routing::get(assets::base_css))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
         .layer(axum::Extension(Arc::new(api)))
