@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use audit::{Actor, ActorKind, Draft, Outcome};
+use audit::{Draft, Outcome};
 use clap::Subcommand;
 use zeroize::Zeroizing;
 
@@ -48,10 +48,6 @@ pub enum UsersCommand {
     Enable { username: String },
     /// Delete a user with their sessions and keys.
     Delete { username: String },
-}
-
-fn cli_actor() -> Actor {
-    Actor::new(ActorKind::System, "cli")
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<Zeroizing<String>> {
@@ -96,7 +92,8 @@ async fn set_disabled(
     opened
         .audit
         .record(
-            Draft::new(cli_actor(), action, Outcome::Success).target(format!("user:{}", user.id)),
+            Draft::new(super::audit::cli_actor(), action, Outcome::Success)
+                .target(format!("user:{}", user.id)),
         )
         .await?;
     let state = if after.disabled {
@@ -130,7 +127,7 @@ pub async fn run(g: &GlobalArgs, cmd: UsersCommand) -> anyhow::Result<ExitCode> 
             let user = store.user_create(username, role, phc).await?;
             audit
                 .record(
-                    Draft::new(cli_actor(), "user.create", Outcome::Success)
+                    Draft::new(super::audit::cli_actor(), "user.create", Outcome::Success)
                         .target(format!("user:{}", user.id))
                         .detail("username", user.username.clone())
                         .detail("role", user.role.as_str()),
@@ -160,10 +157,14 @@ pub async fn run(g: &GlobalArgs, cmd: UsersCommand) -> anyhow::Result<ExitCode> 
             let (before, after) = store.user_set_role(user.id, role).await?;
             audit
                 .record(
-                    Draft::new(cli_actor(), "user.role_change", Outcome::Success)
-                        .target(format!("user:{}", user.id))
-                        .detail("from", before.role.as_str())
-                        .detail("to", after.role.as_str()),
+                    Draft::new(
+                        super::audit::cli_actor(),
+                        "user.role_change",
+                        Outcome::Success,
+                    )
+                    .target(format!("user:{}", user.id))
+                    .detail("from", before.role.as_str())
+                    .detail("to", after.role.as_str()),
                 )
                 .await?;
             println!("{} is now {}", after.username, after.role);
@@ -175,7 +176,7 @@ pub async fn run(g: &GlobalArgs, cmd: UsersCommand) -> anyhow::Result<ExitCode> 
             store.user_delete(user.id).await?;
             audit
                 .record(
-                    Draft::new(cli_actor(), "user.delete", Outcome::Success)
+                    Draft::new(super::audit::cli_actor(), "user.delete", Outcome::Success)
                         .target(format!("user:{}", user.id))
                         .detail("username", user.username.clone()),
                 )
