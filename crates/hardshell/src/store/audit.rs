@@ -109,6 +109,27 @@ fn lock(path: &std::path::Path) -> Result<AppendLock, StoreError> {
     Ok(AppendLock(f))
 }
 
+/// Runs `body` in an IMMEDIATE transaction while holding `audit.lock`. When
+/// `body` returns a new head, commits and signs that head into the anchor
+/// before the lock is released, so the anchor never lags another writer.
+/// `None` from `body` means nothing changed: the transaction rolls back.
+fn anchored<T>(
+    conn: &mut Connection,
+    anchor: &AnchorTarget,
+    sign: impl FnOnce(&ChainHead) -> AnchorFile,
+    body: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<Option<(ChainHead, T)>, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let _guard = lock(&anchor.lock_path)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let Some((new_head, out)) = body(&tx)? else {
+        return Ok(None);
+    };
+    tx.commit()?;
+    audit::write_anchor(&anchor.anchor_path, &sign(&new_head))
+        .map_err(|e| StoreError::io(&anchor.anchor_path, std::io::Error::other(e)))?;
+    Ok(Some(out))
+}
+
 impl Store {
     /// Seals and appends `drafts` in one transaction, then signs the new
     /// head into the anchor file. `seal` turns (head, draft) into an entry.
@@ -123,25 +144,23 @@ impl Store {
         S: Fn(&ChainHead, Draft) -> Entry + Send + 'static,
     {
         self.write(move |conn| {
-            let _guard = lock(&anchor.lock_path)?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut current = head(&tx)?;
-            for draft in drafts {
-                let entry = seal(&current, draft);
-                insert(&tx, &entry)?;
-                current = ChainHead::of(&entry);
-            }
-            tx.commit()?;
-            audit::write_anchor(&anchor.anchor_path, &sign(&current))
-                .map_err(|e| StoreError::io(&anchor.anchor_path, std::io::Error::other(e)))?;
-            Ok(current)
+            let appended = anchored(conn, &anchor, sign, |tx| {
+                let mut current = head(tx)?;
+                for draft in drafts {
+                    let entry = seal(&current, draft);
+                    insert(tx, &entry)?;
+                    current = ChainHead::of(&entry);
+                }
+                Ok(Some((current.clone(), current)))
+            })?;
+            appended.ok_or(StoreError::NotFound)
         })
         .await
     }
 
-    /// Deletes entries older than `before` (RFC 3339) and appends the
-    /// checkpoint `make_checkpoint` builds from the last pruned entry, all
-    /// in one transaction. Returns how many entries were removed.
+    /// Deletes entries older than `before` (RFC 3339) and appends a
+    /// checkpoint built from the last pruned entry, in one transaction.
+    /// Returns how many entries were removed.
     pub async fn audit_prune<S>(
         &self,
         before: String,
@@ -153,36 +172,34 @@ impl Store {
         S: Fn(&ChainHead, Draft) -> Entry + Send + 'static,
     {
         self.write(move |conn| {
-            let _guard = lock(&anchor.lock_path)?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let last = tx
-                .query_row(
-                    &format!(
-                        "SELECT {COLUMNS} FROM audit_log WHERE ts < ?1 ORDER BY seq DESC LIMIT 1"
-                    ),
-                    [&before],
-                    row_to_entry,
-                )
-                .optional()?
-                .flatten();
-            let Some(last) = last else {
-                return Ok(0);
-            };
-            let seq = i64::try_from(last.seq).unwrap_or(i64::MAX);
-            let removed = tx.execute("DELETE FROM audit_log WHERE seq <= ?1", [seq])?;
-            let current = head(&tx)?;
-            // The head may have been pruned too; the checkpoint links to it.
-            let current = if current.seq < last.seq {
-                ChainHead::of(&last)
-            } else {
-                current
-            };
-            let entry = seal(&current, audit::checkpoint_draft(&last));
-            insert(&tx, &entry)?;
-            tx.commit()?;
-            audit::write_anchor(&anchor.anchor_path, &sign(&ChainHead::of(&entry)))
-                .map_err(|e| StoreError::io(&anchor.anchor_path, std::io::Error::other(e)))?;
-            Ok(removed as u64)
+            let removed = anchored(conn, &anchor, sign, |tx| {
+                let last = tx
+                    .query_row(
+                        &format!(
+                            "SELECT {COLUMNS} FROM audit_log WHERE ts < ?1 ORDER BY seq DESC LIMIT 1"
+                        ),
+                        [&before],
+                        row_to_entry,
+                    )
+                    .optional()?
+                    .flatten();
+                let Some(last) = last else {
+                    return Ok(None);
+                };
+                let seq = i64::try_from(last.seq).unwrap_or(i64::MAX);
+                let removed = tx.execute("DELETE FROM audit_log WHERE seq <= ?1", [seq])?;
+                // The head may have been pruned too; the checkpoint links to it.
+                let current = head(tx)?;
+                let current = if current.seq < last.seq {
+                    ChainHead::of(&last)
+                } else {
+                    current
+                };
+                let entry = seal(&current, audit::checkpoint_draft(&last));
+                insert(tx, &entry)?;
+                Ok(Some((ChainHead::of(&entry), removed as u64)))
+            })?;
+            Ok(removed.unwrap_or(0))
         })
         .await
     }
