@@ -370,3 +370,150 @@ async fn setup_page_is_served_without_inline_script() {
         assert_eq!(r.status(), 404, "{path}");
     }
 }
+
+#[tokio::test]
+async fn db_rekey_keeps_every_row_and_retires_the_old_key() {
+    let env = Env::new();
+    env.init_with_passphrase();
+    let pf = env.passphrase_file.to_str().unwrap().to_string();
+    for i in 0..5 {
+        env.ok(
+            &[
+                "vault",
+                "set",
+                &format!("T{i}_TOKEN"),
+                "--passphrase-file",
+                &pf,
+            ],
+            Some("value-123456789"),
+        );
+    }
+    env.ok(
+        &[
+            "users",
+            "add",
+            "olivia",
+            "--role",
+            "owner",
+            "--password-stdin",
+            "--passphrase-file",
+            &pf,
+        ],
+        Some("olivia-violet-harbour-42\n"),
+    );
+    let key = |env: &Env| {
+        env.ok(
+            &[
+                "vault",
+                "get",
+                "hardshell.db_key",
+                "--reveal",
+                "--passphrase-file",
+                &pf,
+            ],
+            None,
+        )
+        .trim()
+        .to_string()
+    };
+    let counts = |hex: &str| -> Vec<(String, i64)> {
+        let c = rusqlite::Connection::open(env.data.join("hardshell.db")).unwrap();
+        c.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
+            .unwrap();
+        let names: Vec<String> = c
+            .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        names
+            .into_iter()
+            .map(|n| {
+                let count = c
+                    .query_row(&format!("SELECT count(*) FROM \"{n}\""), [], |r| r.get(0))
+                    .unwrap();
+                (n, count)
+            })
+            .collect()
+    };
+    let old = key(&env);
+    let before = counts(&old);
+    assert!(
+        before.iter().any(|(n, c)| n == "audit_log" && *c >= 6),
+        "{before:?}"
+    );
+    let out = env.ok(&["db", "rekey", "--passphrase-file", &pf], None);
+    assert!(out.contains("rows"), "{out}");
+    let new = key(&env);
+    assert_ne!(old, new);
+    let mut after = counts(&new);
+    // The rekey itself is audited: exactly one more audit row.
+    for (n, c) in after.iter_mut() {
+        if n == "audit_log" {
+            *c -= 1;
+        }
+    }
+    assert_eq!(before, after);
+    // The old key no longer opens the database.
+    let c = rusqlite::Connection::open(env.data.join("hardshell.db")).unwrap();
+    c.execute_batch(&format!("PRAGMA key = \"x'{old}'\";"))
+        .unwrap();
+    assert!(
+        c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r
+            .get::<_, i64>(0))
+            .is_err()
+    );
+    drop(c);
+    // And everything still works: the chain verifies, the server starts.
+    env.ok(&["audit", "verify", "--passphrase-file", &pf], None);
+    let server = env.start(&["--passphrase-file", &pf]);
+    let resp = client().get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn oversized_json_body_is_a_json_413_and_garbage_a_json_4xx() {
+    let env = Env::new();
+    let server = env.start(&[]);
+    let c = client();
+    let big = format!(
+        "{{\"username\":\"a\",\"password\":\"{}\"}}",
+        "x".repeat(200 * 1024)
+    );
+    let resp = c
+        .post(server.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    for (ctype, body) in [
+        ("application/json", "{not json"),
+        ("text/plain", "{}"),
+        ("application/json", "[]"),
+    ] {
+        let resp = c
+            .post(server.url("/api/v1/auth/login"))
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.status().is_client_error(),
+            "{ctype} {body}: {}",
+            resp.status()
+        );
+        let v: serde_json::Value = resp.json().await.unwrap();
+        assert!(v["error"]["code"].is_string() && v["error"]["message"].is_string());
+    }
+    // The server is still fine afterwards.
+    assert_eq!(
+        c.get(server.url("/healthz")).send().await.unwrap().status(),
+        200
+    );
+}
