@@ -81,11 +81,13 @@ impl KdfParams {
     /// and combinations Argon2 itself rejects.
     pub(crate) fn check(&self, floor: &KdfParams) -> Result<(), VaultError> {
         let (m_kib, t, p) = (self.m_kib, self.t, self.p);
-        if !self.at_least(floor) || m_kib < 8 * p.max(1) {
-            return Err(VaultError::WeakKdfParams { m_kib, t, p });
-        }
+        // Header values are attacker-controlled u32s: no arithmetic on them
+        // may overflow (found by the format proptest).
         if m_kib > MAX_M_KIB || t > MAX_T || p > MAX_P {
             return Err(VaultError::ExcessiveKdfParams { m_kib, t, p });
+        }
+        if !self.at_least(floor) || m_kib < p.max(1).saturating_mul(8) {
+            return Err(VaultError::WeakKdfParams { m_kib, t, p });
         }
         Ok(())
     }
@@ -148,6 +150,17 @@ pub(crate) fn split_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_lane_count_is_refused_without_overflow() {
+        let p = KdfParams::from_raw(64 * 1024, 3, u32::MAX);
+        assert!(matches!(
+            p.check(&KdfParams::PRODUCTION),
+            Err(VaultError::ExcessiveKdfParams { .. })
+        ));
+        let p = KdfParams::from_raw(u32::MAX, u32::MAX, u32::MAX);
+        assert!(p.check(&KdfParams::PRODUCTION).is_err());
+    }
 
     #[test]
     fn production_meets_floor_and_test_params_do_not() {
