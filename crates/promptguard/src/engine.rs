@@ -32,6 +32,21 @@ struct PhraseSet {
 /// a regex runs only when the text holds a literal every match starts with.
 const GATE: usize = 1 << 31;
 
+/// Gate literals up to this length are tested directly, not in the automaton.
+const SHORT_GATE: usize = 2;
+
+/// Enables the regexes whose short gate literal occurs in `view`.
+fn short_gates(gates: &[(Vec<u8>, usize)], view: &View, enabled: &mut [bool]) {
+    for (lit, ri) in gates {
+        let Some(slot) = enabled.get_mut(*ri) else {
+            continue;
+        };
+        if !*slot && !lit.is_empty() && view.bytes.windows(lit.len()).any(|w| w == lit.as_slice()) {
+            *slot = true;
+        }
+    }
+}
+
 struct Engine {
     words: PhraseSet,
     squeezed: PhraseSet,
@@ -39,6 +54,11 @@ struct Engine {
     regexes: Vec<(usize, ViewKind, Regex)>,
     /// Regexes with no usable prefix literals; they always run.
     always: Vec<bool>,
+    /// Gate literals of one or two bytes, per view slot (words, tokens), kept
+    /// out of the automata: a literal such as " " would report a match at
+    /// almost every byte of an overlapping search. Only their presence
+    /// matters, so a plain substring test is exact.
+    short_gates: [Vec<(Vec<u8>, usize)>; 2],
     /// Rules that failed to compile (a bug; a unit test keeps this at zero).
     #[cfg_attr(not(test), allow(dead_code))]
     broken: Vec<&'static str>,
@@ -160,6 +180,12 @@ fn compile() -> Engine {
     }
     // One automaton per view: rule phrases and regex gates share the pass.
     let [words_gates, _, tokens_gates] = gate_pats;
+    let (words_short, words_gates): (Vec<_>, Vec<_>) = words_gates
+        .into_iter()
+        .partition(|(l, _)| l.len() <= SHORT_GATE);
+    let (tokens_short, tokens_gates): (Vec<_>, Vec<_>) = tokens_gates
+        .into_iter()
+        .partition(|(l, _)| l.len() <= SHORT_GATE);
     words.extend(words_gates.into_iter().map(|(l, ri)| (l, GATE | ri)));
     tokens.extend(tokens_gates.into_iter().map(|(l, ri)| (l, GATE | ri)));
     let mut set = |pats: Vec<(Vec<u8>, usize)>, id: &'static str| {
@@ -180,6 +206,7 @@ fn compile() -> Engine {
         tokens,
         regexes,
         always,
+        short_gates: [words_short, tokens_short],
         broken,
     }
 }
@@ -313,6 +340,9 @@ pub(crate) fn run(text: &str, n: &Normalized) -> Vec<RawHit> {
     let mut enabled = engine.always.clone();
     hits.phrases(text, &engine.words, &n.words, &mut enabled);
     hits.phrases(text, &engine.tokens, &n.tokens, &mut enabled);
+    let [words_short, tokens_short] = &engine.short_gates;
+    short_gates(words_short, &n.words, &mut enabled);
+    short_gates(tokens_short, &n.tokens, &mut enabled);
     for ((rule, view_kind, re), on) in engine.regexes.iter().zip(&enabled) {
         if !on {
             continue;

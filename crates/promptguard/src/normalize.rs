@@ -304,6 +304,43 @@ fn record(slot: &mut Option<(usize, usize)>, start: usize, end: usize) {
     }
 }
 
+/// Words-view step for one ASCII byte `b` at offset `i` of `bytes`.
+#[inline]
+fn ascii_word_byte(
+    words: &mut WordsBuilder,
+    bytes: &[u8],
+    b: u8,
+    i: usize,
+    signals: &mut Signals,
+    prev_ascii_letter: &mut bool,
+    pending_invisible: &mut Option<(usize, usize)>,
+) {
+    if b.is_ascii_alphanumeric() {
+        if let Some((s, e)) = pending_invisible.take()
+            && *prev_ascii_letter
+            && b.is_ascii_alphabetic()
+        {
+            record(&mut signals.invisible_in_word, s, e);
+        }
+        words.letter(fold_ascii_alnum(b), i);
+        *prev_ascii_letter = b.is_ascii_alphabetic();
+    } else if let Some(l) = leet_symbol(b) {
+        let next_is_wordy = bytes
+            .get(i + 1)
+            .is_some_and(|n| n.is_ascii_alphanumeric() || leet_symbol(*n).is_some());
+        if next_is_wordy {
+            words.letter(l, i);
+        } else {
+            words.sep(i);
+        }
+        *pending_invisible = None;
+    } else {
+        words.sep(i);
+        *prev_ascii_letter = false;
+        *pending_invisible = None;
+    }
+}
+
 /// Builds every view of `text` in one pass.
 pub(crate) fn normalize(text: &str) -> Normalized {
     let mut words = WordsBuilder {
@@ -320,34 +357,32 @@ pub(crate) fn normalize(text: &str) -> Normalized {
 
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
-        // ASCII fast path: no char decoding, no table lookups.
+        // ASCII fast path: no char decoding, no table lookups. The tokens
+        // view of an ASCII run is a byte-for-byte fold, so it is appended in
+        // bulk; the words view still needs the per-byte state machine.
         if b.is_ascii() {
-            tokens.push(token_ascii(b), i);
-            if b.is_ascii_alphanumeric() {
-                if let Some((s, e)) = pending_invisible.take()
-                    && prev_ascii_letter
-                    && b.is_ascii_alphabetic()
-                {
-                    record(&mut signals.invisible_in_word, s, e);
-                }
-                words.letter(fold_ascii_alnum(b), i);
-                prev_ascii_letter = b.is_ascii_alphabetic();
-            } else if let Some(l) = leet_symbol(b) {
-                let next_is_wordy = bytes
-                    .get(i + 1)
-                    .is_some_and(|n| n.is_ascii_alphanumeric() || leet_symbol(*n).is_some());
-                if next_is_wordy {
-                    words.letter(l, i);
-                } else {
-                    words.sep(i);
-                }
-                pending_invisible = None;
-            } else {
-                words.sep(i);
-                prev_ascii_letter = false;
-                pending_invisible = None;
+            let run_end = bytes
+                .get(i..)
+                .and_then(|rest| rest.iter().position(|c| !c.is_ascii()))
+                .map_or(bytes.len(), |p| i + p);
+            let run = bytes.get(i..run_end).unwrap_or(&[]);
+            tokens.bytes.extend(run.iter().map(|c| token_ascii(*c)));
+            tokens
+                .map
+                .extend((i..run_end).map(|k| u32::try_from(k).unwrap_or(u32::MAX)));
+            for (k, &b) in run.iter().enumerate() {
+                let i = i + k;
+                ascii_word_byte(
+                    &mut words,
+                    bytes,
+                    b,
+                    i,
+                    &mut signals,
+                    &mut prev_ascii_letter,
+                    &mut pending_invisible,
+                );
             }
-            i += 1;
+            i = run_end;
             continue;
         }
         let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
@@ -462,7 +497,8 @@ fn join_spaced_letters(view: View) -> View {
             && b.get(i).is_some_and(|c| *c != b' ')
             && b.get(i + 1) == Some(&b' ')
     };
-    let mut drop = vec![false; n];
+    // Offsets of the spaces to remove, ascending; usually none.
+    let mut drop: Vec<usize> = Vec::new();
     let mut i = 1;
     while i < n {
         if single(i) {
@@ -475,7 +511,7 @@ fn join_spaced_letters(view: View) -> View {
             if count >= 3 {
                 let mut k = i + 1;
                 while k < j {
-                    drop[k] = true;
+                    drop.push(k);
                     k += 2;
                 }
             }
@@ -484,12 +520,18 @@ fn join_spaced_letters(view: View) -> View {
             i += 1;
         }
     }
+    if drop.is_empty() {
+        return view;
+    }
     let mut out = View::with_capacity(n);
+    let mut next = drop.iter().peekable();
     for (idx, (byte, m)) in b.iter().zip(&view.map).enumerate() {
-        if !drop[idx] {
-            out.bytes.push(*byte);
-            out.map.push(*m);
+        if next.peek().is_some_and(|d| **d == idx) {
+            next.next();
+            continue;
         }
+        out.bytes.push(*byte);
+        out.map.push(*m);
     }
     out
 }

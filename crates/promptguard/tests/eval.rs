@@ -11,9 +11,11 @@ use serde_json::Value;
 /// Development set: measured 405/412 = 0.983 recall, 0/330 false positives.
 const MIN_RECALL: f64 = 0.98;
 const MAX_FPR: f64 = 0.0;
-/// Held-out set (written after the rules were frozen): measured 105/123 =
-/// 0.854 recall, 1/60 = 0.0167 false positives.
-const MIN_HELDOUT_RECALL: f64 = 0.85;
+/// Held-out set (written after the rules were frozen): first measured 105/123
+/// = 0.854 recall, 1/60 = 0.0167 false positives. After the reworded-override
+/// rule (`override.set_aside_prior`, written with this set already seen):
+/// 117/123 = 0.951 recall, 1/60 = 0.0167 false positives.
+const MIN_HELDOUT_RECALL: f64 = 0.95;
 const MAX_HELDOUT_FPR: f64 = 0.0167;
 
 fn load(name: &str) -> Vec<Value> {
@@ -97,4 +99,29 @@ fn heldout_set_meets_published_figures() {
     );
     assert!(r >= MIN_HELDOUT_RECALL, "recall {r} < {MIN_HELDOUT_RECALL}");
     assert!(f <= MAX_HELDOUT_FPR, "fpr {f} > {MAX_HELDOUT_FPR}");
+}
+
+/// Second held-out set, written after the reworded-override rules were
+/// frozen and measured once, with no tuning afterwards: 38/62 = 0.613
+/// recall, 2/40 = 0.05 false positives.
+const MIN_HELDOUT2_RECALL: f64 = 0.61;
+const MAX_HELDOUT2_FPR: f64 = 0.05;
+
+#[test]
+fn second_heldout_set_meets_measured_figures() {
+    let attacks = load("heldout2_attacks.jsonl");
+    let benign = load("heldout2_benign.jsonl");
+    assert!(attacks.len() >= 60 && benign.len() >= 40);
+    let r = recall(&attacks);
+    let f = fpr(&benign);
+    println!(
+        "held-out 2: recall {r:.4} ({} attacks), fpr {f:.4} ({} benign)",
+        attacks.len(),
+        benign.len()
+    );
+    assert!(
+        r >= MIN_HELDOUT2_RECALL,
+        "recall {r} < {MIN_HELDOUT2_RECALL}"
+    );
+    assert!(f <= MAX_HELDOUT2_FPR, "fpr {f} > {MAX_HELDOUT2_FPR}");
 }

@@ -148,6 +148,24 @@ pub(crate) static RULES: &[RuleDef] = &[
             r"\b(?:stop|abort|cancel|halt|quit|end) (?:what you are doing|what you re doing|your current task|the current task|the task you were given|summari[sz]ing|translating|this summary|the summary|the translation)\b|\binstead of (?:summari[sz]ing|translating|answering|reviewing|analy[sz]ing) (?:\w+ ){0,3}?(?:you must|you should|you will|please|do)\b",
         ),
     ),
+    // Reworded overrides: a dismissive verb, an instruction-like object and a
+    // reference to earlier context, in any of the orders attackers use.
+    negatable(rule(
+        "override.set_aside_prior",
+        Override,
+        1.0,
+        Words,
+        Regex(concat!(
+            // "set aside the guidance you got earlier"
+            r"\b(?:ignore|disregard|forget|set aside|put aside|abandon|drop|discard|ditch|scrap|throw out|throw away|override|overrule|dismiss|pay no attention to|stop following|no longer follow) (?:the|your|all|any|those|these|all the|all of the|all your|all of your) (?:\w+ )?(?:instructions|guidance|directions|directives|guidelines|system prompt|system message) (?:\w+ ){0,4}?(?:earlier|before|previously|beforehand|so far|until now|up to now|initially|originally|at the start)\b",
+            // "abandon your original task"
+            r"|\b(?:ignore|disregard|forget|set aside|put aside|abandon|drop|discard|ditch|scrap|override|overrule) your (?:original|initial|assigned|previous|prior|earlier|given|actual) (?:task|mission|objective|goal|assignment|job|purpose|instructions|guidance|directions)\b",
+            // "the instructions before this paragraph no longer apply"
+            r"|\b(?:(?:previous|prior|earlier|above|original|initial|preceding|your|system) (?:\w+ )?(?:instructions|guidance|directions|directives|guidelines|system prompt|system message) (?:\w+ ){0,3}?|(?:instructions|guidance|directions|directives|guidelines|system prompt|system message) (?:\w+ ){0,2}?(?:before|above|earlier|previously|given|received|got) (?:\w+ ){0,3}?)(?:no longer (?:apply|applies|matter|count|stand|hold|valid|in effect)|(?:are|is) (?:now )?(?:void|null|cancelled|canceled|revoked|obsolete|invalid|superseded|overridden|rescinded|withdrawn))\b",
+            // "whatever your operator told you, disregard it"
+            r"|\bwhatever (?:\w+ ){0,3}?(?:told|instructed|asked|programmed|taught|said to) you (?:\w+ ){0,2}?(?:disregard|ignore|forget|drop|discard) (?:it|that|them|all of it)\b"
+        )),
+    )),
     // ---- role or persona hijack ----
     rule(
         "role.act_as_unrestricted",
