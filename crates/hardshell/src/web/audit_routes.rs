@@ -119,11 +119,7 @@ pub async fn verify(
     State(state): State<AppState>,
     Authorized(who): Authorized,
 ) -> Result<Json<VerifyView>, ApiError> {
-    let report = state
-        .audit
-        .verify()
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let report = state.audit.verify().await?;
     let outcome = if report.intact {
         audit::Outcome::Success
     } else {
@@ -136,11 +132,7 @@ pub async fn verify(
             .detail("first_bad_seq", b.seq)
             .detail("break", b.kind.as_str());
     }
-    state
-        .audit
-        .record(draft)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    super::record(&state, draft).await?;
     Ok(Json(VerifyView {
         intact: report.intact,
         entries: report.count,

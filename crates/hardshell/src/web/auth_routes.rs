@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use super::client_ip::ClientAddr;
 use super::extract::{Authorized, Identity, SESSION_COOKIE, Unauthenticated, admit_agent_key};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, record};
 use crate::auth::throttle::retry_secs;
 use crate::auth::tokens::{self, Kind};
 use crate::auth::{now_secs, password, validate_username};
@@ -109,14 +109,6 @@ fn locked(wait: std::time::Duration) -> ApiError {
     );
     e.retry_after = Some(retry_secs(wait));
     e
-}
-
-async fn record(state: &AppState, draft: audit::Draft) -> Result<(), ApiError> {
-    state
-        .audit
-        .record(draft)
-        .await
-        .map_err(|e| ApiError::internal(&e))
 }
 
 /// Counts a failed login and audits it (and a lockout, if one starts).

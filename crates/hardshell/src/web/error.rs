@@ -80,6 +80,12 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+impl From<crate::audit_log::AuditLogError> for ApiError {
+    fn from(e: crate::audit_log::AuditLogError) -> Self {
+        Self::internal(&e)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::Authorized;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, record};
 use crate::auth::now_secs;
 use crate::auth::permissions::Permission;
 use crate::auth::tokens::{self, Kind};
@@ -37,14 +37,6 @@ pub struct CreatedKey {
 
 fn unprocessable(msg: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_key_request", msg)
-}
-
-async fn record(state: &AppState, draft: audit::Draft) -> Result<(), ApiError> {
-    state
-        .audit
-        .record(draft)
-        .await
-        .map_err(|e| ApiError::internal(&e))
 }
 
 /// Creates an agent key and returns it once.

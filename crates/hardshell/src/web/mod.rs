@@ -62,6 +62,12 @@ pub struct AppState {
 )]
 struct ApiDoc;
 
+/// Appends an audit event from a handler, failing the request closed when
+/// the event cannot be written.
+pub(crate) async fn record(state: &AppState, draft: audit::Draft) -> Result<(), ApiError> {
+    Ok(state.audit.record(draft).await?)
+}
+
 /// Builds the application router with every hardening layer attached.
 pub fn router(state: AppState) -> Router {
     let https = state.config.server.tls.is_some()

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
 use super::extract::Authorized;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, record};
 use crate::auth::tokens::{self, Kind};
 use crate::auth::{Role, password, validate_username};
 use crate::store::users::UserRow;
@@ -39,14 +39,6 @@ pub struct IdentityKeyFile {
     uuid: String,
     /// `hu-…`
     token: String,
-}
-
-async fn record(state: &AppState, draft: audit::Draft) -> Result<(), ApiError> {
-    state
-        .audit
-        .record(draft)
-        .await
-        .map_err(|e| ApiError::internal(&e))
 }
 
 fn unprocessable(code: &'static str, msg: impl Into<String>) -> ApiError {
