@@ -115,6 +115,7 @@ pub fn state(
         trusted_proxies: trusted.into(),
         origins: origins.into(),
         throttles: Arc::new(crate::auth::throttle::Throttles::new()),
+        hub: crate::chat::hub::Hub::new(),
     })
 }
 

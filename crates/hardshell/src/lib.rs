@@ -7,6 +7,7 @@
 pub mod app;
 pub mod audit_log;
 pub mod auth;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod lock;

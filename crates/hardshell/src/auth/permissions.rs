@@ -104,6 +104,42 @@ const fn rule(method: &'static str, path: &'static str, access: Access) -> Route
 
 use Access::{Any, Human, Public};
 
+/// A `Resource` row; `perm` must parse (checked by a unit test).
+const fn res(
+    method: &'static str,
+    path: &'static str,
+    min_role: Role,
+    perm: &'static str,
+) -> RouteRule {
+    let (resource, action) = split_perm(perm);
+    rule(
+        method,
+        path,
+        Access::Resource {
+            min_role,
+            perm: Permission { resource, action },
+        },
+    )
+}
+
+/// `resource:action` split at compile time.
+const fn split_perm(perm: &'static str) -> (&'static str, &'static str) {
+    let bytes = perm.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b':' {
+            let (res, act) = bytes.split_at(i);
+            let (_, act) = act.split_at(1);
+            return match (std::str::from_utf8(res), std::str::from_utf8(act)) {
+                (Ok(r), Ok(a)) => (r, a),
+                _ => ("", ""),
+            };
+        }
+        i += 1;
+    }
+    ("", "")
+}
+
 /// Every identity route and what it requires. A route that is not here is
 /// refused by `Authorized`.
 pub const ROUTES: &[RouteRule] = &[
@@ -138,6 +174,80 @@ pub const ROUTES: &[RouteRule] = &[
     // DESIGN §6: admins read the audit log; only the owner verifies it.
     rule("GET", "/api/v1/audit", Human(Role::Admin)),
     rule("POST", "/api/v1/audit/verify", Human(Role::Owner)),
+    // Chat (DESIGN §7). The matrix admits by role or key permission; the
+    // handlers then require membership of the conversation (a key acts
+    // within its creator's memberships), and creator-or-admin for managing
+    // a conversation. Guests only ever pass the read rows.
+    res(
+        "GET",
+        "/api/v1/conversations",
+        Role::Guest,
+        "conversations:read",
+    ),
+    res(
+        "POST",
+        "/api/v1/conversations",
+        Role::Member,
+        "conversations:write",
+    ),
+    res(
+        "GET",
+        "/api/v1/conversations/{id}",
+        Role::Guest,
+        "conversations:read",
+    ),
+    res(
+        "PATCH",
+        "/api/v1/conversations/{id}",
+        Role::Member,
+        "conversations:edit",
+    ),
+    res(
+        "DELETE",
+        "/api/v1/conversations/{id}",
+        Role::Member,
+        "conversations:delete",
+    ),
+    res(
+        "POST",
+        "/api/v1/conversations/{id}/members",
+        Role::Member,
+        "conversations:edit",
+    ),
+    res(
+        "DELETE",
+        "/api/v1/conversations/{id}/members",
+        Role::Member,
+        "conversations:edit",
+    ),
+    res(
+        "GET",
+        "/api/v1/conversations/{id}/messages",
+        Role::Guest,
+        "messages:read",
+    ),
+    res(
+        "POST",
+        "/api/v1/conversations/{id}/messages",
+        Role::Member,
+        "messages:write",
+    ),
+    res(
+        "PATCH",
+        "/api/v1/conversations/{id}/messages/{message_id}",
+        Role::Member,
+        "messages:edit",
+    ),
+    res(
+        "DELETE",
+        "/api/v1/conversations/{id}/messages/{message_id}",
+        Role::Member,
+        "messages:delete",
+    ),
+    res("GET", "/api/v1/search", Role::Guest, "messages:read"),
+    res("GET", "/api/v1/ws", Role::Guest, "messages:read"),
+    res("POST", "/api/v1/uploads", Role::Member, "messages:write"),
+    res("GET", "/api/v1/uploads/{id}", Role::Guest, "messages:read"),
 ];
 
 /// The rule for a matched route, if the matrix has one.
@@ -172,6 +282,26 @@ mod tests {
                 .unwrap()
                 .granted_by(&granted)
         );
+    }
+
+    #[test]
+    fn every_resource_row_names_a_real_permission() {
+        for r in ROUTES {
+            if let Access::Resource { perm, .. } = r.access {
+                let parsed = Permission::parse(&perm.to_string());
+                assert_eq!(parsed, Some(perm), "{} {}", r.method, r.path);
+            }
+        }
+    }
+
+    #[test]
+    fn guests_only_pass_read_rows() {
+        for r in ROUTES.iter().filter(|r| {
+            r.path.starts_with("/api/v1/conversations") || r.path.starts_with("/api/v1/uploads")
+        }) {
+            let allowed = r.access.decide(&Caller::Human(Role::Guest)) == Decision::Allow;
+            assert_eq!(allowed, r.method == "GET", "{} {}", r.method, r.path);
+        }
     }
 
     #[test]

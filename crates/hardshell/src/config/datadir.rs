@@ -76,6 +76,10 @@ impl DataDir {
     pub fn audit_lock_path(&self) -> PathBuf {
         self.root.join("audit.lock")
     }
+    /// Content-addressed upload files; never served as static files.
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.root.join("uploads")
+    }
     pub fn server_lock_path(&self) -> PathBuf {
         self.root.join("server.lock")
     }

@@ -80,6 +80,13 @@ pub struct Limits {
     pub json_body_bytes: usize,
     /// Largest upload, in bytes.
     pub upload_bytes: usize,
+    /// Largest WebSocket frame or message a client may send, in bytes.
+    pub ws_frame_bytes: usize,
+    /// Messages a WebSocket client may send per minute.
+    pub ws_messages_per_minute: u32,
+    /// Seconds between server pings; a connection that has not answered by
+    /// the next ping is closed, and the credential is re-checked each time.
+    pub ws_ping_secs: u64,
 }
 
 impl Default for Limits {
@@ -87,6 +94,9 @@ impl Default for Limits {
         Self {
             json_body_bytes: 64 * 1024,
             upload_bytes: 20 * 1024 * 1024,
+            ws_frame_bytes: 16 * 1024,
+            ws_messages_per_minute: 120,
+            ws_ping_secs: 20,
         }
     }
 }
@@ -187,7 +197,13 @@ impl Config {
                 });
             }
         }
-        if self.limits.json_body_bytes == 0 || self.limits.upload_bytes == 0 {
+        let l = &self.limits;
+        if l.json_body_bytes == 0
+            || l.upload_bytes == 0
+            || l.ws_frame_bytes == 0
+            || l.ws_messages_per_minute == 0
+            || l.ws_ping_secs == 0
+        {
             return Err(ConfigError::Invalid {
                 key: "limits",
                 message: "limits must be greater than zero".into(),

@@ -3,7 +3,7 @@
 use rusqlite_migration::{M, Migrations};
 
 pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
 }
 
 const V1: &str = r#"
@@ -95,6 +95,98 @@ CREATE TABLE identity_keys (
     key_hash   BLOB NOT NULL UNIQUE,
     created_at INTEGER NOT NULL
 );
+"#;
+
+/// Chat (issue 6): conversations, members, messages with FTS5 search, and
+/// uploads. `agents` is the minimal registry that members and message
+/// authors point at; the agents issue adds its runtime columns. Times are
+/// Unix seconds. Exactly one author column of a message is set.
+const V3: &str = r#"
+CREATE TABLE agents (
+    id         INTEGER PRIMARY KEY,
+    uuid       TEXT NOT NULL UNIQUE,
+    handle     TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name       TEXT NOT NULL,
+    disabled   INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE conversations (
+    id               INTEGER PRIMARY KEY,
+    kind             TEXT NOT NULL CHECK (kind IN ('direct','group')),
+    title            TEXT NOT NULL,
+    created_by       INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    default_agent_id INTEGER REFERENCES agents(id) ON DELETE SET NULL,
+    created_at       INTEGER NOT NULL,
+    last_activity_at INTEGER NOT NULL
+);
+
+CREATE TABLE conversation_members (
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    user_id         INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    agent_id        INTEGER REFERENCES agents(id) ON DELETE CASCADE,
+    added_at        INTEGER NOT NULL,
+    CHECK ((user_id IS NULL) <> (agent_id IS NULL))
+);
+CREATE UNIQUE INDEX conversation_members_user
+    ON conversation_members(user_id, conversation_id) WHERE user_id IS NOT NULL;
+CREATE UNIQUE INDEX conversation_members_agent
+    ON conversation_members(agent_id, conversation_id) WHERE agent_id IS NOT NULL;
+CREATE INDEX conversation_members_conversation ON conversation_members(conversation_id);
+
+CREATE TABLE messages (
+    id              INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    author_user_id  INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    author_agent_id INTEGER REFERENCES agents(id) ON DELETE SET NULL,
+    author_key_id   INTEGER REFERENCES agent_keys(id) ON DELETE SET NULL,
+    author_kind     TEXT NOT NULL CHECK (author_kind IN ('user','agent','key')),
+    text            TEXT NOT NULL,
+    html            TEXT NOT NULL,
+    mentions        TEXT NOT NULL DEFAULT '[]',
+    reply_to        INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+    created_at      INTEGER NOT NULL,
+    edited_at       INTEGER
+);
+CREATE INDEX messages_conversation ON messages(conversation_id, id);
+
+-- External-content FTS5 index over message text, kept in step by triggers.
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    text, content='messages', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+END;
+
+-- `file_name` is the content address under uploads/; `name` is only a
+-- sanitised display name and never touches the file system.
+CREATE TABLE uploads (
+    id             INTEGER PRIMARY KEY,
+    public_id      TEXT NOT NULL UNIQUE,
+    file_name      TEXT NOT NULL,
+    size           INTEGER NOT NULL,
+    mime           TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    uploader_user  INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    uploader_key   INTEGER REFERENCES agent_keys(id) ON DELETE SET NULL,
+    created_at     INTEGER NOT NULL
+);
+CREATE INDEX uploads_file ON uploads(file_name);
+
+CREATE TABLE message_attachments (
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    upload_id  INTEGER NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+    PRIMARY KEY (message_id, upload_id)
+);
+CREATE INDEX message_attachments_upload ON message_attachments(upload_id);
 "#;
 
 #[cfg(test)]

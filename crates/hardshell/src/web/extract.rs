@@ -86,6 +86,16 @@ impl Principal {
         }
     }
 
+    /// The user whose conversation memberships bound this caller: the user
+    /// themself, or the human who created the agent key (a key never sees
+    /// more than its creator). `None` for a key whose creator is gone.
+    pub fn membership_user(&self) -> Option<i64> {
+        match &self.identity {
+            Identity::User(u) => Some(u.id),
+            Identity::AgentKey(k) => k.created_by,
+        }
+    }
+
     /// A human of any role; agent keys get 403.
     pub fn require_human(&self) -> Result<&UserRow, ApiError> {
         self.user()

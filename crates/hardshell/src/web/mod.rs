@@ -49,6 +49,8 @@ pub struct AppState {
     pub origins: Arc<[String]>,
     /// Login back-off, per-IP and per-key limits (identity layer).
     pub throttles: Arc<crate::auth::throttle::Throttles>,
+    /// Live events for WebSocket clients.
+    pub hub: crate::chat::hub::Hub,
 }
 
 #[derive(OpenApi)]

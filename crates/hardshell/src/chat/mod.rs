@@ -1,0 +1,7 @@
+//! Chat: conversations, messages, mentions, uploads and live events.
+//!
+//! Domain rules live here without HTTP types; SQL lives in `store::chat`
+//! and `store::uploads`. Who may see what is decided from membership in
+//! the store, never from anything the client claims.
+
+pub mod hub;
