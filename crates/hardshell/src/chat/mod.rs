@@ -5,3 +5,8 @@
 //! the store, never from anything the client claims.
 
 pub mod hub;
+pub mod markdown;
+pub mod mentions;
+pub mod search;
+pub mod upload_files;
+pub mod validate;

@@ -8,9 +8,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod chat;
+pub mod chat_conversations;
+pub mod chat_messages;
 pub mod encrypt;
 pub mod key;
 mod migrations;
+pub mod uploads;
 pub mod users;
 
 use std::path::{Path, PathBuf};

@@ -10,14 +10,18 @@ mod assets;
 mod audit_routes;
 mod auth_routes;
 pub mod bind;
+mod chat_routes;
 pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod headers;
 mod health;
 mod keys_routes;
+mod messages_routes;
 pub mod server;
+mod uploads_routes;
 mod users_routes;
+mod ws;
 
 use std::sync::Arc;
 
@@ -51,6 +55,8 @@ pub struct AppState {
     pub throttles: Arc<crate::auth::throttle::Throttles>,
     /// Live events for WebSocket clients.
     pub hub: crate::chat::hub::Hub,
+    /// Encrypted upload files (the `uploads/` directory and its keys).
+    pub uploads: crate::chat::upload_files::UploadFiles,
 }
 
 #[derive(OpenApi)]
@@ -82,9 +88,10 @@ pub fn router(state: AppState) -> Router {
     let json_limit = state.config.limits.json_body_bytes;
     let (router, api) = api_routes().split_for_parts();
     router
+        .route("/", axum::routing::get(assets::app_page))
         .route("/setup", axum::routing::get(assets::setup_page))
-        .route("/assets/setup.js", axum::routing::get(assets::setup_js))
-        .route("/assets/base.css", axum::routing::get(assets::base_css))
+        .route("/login", axum::routing::get(assets::login_page))
+        .route("/assets/{file}", axum::routing::get(assets::file))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
         .layer(axum::Extension(Arc::new(api)))
@@ -120,6 +127,19 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys_routes::delete))
         .routes(routes!(audit_routes::list))
         .routes(routes!(audit_routes::verify))
+        .routes(routes!(chat_routes::list, chat_routes::create))
+        .routes(routes!(
+            chat_routes::get,
+            chat_routes::update,
+            chat_routes::delete
+        ))
+        .routes(routes!(chat_routes::add_member, chat_routes::remove_member))
+        .routes(routes!(messages_routes::list, messages_routes::create))
+        .routes(routes!(messages_routes::update, messages_routes::delete))
+        .routes(routes!(messages_routes::search))
+        .routes(uploads_routes::upload_route())
+        .routes(routes!(uploads_routes::download))
+        .routes(routes!(ws::connect))
 }
 
 /// The generated OpenAPI document (what `openapi.json` serves).

@@ -2,7 +2,9 @@
 //! a temporary machine secret, and an ephemeral loopback port.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod chat;
 pub mod identity;
+pub mod ws;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
