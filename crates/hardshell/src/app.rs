@@ -105,8 +105,11 @@ pub fn state(
     opened: &Opened,
     config: Config,
     origins: Vec<String>,
+    dd: &DataDir,
+    vault: &Vault,
 ) -> Result<AppState, StartError> {
     let trusted = config.trusted_proxy_nets()?;
+    let upload_key = secrets::key_bytes(vault, secrets::UPLOAD_KEY)?;
     Ok(AppState {
         store: opened.store.clone(),
         audit: opened.audit.clone(),
@@ -116,6 +119,7 @@ pub fn state(
         origins: origins.into(),
         throttles: Arc::new(crate::auth::throttle::Throttles::new()),
         hub: crate::chat::hub::Hub::new(),
+        uploads: crate::chat::upload_files::UploadFiles::new(dd.uploads_dir(), &upload_key),
     })
 }
 

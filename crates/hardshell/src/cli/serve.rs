@@ -34,6 +34,11 @@ pub async fn run(
     let config = Config::load(&dd.config_path())?;
     let _lock = DataDirLock::acquire(&dd)?;
     let mut unlocked = secrets::unlock(&dd, &g.unlock_options()?)?;
+    // Installations made before uploads existed lack this key; we hold the
+    // data directory lock, so writing the vault here is safe.
+    if secrets::ensure_key(&mut unlocked.vault, secrets::UPLOAD_KEY)? {
+        tracing::info!("added the upload key to the vault");
+    }
     log.set_secrets(crate::app::vault_values(&unlocked.vault));
     let opened = crate::app::open(&dd, &mut unlocked.vault)?;
     let audit = &opened.audit;
@@ -52,7 +57,7 @@ pub async fn run(
     let tls = config.server.tls.clone();
     let bound = server::bind(addr).await?;
     let origins = crate::app::own_origins(bound.addr, tls.is_some(), &config);
-    let state = crate::app::state(&opened, config, origins)?;
+    let state = crate::app::state(&opened, config, origins, &dd, &unlocked.vault)?;
     audit
         .record(
             Draft::new(Actor::system(), "server.start", Outcome::Success)

@@ -20,6 +20,9 @@ use crate::store::key as db_key;
 /// Secrets the server generates for itself at init.
 pub const AUDIT_KEY: &str = "hardshell.audit_key";
 pub const PEPPER: &str = "hardshell.pepper";
+/// Keys the names and contents of upload files (`chat::upload_files`).
+/// Installations from before uploads get it on their next `serve`.
+pub const UPLOAD_KEY: &str = "hardshell.upload_key";
 /// Names the server manages; `vault rm` refuses them.
 pub const RESERVED_PREFIX: &str = "hardshell.";
 
@@ -233,6 +236,7 @@ fn init_files(
     )?;
     v.set(AUDIT_KEY, random_hex_secret())?;
     v.set(PEPPER, random_hex_secret())?;
+    v.set(UPLOAD_KEY, random_hex_secret())?;
     v.lock();
     let mut report = InitReport {
         sealed,
@@ -262,6 +266,18 @@ fn random_hex_secret() -> SecretString {
     let mut raw = zeroize::Zeroizing::new([0u8; 32]);
     rand::rng().fill_bytes(raw.as_mut());
     SecretString::from(hex::encode(raw.as_ref()))
+}
+
+/// Adds a random 32-byte key `name` to the vault if it has none, for keys
+/// introduced after an installation was created. Only call it while
+/// holding the data directory lock (it writes the vault). Returns whether
+/// it created the key.
+pub fn ensure_key(vault: &mut Vault, name: &str) -> Result<bool, UnlockError> {
+    if vault.get(name).is_some() {
+        return Ok(false);
+    }
+    vault.set(name, random_hex_secret())?;
+    Ok(true)
 }
 
 /// Decodes a 32-byte key kept in the vault as hex.

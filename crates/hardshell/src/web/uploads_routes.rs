@@ -1,0 +1,338 @@
+//! `POST /api/v1/uploads` and `GET /api/v1/uploads/{id}`.
+//!
+//! Upload: one multipart field `file`, streamed with a hard cap, typed from
+//! its bytes, stored encrypted, audited. Download: only for the uploader or
+//! a member of a conversation that has it attached (404 otherwise), with
+//! headers that keep a browser from ever running it. Never uses the
+//! client's file name or Content-Type for anything but a display name.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use utoipa::ToSchema;
+use utoipa_axum::router::{UtoipaMethodRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
+
+use super::extract::{Authorized, Identity, Principal};
+use super::{ApiError, AppState, record};
+use crate::auth::now_secs;
+use crate::chat::upload_files::{is_public_id, public_id};
+use crate::store::chat::AttachmentRow;
+use crate::store::uploads::{NewUpload, Reader};
+use uploadtype::{self as upload_type, classify, content_disposition, display_name};
+
+/// Room for the multipart framing around the file: boundaries and part
+/// headers (the file name may be long). Anything larger is not an upload.
+const MULTIPART_OVERHEAD: usize = 64 * 1024;
+
+/// The upload route with its own body limit.
+///
+/// The router sets a global `DefaultBodyLimit` sized for JSON. That layer
+/// only records the limit in the request's extensions for the body
+/// extractors to read, so a layer on this one route, being inner, replaces
+/// it. The real cap comes from `config.limits.upload_bytes`, which lives in
+/// the state while routes are declared without state (they also build the
+/// OpenAPI document), so the route turns the default off and the handler
+/// applies the configured cap itself, to the whole body and to the file.
+pub(super) fn upload_route() -> UtoipaMethodRouter<AppState> {
+    routes!(upload).layer(DefaultBodyLimit::disable())
+}
+
+/// The multipart form (documentation only; the handler streams it).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The file. Its type is read from its bytes, never from its name.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+fn too_large(cap: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("uploads are limited to {cap} bytes"),
+    )
+}
+
+fn bad_form(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(message)
+}
+
+/// Uploads one file (multipart field `file`).
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 201, description = "Stored", body = AttachmentRow),
+        (status = 400, description = "Not a multipart form with one non-empty `file` field"),
+        (status = 413, description = "Larger than `limits.upload_bytes`"),
+        (status = 415, description = "Type not on the allowlist (decided from the bytes)")))]
+pub async fn upload(
+    State(state): State<AppState>,
+    Authorized(p): Authorized,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (name, data) = match read_form(&state, req).await {
+        Ok(v) => v,
+        Err(e) => return Err(refused(&state, &p, e).await),
+    };
+    // Classifying reads every byte; keep it off the async workers.
+    let name_for_type = name.clone();
+    let (data, kind) = tokio::task::spawn_blocking(move || {
+        let kind = classify(&data, &name_for_type);
+        (data, kind)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    let kind = match kind {
+        Ok(k) => k,
+        Err(why) => {
+            let e = ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_type",
+                why.0,
+            );
+            return Err(refused(&state, &p, e).await);
+        }
+    };
+    let size = i64::try_from(data.len()).map_err(|e| ApiError::internal(&e))?;
+    let files = state.uploads.clone();
+    let address = tokio::task::spawn_blocking(move || files.store(&data))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::internal(&e))?;
+    let (uploader_user, uploader_key) = match &p.identity {
+        Identity::User(u) => (Some(u.id), None),
+        Identity::AgentKey(k) => (None, Some(k.row_id)),
+    };
+    let row = state
+        .store
+        .upload_insert(NewUpload {
+            public_id: public_id(),
+            file_name: address,
+            size,
+            mime: kind.mime().to_string(),
+            name,
+            uploader_user,
+            uploader_key,
+            created_at: now_secs(),
+        })
+        .await?;
+    record(
+        &state,
+        audit::Draft::new(p.actor(), "chat.upload", audit::Outcome::Success)
+            .target(format!("upload:{}", row.public_id))
+            .ip(p.client.ip)
+            .detail("size", row.size)
+            .detail("mime", row.mime.clone()),
+    )
+    .await?;
+    let body = AttachmentRow::new(row.public_id, row.name, row.mime, row.size);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Audits a refused upload (too large, or a type not allowed: both are
+/// worth seeing in the log) and passes the error on. Malformed forms are
+/// not audited.
+async fn refused(state: &AppState, p: &Principal, e: ApiError) -> ApiError {
+    if !matches!(
+        e.status,
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE
+    ) {
+        return e;
+    }
+    let draft = audit::Draft::new(p.actor(), "chat.upload", audit::Outcome::Denied)
+        .ip(p.client.ip)
+        .detail("reason", e.code)
+        .detail("message", e.message.clone());
+    match record(state, draft).await {
+        Ok(()) => e,
+        Err(audit_failed) => audit_failed,
+    }
+}
+
+/// Reads the form: exactly one field, `file`, at most
+/// `limits.upload_bytes` long and not empty. Returns the sanitised display
+/// name and the bytes. Nothing is written anywhere.
+async fn read_form(state: &AppState, req: Request) -> Result<(String, Vec<u8>), ApiError> {
+    let cap = state.config.limits.upload_bytes;
+    let body_cap = cap.saturating_add(MULTIPART_OVERHEAD);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > body_cap as u64) {
+        return Err(too_large(cap));
+    }
+    // The whole body is counted as it streams; past `body_cap` the stream
+    // fails and the flag tells that failure apart from a malformed form.
+    let over = Arc::new(AtomicBool::new(false));
+    let (parts, body) = req.into_parts();
+    let flag = Arc::clone(&over);
+    let mut seen = 0usize;
+    let counted = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk?;
+        seen = seen.saturating_add(chunk.len());
+        if seen > body_cap {
+            flag.store(true, Ordering::Relaxed);
+            return Err(axum::Error::new("request body too large"));
+        }
+        Ok(chunk)
+    });
+    let req = Request::from_parts(parts, Body::from_stream(counted));
+    let mut form = Multipart::from_request(req, state)
+        .await
+        .map_err(|e| bad_form(e.body_text()))?;
+    let form_err = |e: axum::extract::multipart::MultipartError| {
+        if over.load(Ordering::Relaxed) || e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large(cap)
+        } else {
+            bad_form(format!("malformed multipart body: {}", e.body_text()))
+        }
+    };
+    let mut field = form
+        .next_field()
+        .await
+        .map_err(form_err)?
+        .ok_or_else(|| bad_form("the form has no `file` field"))?;
+    if field.name() != Some("file") {
+        return Err(bad_form("the form must have exactly one field, `file`"));
+    }
+    let name = display_name(field.file_name().unwrap_or_default());
+    let mut data = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(form_err)? {
+        if data.len().saturating_add(chunk.len()) > cap {
+            return Err(too_large(cap));
+        }
+        data.extend_from_slice(&chunk);
+    }
+    drop(field);
+    if form.next_field().await.map_err(form_err)?.is_some() {
+        return Err(bad_form("the form must have exactly one field, `file`"));
+    }
+    if data.is_empty() {
+        return Err(bad_form("the file is empty"));
+    }
+    Ok((name, data))
+}
+
+/// Downloads an upload the caller may read.
+#[utoipa::path(get, path = "/api/v1/uploads/{id}", tag = "uploads",
+    params(("id" = String, Path, description = "Upload id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "The file, with its stored type; `attachment` unless a raster image",
+            content_type = "application/octet-stream"),
+        (status = 404, description = "No such upload, or not readable by the caller")))]
+pub async fn download(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Authorized(p): Authorized,
+) -> Result<Response, ApiError> {
+    if !is_public_id(&id) {
+        return Err(ApiError::not_found());
+    }
+    let reader = Reader {
+        user: p.user().map(|u| u.id),
+        key: match &p.identity {
+            Identity::AgentKey(k) => Some(k.row_id),
+            Identity::User(_) => None,
+        },
+        membership_user: p.membership_user(),
+    };
+    let row = state
+        .store
+        .upload_for_reader(id, reader)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let files = state.uploads.clone();
+    let address = row.file_name.clone();
+    let bytes = tokio::task::spawn_blocking(move || files.load(&address))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| {
+            tracing::error!(upload = %row.public_id, error = %e, "cannot serve an upload file");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the file could not be read",
+            )
+        })?;
+    if i64::try_from(bytes.len()).ok() != Some(row.size) {
+        return Err(ApiError::internal(&format!(
+            "upload {} decrypted to an unexpected size",
+            row.public_id
+        )));
+    }
+    let header_value = |v: String| HeaderValue::from_str(&v).map_err(|e| ApiError::internal(&e));
+    let inline = crate::store::chat::is_inline_mime(&row.mime);
+    let mut resp = Body::from(bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header_value(upload_type::content_type(&row.mime))?,
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        header_value(content_disposition(inline, &row.name))?,
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Even a file opened directly runs in an opaque, script-less origin.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn served_inline_exactly_when_the_upload_object_says_inline() {
+        use uploadtype::Kind;
+        let kinds = [
+            Kind::Png,
+            Kind::Jpeg,
+            Kind::Gif,
+            Kind::Webp,
+            Kind::Pdf,
+            Kind::Text,
+            Kind::Markdown,
+            Kind::Csv,
+            Kind::Json,
+        ];
+        for k in kinds {
+            assert_eq!(
+                k.inline(),
+                crate::store::chat::is_inline_mime(k.mime()),
+                "{k:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn both_routes_are_documented_with_a_multipart_body() {
+        let doc = super::super::openapi_document();
+        let paths = &doc.paths.paths;
+        let post = paths["/api/v1/uploads"].post.as_ref().unwrap();
+        let body = serde_json::to_value(post.request_body.as_ref().unwrap()).unwrap();
+        assert!(body["content"]["multipart/form-data"].is_object(), "{body}");
+        assert!(paths["/api/v1/uploads/{id}"].get.is_some());
+        for (m, p) in [("POST", "/api/v1/uploads"), ("GET", "/api/v1/uploads/{id}")] {
+            assert!(crate::auth::permissions::rule_for(m, p).is_some());
+        }
+    }
+}
