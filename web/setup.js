@@ -7,10 +7,11 @@ history.replaceState(null, "", location.pathname);
 
 const form = document.getElementById("setup");
 const status = document.getElementById("status");
+const next = document.getElementById("next");
 
 function say(text, ok) {
   status.textContent = text;
-  status.className = ok ? "ok" : "error";
+  status.className = ok ? "status ok" : "status error";
 }
 
 if (!token) {
@@ -36,6 +37,8 @@ form.addEventListener("submit", async (event) => {
   if (resp.status === 201) {
     form.querySelectorAll("input, button").forEach((el) => { el.disabled = true; });
     say("Owner account created. You can sign in now.", true);
+    next.hidden = false;
+    next.querySelector("a").focus();
     return;
   }
   let message = `Setup failed (${resp.status}).`;
@@ -44,4 +47,5 @@ form.addEventListener("submit", async (event) => {
     if (body && body.error && body.error.message) message = body.error.message;
   } catch (_) { /* keep the generic message */ }
   say(message, false);
+  if (resp.status === 410) next.hidden = false;
 });

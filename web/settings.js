@@ -1,0 +1,357 @@
+// Settings: your sessions (revoke, sign out everywhere, your key file);
+// agent keys for admins (created keys are shown once, then only their
+// metadata); users and roles for the owner; the audit log with Verify.
+// Every value from the server is shown as text.
+import { get, post, patch, del, goToLogin } from "./api.js";
+import { h, byId, toast, fmtDateTime, confirmDialog, downloadJson } from "./dom.js";
+
+const RESOURCES = ["bookmarks", "conversations", "messages", "knowledge"];
+const ACTIONS = ["read", "write", "edit", "delete"];
+const ROLES = ["owner", "admin", "member", "guest"];
+
+let me = null;
+let token = 0; // guards against a slow tab rendering over a newer one
+
+function tabsFor(user) {
+  const admin = user.role === "admin" || user.role === "owner";
+  return [
+    ["sessions", "Sessions", true],
+    ["keys", "Agent keys", admin],
+    ["users", "Users", admin],
+    ["audit", "Audit log", admin],
+  ].filter((t) => t[2]);
+}
+
+export async function showSettings(tab, user) {
+  me = user;
+  const tabs = tabsFor(user);
+  if (!tabs.some((t) => t[0] === tab)) tab = "sessions";
+  byId("settings-tabs").replaceChildren(...tabs.map(([id, label]) =>
+    h("a", { href: `#/settings/${id}`, class: "tab" + (id === tab ? " active" : ""), "aria-current": id === tab ? "page" : undefined, text: label })));
+  const body = byId("settings-body");
+  const mine = ++token;
+  body.replaceChildren(h("p", { class: "muted", text: "Loading…" }));
+  const render = { sessions, keys, users, audit }[tab];
+  try {
+    const nodes = await render();
+    if (mine === token) body.replaceChildren(...nodes);
+  } catch (e) {
+    if (mine === token) body.replaceChildren(h("p", { class: "error", text: e.message }));
+  }
+}
+
+const rerender = (tab) => showSettings(tab, me);
+const when = (secs) => (secs ? fmtDateTime(secs) : "—");
+const panel = (title, ...children) => h("section", { class: "panel" }, h("h2", { text: title }), ...children);
+
+function table(headers, rows, empty) {
+  if (rows.length === 0) return h("p", { class: "muted", text: empty });
+  return h("div", { class: "table-wrap" },
+    h("table", {},
+      h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col", text: t })))),
+      h("tbody", {}, rows)));
+}
+
+// ---------------------------------------------------------------- sessions
+
+async function sessions() {
+  const list = await get("/api/v1/auth/sessions");
+  const rows = list.map((s) => h("tr", {},
+    h("td", { text: s.kind === "web" ? "Browser" : "API token" }),
+    h("td", { text: when(s.created_at) }),
+    h("td", { text: when(s.last_seen_at) }),
+    h("td", { text: s.ip || "—" }),
+    h("td", {}, s.current ? h("span", { class: "tag ok-tag", text: "this session" })
+      : h("button", { type: "button", class: "danger small", text: "Revoke", onclick: () => revokeSession(s) }))));
+  const everywhere = h("button", { type: "button", class: "danger", text: "Sign out everywhere", onclick: signOutEverywhere });
+  const out = [
+    panel("Your sessions",
+      h("p", { class: "muted", text: "Every browser and API token signed in as you. Revoking takes effect on the next request." }),
+      table(["Kind", "Signed in", "Last active", "Address", ""], rows, "No live sessions."),
+      h("div", { class: "panel-actions" }, everywhere)),
+  ];
+  if (me.role !== "guest") {
+    out.push(panel("Key file",
+      h("p", { class: "muted", text: "A key file lets you sign in without a password. Downloading a new one revokes the previous file." }),
+      h("div", { class: "panel-actions" },
+        h("button", { type: "button", class: "secondary", text: "Download a new key file", onclick: () => mintKeyFile(me) }))));
+  }
+  return out;
+}
+
+async function revokeSession(s) {
+  if (!(await confirmDialog("Revoke this session? That device will be signed out.", "Revoke"))) return;
+  try {
+    await del(`/api/v1/auth/sessions/${encodeURIComponent(s.id)}`);
+    toast("Session revoked.");
+    rerender("sessions");
+  } catch (e) {
+    toast(e.message, "error");
+  }
+}
+
+async function signOutEverywhere() {
+  if (!(await confirmDialog("Sign out of every session, including this one?", "Sign out everywhere"))) return;
+  try {
+    await post("/api/v1/auth/sessions/revoke-all", {});
+  } catch (_) { /* signed out either way */ }
+  goToLogin();
+}
+
+async function mintKeyFile(user) {
+  const who = user.id === me.id ? "your" : `${user.username}'s`;
+  if (!(await confirmDialog(`Create a new key file? It replaces ${who} previous key file, which stops working.`, "Create key file"))) return;
+  try {
+    const file = await post(`/api/v1/users/${user.id}/identity-key`, {});
+    downloadJson(`hardshell-${file.username}.key.json`, file);
+    toast("Key file downloaded. Keep it somewhere safe: it is a password.");
+  } catch (e) {
+    toast(e.message, "error");
+  }
+}
+
+// ---------------------------------------------------------------- agent keys
+
+async function keys() {
+  const list = await get("/api/v1/keys");
+  const rows = list.map((k) => {
+    const status = k.revoked_at ? "revoked" : k.expires_at && k.expires_at * 1000 < Date.now() ? "expired" : "active";
+    return h("tr", {},
+      h("td", {}, h("strong", { text: k.name }), h("div", { class: "muted mono", text: k.id })),
+      h("td", {}, h("div", { class: "perm-tags" }, k.permissions.map((p) => h("span", { class: "tag", text: p })))),
+      h("td", { text: when(k.created_at) }),
+      h("td", { text: when(k.last_used_at) }),
+      h("td", { text: k.expires_at ? when(k.expires_at) : "never" }),
+      h("td", {}, h("span", { class: `tag ${status === "active" ? "ok-tag" : "err-tag"}`, text: status })),
+      h("td", { class: "row-actions" },
+        status !== "revoked" ? h("button", { type: "button", class: "danger small", text: "Revoke", onclick: () => revokeKey(k) }) : null,
+        h("button", { type: "button", class: "ghost small", text: "Delete", onclick: () => deleteKey(k) })));
+  });
+  return [
+    panel("Create an agent key", keyForm()),
+    panel("Agent keys", table(["Name", "Permissions", "Created", "Last used", "Expires", "Status", ""], rows, "No agent keys yet.")),
+  ];
+}
+
+function keyForm() {
+  const grid = h("div", { class: "perm-grid", role: "group", "aria-label": "Permissions" },
+    h("span", {}), ACTIONS.map((a) => h("span", { class: "perm-head", text: a })),
+    RESOURCES.map((r) => [
+      h("span", { class: "perm-res", text: r }),
+      ACTIONS.map((a) => h("label", { class: "check perm-cell" },
+        h("input", { type: "checkbox", name: "perm", value: `${r}:${a}`, "aria-label": `${r} ${a}` }))),
+    ]));
+  const status = h("p", { class: "status error", role: "status" });
+  const form = h("form", { class: "stack" },
+    h("div", { class: "row-fields" },
+      h("div", { class: "field" }, h("label", {}, "Name", h("input", { name: "name", required: true, maxlength: 100, autocomplete: "off", placeholder: "nightly-sync" }))),
+      h("div", { class: "field" }, h("label", {}, "Expires ", h("span", { class: "hint", text: "(optional)" }), h("input", { name: "expires", type: "date" }))),
+      h("div", { class: "field" }, h("label", {}, "Requests per minute ", h("span", { class: "hint", text: "(optional)" }), h("input", { name: "rate", type: "number", min: 1, max: 100000 })))),
+    grid, status,
+    h("div", { class: "panel-actions" }, h("button", { type: "submit", text: "Create key" })));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const permissions = data.getAll("perm").map(String);
+    if (permissions.length === 0) {
+      status.textContent = "Pick at least one permission.";
+      return;
+    }
+    const body = { name: String(data.get("name")).trim(), permissions };
+    const expires = String(data.get("expires") || "");
+    if (expires) body.expires_at = Math.floor(new Date(expires + "T23:59:59").getTime() / 1000);
+    const rate = String(data.get("rate") || "");
+    if (rate) body.rate_limit_per_minute = Number(rate);
+    try {
+      const created = await post("/api/v1/keys", body);
+      showKeyOnce(created);
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  });
+  return form;
+}
+
+function showKeyOnce(created) {
+  const field = h("input", { type: "text", readonly: true, class: "mono", "aria-label": "The new agent key" });
+  field.value = created.token;
+  const copyStatus = h("span", { class: "muted", role: "status" });
+  const copy = h("button", {
+    type: "button", class: "secondary", text: "Copy",
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(field.value);
+        copyStatus.textContent = "Copied.";
+      } catch (_) {
+        field.select();
+        copyStatus.textContent = "Press Ctrl+C to copy.";
+      }
+    },
+  });
+  const dlg = h("dialog", { "aria-labelledby": "key-once-title" },
+    h("form", { method: "dialog" },
+      h("h2", { id: "key-once-title", text: `Key “${created.key.name}” created` }),
+      h("p", { text: "Copy it now. It is shown only once and cannot be read back." }),
+      h("div", { class: "inline-form" }, field, copy),
+      copyStatus,
+      h("div", { class: "dialog-actions" }, h("button", { type: "submit", text: "I have saved it" }))));
+  dlg.addEventListener("close", () => {
+    field.value = "";
+    dlg.remove();
+    rerender("keys");
+  });
+  document.body.append(dlg);
+  dlg.showModal();
+  field.select();
+}
+
+async function revokeKey(k) {
+  if (!(await confirmDialog(`Revoke the key “${k.name}”? Anything using it stops working at once.`, "Revoke"))) return;
+  try {
+    await post(`/api/v1/keys/${encodeURIComponent(k.id)}/revoke`, {});
+    rerender("keys");
+  } catch (e) {
+    toast(e.message, "error");
+  }
+}
+
+async function deleteKey(k) {
+  if (!(await confirmDialog(`Delete the key “${k.name}” and its record?`))) return;
+  try {
+    await del(`/api/v1/keys/${encodeURIComponent(k.id)}`);
+    rerender("keys");
+  } catch (e) {
+    toast(e.message, "error");
+  }
+}
+
+// ---------------------------------------------------------------- users
+
+async function users() {
+  const list = await get("/api/v1/users");
+  const owner = me.role === "owner";
+  const rows = list.map((u) => {
+    const self = u.id === me.id;
+    const role = h("select", { "aria-label": `Role of ${u.username}`, disabled: !owner || self },
+      ROLES.map((r) => h("option", { value: r, text: r, selected: r === u.role })));
+    role.addEventListener("change", () => updateUser(u, { role: role.value }));
+    return h("tr", { class: u.disabled ? "disabled-row" : "" },
+      h("td", {}, h("strong", { text: u.username }), self ? h("span", { class: "muted", text: " (you)" }) : null),
+      h("td", {}, role),
+      h("td", {}, h("span", { class: `tag ${u.disabled ? "err-tag" : "ok-tag"}`, text: u.disabled ? "disabled" : "active" })),
+      h("td", { text: u.created_at }),
+      h("td", { class: "row-actions" },
+        owner || self ? h("button", { type: "button", class: "secondary small", text: "Key file", "aria-label": `Key file for ${u.username}`, onclick: () => mintKeyFile(u) }) : null,
+        owner && !self ? h("button", { type: "button", class: "ghost small", text: u.disabled ? "Enable" : "Disable", onclick: () => updateUser(u, { disabled: !u.disabled }) }) : null,
+        owner && !self ? h("button", { type: "button", class: "danger small", text: "Delete", "aria-label": `Delete ${u.username}`, onclick: () => deleteUser(u) }) : null));
+  });
+  const out = [];
+  if (owner) out.push(panel("Add a user", userForm()));
+  out.push(panel("Users", table(["Username", "Role", "Status", "Created", ""], rows, "No users.")));
+  return out;
+}
+
+function userForm() {
+  const status = h("p", { class: "status error", role: "status" });
+  const form = h("form", { class: "stack", autocomplete: "off" },
+    h("div", { class: "row-fields" },
+      h("div", { class: "field" }, h("label", {}, "Username", h("input", { name: "username", required: true, maxlength: 64, autocomplete: "off" }))),
+      h("div", { class: "field" }, h("label", {}, "Role",
+        h("select", { name: "role" }, ROLES.map((r) => h("option", { value: r, text: r, selected: r === "member" }))))),
+      h("div", { class: "field" }, h("label", {}, "Password ", h("span", { class: "hint", text: "(optional, 12+ characters)" }),
+        h("input", { name: "password", type: "password", minlength: 12, autocomplete: "new-password" })))),
+    h("p", { class: "muted", text: "Without a password, the user signs in with a key file (use “Key file” below)." }),
+    status,
+    h("div", { class: "panel-actions" }, h("button", { type: "submit", text: "Add user" })));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const body = { username: String(data.get("username")).trim(), role: String(data.get("role")) };
+    const password = String(data.get("password") || "");
+    if (password) body.password = password;
+    try {
+      const user = await post("/api/v1/users", body);
+      toast(`${user.username} was added as ${user.role}.`);
+      rerender("users");
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  });
+  return form;
+}
+
+async function updateUser(u, change) {
+  try {
+    await patch(`/api/v1/users/${u.id}`, change);
+    toast(`${u.username} updated.`);
+  } catch (e) {
+    toast(e.message, "error");
+  }
+  rerender("users");
+}
+
+async function deleteUser(u) {
+  if (!(await confirmDialog(`Delete ${u.username}? Their sessions and keys go too.`))) return;
+  try {
+    await del(`/api/v1/users/${u.id}`);
+    rerender("users");
+  } catch (e) {
+    toast(e.message, "error");
+  }
+}
+
+// ---------------------------------------------------------------- audit
+
+async function audit() {
+  // Entries page oldest-first; read them all (bounded) and show newest first.
+  let entries = [];
+  let after;
+  for (let i = 0; i < 20; i++) {
+    const page = await get(`/api/v1/audit?limit=1000${after !== undefined ? `&after_seq=${after}` : ""}`);
+    entries = entries.concat(page.entries);
+    if (page.next_after_seq === null || page.next_after_seq === undefined) break;
+    after = page.next_after_seq;
+  }
+  entries.reverse();
+  const filter = h("input", { type: "search", placeholder: "Filter by action, actor or target", "aria-label": "Filter the audit log" });
+  const tbody = h("tbody", {});
+  const draw = () => {
+    const q = filter.value.trim().toLowerCase();
+    const shown = entries.filter((e) => !q || `${e.action} ${e.actor_kind}:${e.actor_id} ${e.target} ${e.outcome}`.toLowerCase().includes(q)).slice(0, 500);
+    tbody.replaceChildren(...shown.map((e) => h("tr", {},
+      h("td", { class: "mono", text: e.seq }),
+      h("td", { text: e.ts }),
+      h("td", { text: `${e.actor_kind}:${e.actor_id}` }),
+      h("td", { class: "mono", text: e.action }),
+      h("td", { text: e.target || "—" }),
+      h("td", {}, h("span", { class: `tag ${e.outcome === "success" ? "ok-tag" : "err-tag"}`, text: e.outcome })),
+      h("td", { text: e.ip || "—" }),
+      h("td", {}, h("details", {}, h("summary", { text: "details" }), h("pre", { text: JSON.stringify(e.details, null, 2) }))))));
+  };
+  filter.addEventListener("input", draw);
+  draw();
+  const result = h("p", { class: "status", role: "status" });
+  const actions = h("div", { class: "panel-actions" }, filter);
+  if (me.role === "owner") {
+    actions.append(h("button", {
+      type: "button", class: "secondary", text: "Verify the chain",
+      onclick: async () => {
+        result.textContent = "Verifying…";
+        result.className = "status";
+        try {
+          const v = await post("/api/v1/audit/verify", {});
+          result.textContent = v.intact ? `Intact: all ${v.entries} entries verify.`
+            : `Broken at entry ${v.first_bad_seq} (${v.break}). ${v.entries} entries checked.`;
+          result.className = v.intact ? "status ok" : "status error";
+        } catch (e) {
+          result.textContent = e.message;
+          result.className = "status error";
+        }
+      },
+    }));
+  }
+  return [panel(`Audit log (${entries.length} entries)`, actions, result,
+    h("div", { class: "table-wrap" }, h("table", { class: "audit" },
+      h("thead", {}, h("tr", {}, ["Seq", "Time", "Actor", "Action", "Target", "Outcome", "Address", ""].map((t) => h("th", { scope: "col", text: t })))),
+      tbody)))];
+}
