@@ -8,6 +8,7 @@
 //! decides (the agent runtime taints the turn).
 
 mod boundary;
+mod context;
 mod decode;
 mod engine;
 mod normalize;

@@ -7,13 +7,14 @@
 //! records the start of the original character that produced it.
 
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
 /// One normalised view of the text.
 #[derive(Debug, Default)]
 pub(crate) struct View {
-    /// The normalised bytes (ASCII for `words` and `squeezed`).
+    /// The normalised bytes (ASCII for `words`).
     pub bytes: Vec<u8>,
     /// `map[i]` is the byte offset in the original text of the character that
     /// produced `bytes[i]`.
@@ -53,8 +54,6 @@ pub(crate) struct Signals {
 pub(crate) struct Normalized {
     /// Folded words separated by single spaces, with a space at both ends.
     pub words: View,
-    /// `words` without the spaces: catches "i g n o r e" letter spacing.
-    pub squeezed: View,
     /// NFKC, lowercase, invisibles removed, punctuation and layout kept.
     pub tokens: View,
     pub signals: Signals,
@@ -212,39 +211,45 @@ fn compute_token_fold(c: char) -> u32 {
     pack(KIND_ASCII, &out)
 }
 
-/// Basic Multilingual Plane tables, built once: index by code point.
-static WORD_FOLD: LazyLock<Vec<u32>> = LazyLock::new(|| {
-    (0u32..0x1_0000)
-        .map(|cp| char::from_u32(cp).map_or(pack(KIND_SEP, &[]), compute_word_fold))
-        .collect()
-});
-static TOKEN_FOLD: LazyLock<Vec<u32>> = LazyLock::new(|| {
-    (0u32..0x1_0000)
-        .map(|cp| char::from_u32(cp).map_or(pack(KIND_KEEP, &[]), compute_token_fold))
-        .collect()
-});
+/// Basic Multilingual Plane fold tables, filled one code point at a time on
+/// first use (0 = not yet computed; no fold packs to 0), so start-up costs
+/// two zeroed allocations rather than 2 × 65,536 NFKC and skeleton runs.
+static WORD_FOLD: LazyLock<Vec<AtomicU32>> = LazyLock::new(empty_table);
+static TOKEN_FOLD: LazyLock<Vec<AtomicU32>> = LazyLock::new(empty_table);
+
+fn empty_table() -> Vec<AtomicU32> {
+    (0..0x1_0000).map(|_| AtomicU32::new(0)).collect()
+}
+
+fn cached(table: &[AtomicU32], c: char, compute: fn(char) -> u32) -> u32 {
+    let Some(slot) = table.get(c as usize) else {
+        return compute(c);
+    };
+    // Relaxed is enough: the value is a pure function of `c`, so racing
+    // threads store the same bits.
+    match slot.load(Ordering::Relaxed) {
+        0 => {
+            let v = compute(c);
+            slot.store(v, Ordering::Relaxed);
+            v
+        }
+        v => v,
+    }
+}
 
 fn word_fold(c: char) -> u32 {
-    let cp = c as usize;
-    WORD_FOLD
-        .get(cp)
-        .copied()
-        .unwrap_or_else(|| compute_word_fold(c))
+    cached(&WORD_FOLD, c, compute_word_fold)
 }
 
 fn token_fold(c: char) -> u32 {
-    let cp = c as usize;
-    TOKEN_FOLD
-        .get(cp)
-        .copied()
-        .unwrap_or_else(|| compute_token_fold(c))
+    cached(&TOKEN_FOLD, c, compute_token_fold)
 }
 
 /// Leetspeak and case folding of one ASCII letter or digit (words view).
 /// `l`, `1` and `i` share one class because skeletons and leetspeak both mix
 /// them; rules are folded the same way, so matching stays consistent.
 #[inline]
-fn fold_ascii_alnum(b: u8) -> u8 {
+const fn fold_ascii_alnum(b: u8) -> u8 {
     match b.to_ascii_lowercase() {
         b'l' | b'1' => b'i',
         b'0' => b'o',
@@ -269,12 +274,102 @@ fn token_ascii(b: u8) -> u8 {
 
 /// Symbols that stand for letters when they sit inside a word.
 #[inline]
-fn leet_symbol(b: u8) -> Option<u8> {
+const fn leet_symbol(b: u8) -> Option<u8> {
     match b {
         b'@' => Some(b'a'),
         b'$' => Some(b's'),
         b'!' | b'|' => Some(b'i'),
         _ => None,
+    }
+}
+
+/// Words-view class of each byte: 0 for a separator, the folded letter for
+/// an ASCII letter or digit, `LEET | letter` for a symbol that stands for a
+/// letter inside a word. Non-ASCII bytes are 0 (handled elsewhere).
+const LEET: u8 = 0x80;
+static ASCII_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphanumeric() {
+            fold_ascii_alnum(c)
+        } else {
+            match leet_symbol(c) {
+                Some(l) => LEET | l,
+                None => 0,
+            }
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Appends original offsets `from..to` to a view map.
+fn extend_map(map: &mut Vec<u32>, from: usize, to: usize) {
+    match (u32::try_from(from), u32::try_from(to)) {
+        (Ok(f), Ok(t)) => map.extend(f..t),
+        _ => map.extend((from..to).map(|k| u32::try_from(k).unwrap_or(u32::MAX))),
+    }
+}
+
+/// Words view of the ASCII bytes `from..to` when no invisible is pending:
+/// the same steps as `ascii_word_byte`, driven by one table lookup.
+fn ascii_words_lean(words: &mut WordsBuilder, bytes: &[u8], from: usize, to: usize) {
+    let Some(run) = bytes.get(from..to) else {
+        return;
+    };
+    let Ok(base) = u32::try_from(from) else {
+        for (k, &b) in run.iter().enumerate() {
+            let next = bytes.get(from + k + 1).copied().unwrap_or(0);
+            match fold_lean(b, next) {
+                0 => words.sep(from + k),
+                l => words.letter(l, from + k),
+            }
+        }
+        return;
+    };
+    // Write every byte into pre-sized slices and advance only over the kept
+    // ones: no capacity checks, and the cursor stays in a register.
+    let view = &mut words.view;
+    let at = view.bytes.len();
+    view.bytes.resize(at + run.len(), 0);
+    view.map.resize(at + run.len(), 0);
+    let out = view.bytes.get_mut(at..).unwrap_or_default();
+    let map = view.map.get_mut(at..).unwrap_or_default();
+    let after = bytes.get(to).copied().unwrap_or(0);
+    let mut at_sep = words.at_sep;
+    let mut w = 0usize;
+    for (k, &b) in run.iter().enumerate() {
+        let mut l = ASCII_CLASS[usize::from(b)];
+        if l & LEET != 0 {
+            l = fold_lean(b, run.get(k + 1).copied().unwrap_or(after));
+        }
+        // Keeps every letter and the first separator of a run of them.
+        let keep = l != 0 || !at_sep;
+        if let (Some(o), Some(m)) = (out.get_mut(w), map.get_mut(w)) {
+            *o = if l != 0 { l } else { b' ' };
+            *m = base.wrapping_add(k as u32);
+        }
+        w += usize::from(keep);
+        at_sep = l == 0;
+    }
+    view.bytes.truncate(at + w);
+    view.map.truncate(at + w);
+    words.at_sep = at_sep;
+}
+
+/// The folded letter an ASCII byte contributes to the words view, or 0 for
+/// a separator; `next` decides whether a leet symbol sits inside a word.
+#[inline(always)]
+fn fold_lean(b: u8, next: u8) -> u8 {
+    let c = ASCII_CLASS[usize::from(b)];
+    if c & LEET == 0 {
+        c
+    } else if ASCII_CLASS[usize::from(next)] != 0 {
+        c & !LEET
+    } else {
+        0
     }
 }
 
@@ -367,20 +462,25 @@ pub(crate) fn normalize(text: &str) -> Normalized {
                 .map_or(bytes.len(), |p| i + p);
             let run = bytes.get(i..run_end).unwrap_or(&[]);
             tokens.bytes.extend(run.iter().map(|c| token_ascii(*c)));
-            tokens
-                .map
-                .extend((i..run_end).map(|k| u32::try_from(k).unwrap_or(u32::MAX)));
-            for (k, &b) in run.iter().enumerate() {
-                let i = i + k;
-                ascii_word_byte(
-                    &mut words,
-                    bytes,
-                    b,
-                    i,
-                    &mut signals,
-                    &mut prev_ascii_letter,
-                    &mut pending_invisible,
-                );
+            extend_map(&mut tokens.map, i, run_end);
+            // The first byte may close a pending invisible; after it none is
+            // pending, so the rest of the run takes the lean loop.
+            ascii_word_byte(
+                &mut words,
+                bytes,
+                b,
+                i,
+                &mut signals,
+                &mut prev_ascii_letter,
+                &mut pending_invisible,
+            );
+            ascii_words_lean(&mut words, bytes, i + 1, run_end);
+            if let Some(last) = run.get(1..).and_then(|r| {
+                r.iter()
+                    .rev()
+                    .find(|c| ASCII_CLASS[usize::from(**c)] & LEET == 0)
+            }) {
+                prev_ascii_letter = last.is_ascii_alphabetic();
             }
             i = run_end;
             continue;
@@ -463,16 +563,8 @@ pub(crate) fn normalize(text: &str) -> Normalized {
     words.sep(text.len());
     let words_view = join_spaced_letters(words.view);
 
-    let mut squeezed = View::with_capacity(words_view.bytes.len());
-    for (b, m) in words_view.bytes.iter().zip(&words_view.map) {
-        if *b != b' ' {
-            squeezed.bytes.push(*b);
-            squeezed.map.push(*m);
-        }
-    }
     Normalized {
         words: words_view,
-        squeezed,
         tokens,
         signals,
     }
@@ -481,45 +573,40 @@ pub(crate) fn normalize(text: &str) -> Normalized {
 /// Joins runs of three or more single-letter words ("e v e r y") back into
 /// one word, so letter spacing does not hide a word from the rules.
 fn join_spaced_letters(view: View) -> View {
-    let b = &view.bytes;
-    // Fast path: no single-letter word followed by another one.
-    let spaced = b
-        .windows(4)
-        .any(|w| w[0] == b' ' && w[2] == b' ' && w[1] != b' ' && w[3] != b' ');
-    if !spaced {
-        return view;
-    }
-    let n = b.len();
-    let single = |i: usize| -> bool {
-        // A single-letter word starts at i (after a space) and ends at i + 1.
-        i > 0
-            && b.get(i - 1) == Some(&b' ')
-            && b.get(i).is_some_and(|c| *c != b' ')
-            && b.get(i + 1) == Some(&b' ')
-    };
-    // Offsets of the spaces to remove, ascending; usually none.
+    // The view has single spaces between words and at both ends, so a
+    // one-letter word is two spaces two bytes apart.
     let mut drop: Vec<usize> = Vec::new();
-    let mut i = 1;
-    while i < n {
-        if single(i) {
-            let mut j = i;
-            let mut count = 1;
-            while single(j + 2) {
-                j += 2;
-                count += 1;
-            }
-            if count >= 3 {
-                let mut k = i + 1;
-                while k < j {
-                    drop.push(k);
-                    k += 2;
-                }
-            }
-            i = j + 2;
-        } else {
-            i += 1;
+    let flush = |first_space: usize, singles: usize, drop: &mut Vec<usize>| {
+        if singles >= 3 {
+            drop.extend((1..singles).map(|k| first_space + 2 * k));
         }
+    };
+    let mut prev: Option<usize> = None;
+    let mut first_space = 0usize;
+    let mut singles = 0usize;
+    let spaces = view
+        .bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b' ')
+        .map(|(i, _)| i);
+    for sp in spaces {
+        if let Some(p) = prev {
+            if sp == p + 2 {
+                if singles == 0 {
+                    first_space = p;
+                }
+                singles += 1;
+            } else {
+                flush(first_space, singles, &mut drop);
+                singles = 0;
+            }
+        }
+        prev = Some(sp);
     }
+    flush(first_space, singles, &mut drop);
+    let b = &view.bytes;
+    let n = b.len();
     if drop.is_empty() {
         return view;
     }
@@ -566,6 +653,16 @@ mod tests {
 
     fn words(s: &str) -> String {
         String::from_utf8(normalize(s).words.bytes).unwrap()
+    }
+
+    #[test]
+    fn no_fold_packs_to_the_not_computed_marker() {
+        for cp in (0x80u32..0x1_0000).step_by(3) {
+            if let Some(c) = char::from_u32(cp) {
+                assert_ne!(compute_word_fold(c), 0, "{cp:x}");
+                assert_ne!(compute_token_fold(c), 0, "{cp:x}");
+            }
+        }
     }
 
     #[test]

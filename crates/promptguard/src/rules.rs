@@ -41,7 +41,8 @@ impl Family {
 pub(crate) enum ViewKind {
     /// Folded words separated by single spaces.
     Words,
-    /// Folded words with no separators (letter-spacing tricks).
+    /// Folded words with no separators (letter-spacing tricks). Phrases
+    /// only: they run over the words view with its spaces skipped.
     Squeezed,
     /// Lowercased text with punctuation kept (tokens, tags, headers).
     Tokens,
@@ -65,7 +66,8 @@ pub(crate) struct RuleDef {
     /// original text ("DAN" the persona, not "Dan" the colleague).
     pub caps_last_word: bool,
     /// Skipped when directly preceded by a negation ("never reveal your
-    /// API keys" is advice, not a request).
+    /// API keys" is advice, not a request) or by a reporting frame ("tells
+    /// the model to ignore previous instructions" describes an attack).
     pub negatable: bool,
 }
 
@@ -102,7 +104,7 @@ use Family::*;
 // Shared vocabulary for the words-view regexes (folded at compile time).
 macro_rules! override_verb {
     () => {
-        r"(?:ignore|ignoring|disregard|disregarding|forget|forgetting|skip|override|overriding|bypass|drop|discard|abandon|neglect|ditch|scrap|set aside|throw out|throw away|pay no attention to|pay no heed to|do not follow|don t follow|stop following|no longer follow|cancel|erase|nullify|void|delete|clear|wipe|dismiss|overrule|forgo|unlearn)"
+        r"(?:ignore|ignoring|disregard|disregarding|forget|forgetting|skip|override|overriding|bypass|drop|discard|abandon|neglect|ditch|scrap|set aside|put aside|cast aside|cast off|push aside|brush aside|throw out|throw away|toss out|leave behind|let go of|move past|pay no attention to|pay no heed to|do not pay attention to|don t pay attention to|stop paying attention to|do not follow|don t follow|must not follow|should not follow|shall not follow|stop following|no longer follow|stop obeying|no longer obey|do not obey|don t obey|stop listening to|stop heeding|stop adhering to|stop complying with|cancel|erase|nullify|void|delete|clear|wipe|dismiss|overrule|forgo|unlearn)"
     };
 }
 macro_rules! prior_qualifier {
@@ -113,6 +115,11 @@ macro_rules! prior_qualifier {
 macro_rules! instruction_object {
     () => {
         r"(?:instructions?|rules?|directions?|directives?|guidelines?|prompts?|commands?|constraints?|guidance|context|programming|restrictions?|policies|policy|limitations?|filters?|safeguards?|guardrails?|configuration|conditioning|system message|messages|ethics|principles|protocols?|boundaries)"
+    };
+}
+macro_rules! privileged_source {
+    () => {
+        r"(?:developer|developers|operator|operators|creator|creators|admin|administrator|system|owner|owners|company|programmer|programmers|maker|makers)"
     };
 }
 macro_rules! secret_object {

@@ -48,6 +48,15 @@ pub(crate) static RULES: &[RuleDef] = &[
         ),
     ),
     rule(
+        "tool.auto_approve_always",
+        ToolInjection,
+        0.5,
+        Words,
+        Regex(
+            r"\b(?:approve|accept|allow|confirm|grant|authori[sz]e) (?:\w+ ){0,4}?(?:automatically|without (?:asking|checking|confirmation|review|questions)|from now on|by default|no questions asked|no questions)\b",
+        ),
+    ),
+    rule(
         "tool.role_json",
         ToolInjection,
         0.4,
@@ -136,7 +145,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         Regex(concat!(
             r"\b(?:include|add|put|paste|insert|write|embed|list|append|print) (?:\w+ ){0,3}?",
             secret_object!(),
-            r" (?:\w+ ){0,3}?(?:in|into|to|inside) (?:your|the|this) (?:answer|reply|response|output|summary|message|next message)\b|\b(?:paste|copy|include|put|insert|dump) (?:the |its |their )?(?:contents?|output|file) (?:\w+ ){0,2}?(?:in|into) (?:your|the) (?:answer|reply|response|output|next message)\b"
+            r" (?:\w+ ){0,3}?(?:in|into|to|inside) (?:your|the|this) (?:(?:end|bottom|top|start|beginning) of (?:your |the |this )?)?(?:answer|reply|response|output|summary|message|next message|next reply)\b|\b(?:paste|copy|include|put|insert|dump|append|add) (?:the |its |their )?(?:contents?|output|file) (?:\w+ ){0,4}?(?:in|into|to) (?:your|the) (?:(?:end|bottom|top|start|beginning) of (?:your |the )?)?(?:answer|reply|response|output|summary|next message|next reply)\b"
         )),
     )),
     negatable(rule(
@@ -154,7 +163,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         0.7,
         Words,
         Regex(
-            r"\b(?:print|reveal|show|output|display|dump|list|tell me|give me|leak|expose|cat|echo|read out|return|disclose|paste|include)(?: me| us)? (?:all |every |any )?(?:of )?(?:the|all|any|stored|saved|my) (?:\w+ ){0,2}?(?:api keys?|secret keys?|private keys?|credentials|secrets|environment variables|env vars|ssh keys?|access tokens?|stored passwords|saved passwords|vault|keychain|env file|aws keys|aws credentials|tokens)\b",
+            r"\b(?:print|reveal|show|output|display|dump|list|tell me|give me|leak|expose|cat|echo|read out|return|disclose|paste|include)(?: me| us)? (?:(?:all|every|any|each) (?:of )?)?(?:the |all |any |stored |saved |my )?(?:\w+ ){0,2}?(?:api keys?|secret keys?|private keys?|credentials|secrets|environment variables?|env vars?|ssh keys?|access tokens?|stored passwords|saved passwords|vault|keychain|env file|aws keys|aws credentials|tokens)\b",
         ),
     )),
     rule(
@@ -163,7 +172,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         0.5,
         Tokens,
         Regex(
-            r"~/\.ssh/id_|\.ssh/id_(?:rsa|ed|ecdsa)|/etc/shadow\b|\.aws/credentials|\.git-credentials|/proc/self/environ|\.docker/config\.json|\.kube/config",
+            r"~/\.ssh/id_|\.ssh/id_(?:rsa|ed|ecdsa)|/etc/shadow\b|\.aws/credentials|\.git-credentials|/proc/self/environ|\.docker/config\.json|\.kube/config|\.env(?:\.local|\.production)?\b",
         ),
     ),
     rule(
@@ -181,7 +190,46 @@ pub(crate) static RULES: &[RuleDef] = &[
         0.8,
         Words,
         Regex(
-            r"\b(?:append|add|include|put|encode|insert|attach)(?: the| all| any| this| every)? (?:\w+ ){0,4}?(?:to|in|into|as) (?:the |a |this )?(?:url|query string|query parameter|image url|link|markdown image|image link|request)\b",
+            r"\b(?:append|add|include|put|encode|insert|attach)(?: the| all| any| this| every)? (?:\w+ ){0,6}?(?:to|in|into|as) (?:the |a |this )?(?:url|query string|query parameter|image url|link|markdown image|image link|request)\b",
+        ),
+    ),
+    // "the AWS credentials stored in the environment variables"
+    rule(
+        "exfil.secret_location",
+        Exfiltration,
+        0.4,
+        Words,
+        Regex(
+            r"\b(?:api keys?|secret keys?|private keys?|credentials|secrets|tokens|passwords|keys|ssh keys?) (?:\w+ ){0,2}?(?:stored|saved|kept|held|available|loaded|configured) (?:in|on|inside|within) (?:the |your |this )?(?:environment|env|vault|config|configuration|memory|machine|system|server|keychain|context|container)\b|\b(?:secrets?|credentials?|keys?|tokens?|passwords?) you (?:can|could|are able to|have) (?:access|see|read|find|reach)\b|\b(?:followed by|plus|concatenated with|appended with) (?:your|the) (?:\w+ )?(?:session token|api key|access token|auth token|bearer token|password|secret|private key|cookie|session cookie|credentials)\b",
+        ),
+    ),
+    negatable(rule(
+        "exfil.forward_mail",
+        Exfiltration,
+        0.6,
+        Tokens,
+        Regex(
+            r"\b(?:forward|send|redirect|copy|bcc|cc|sync)\b[^\n]{0,20}?\b(?:all|every|each|any)\b[^\n]{0,20}?\b(?:mail|e-?mails?|messages|correspondence|inbox|conversations)\b[^\n]{0,40}?\bto [a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}",
+        ),
+    )),
+    // Imperatives for consequential actions: weak alone (customers ask for
+    // refunds), evidence next to a forged boundary or a hidden instruction.
+    rule(
+        "tool.run_now",
+        ToolInjection,
+        0.6,
+        Words,
+        Regex(
+            r"\b(?:run|execute|launch) (?:this|the following|these|the below) (?:\w+ )?(?:command|commands|script|code|snippet) (?:immediately|now|right now|right away|silently|quietly|without (?:asking|telling|confirmation|checking|review))\b",
+        ),
+    ),
+    rule(
+        "tool.sensitive_action",
+        ToolInjection,
+        0.4,
+        Words,
+        Regex(
+            r"\b(?:approve|authori[sz]e|confirm|execute|process|release|initiate|issue) (?:the |this |that |a |all |any |every )?(?:pending |outstanding |queued |waiting )?(?:payment|payments|transfer|transfers|wire transfer|wire|refund|refunds|transaction|transactions|invoice|invoices)\b|\b(?:delete|erase|wipe|purge|truncate|disable|turn off|remove) (?:the |all |any |your |every )?(?:audit logs?|log files|logs|backups?|security alerts|alerts|monitoring|two factor authentication|mfa)\b",
         ),
     ),
     // ---- known jailbreak personas ----
@@ -208,24 +256,21 @@ pub(crate) static RULES: &[RuleDef] = &[
         family: Jailbreak,
         weight: 1.0,
         view: Words,
-        matcher: Phrases(&[
-            "you are dan",
-            "you're dan",
-            "act as dan",
-            "acting as dan",
-            "pretend to be dan",
-            "you will be dan",
-            "become dan",
-            "respond as dan",
-            "answer as dan",
-            "as dan you",
-            "stay dan",
-            "called dan",
-            "named dan",
-        ]),
+        matcher: Regex(
+            r"\b(?:you are|you re|act as|acting as|pretend to be|you will be|become|respond as|answer as|stay|called|named) (?:dan|stan|dude|aim|kevin|mongo tom|evilbot|antigpt|betterdan)\b",
+        ),
         caps_last_word: true,
         negatable: false,
     },
+    rule(
+        "jailbreak.policy_bypass",
+        Jailbreak,
+        0.6,
+        Words,
+        Regex(
+            r"\b(?:ignore|ignoring|disregard|bypass|break|violate|forget|override|evade|circumvent) (?:all |any |the |your )?(?:openai|anthropic|google|microsoft|content|safety|usage|ethical|moderation) (?:policy|policies|guidelines|rules|filters|restrictions)\b",
+        ),
+    ),
     rule(
         "jailbreak.known_persona",
         Jailbreak,
@@ -288,7 +333,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         0.9,
         Words,
         Regex(
-            r"\b(?:normal|classic|standard|filtered|gpt|chatgpt|censored) (?:response|answer|output|reply) (?:and|then|followed by) (?:a |an |the |one )?(?:jailbroken|dan|unfiltered|developer mode|uncensored|evil|unrestricted)\b|\b(?:two|2|both) (?:different )?(?:responses|answers|replies|paragraphs) (?:\w+ ){0,6}?(?:jailbroken|unfiltered|uncensored|developer mode|dan)\b",
+            r"\b(?:normal|classic|standard|filtered|gpt|chatgpt|censored) (?:response|answer|output|reply) (?:and|then|followed by) (?:a |an |the |one )?(?:jailbroken|dan|unfiltered|developer mode|uncensored|evil|unrestricted)\b|\b(?:two|2|both) (?:different )?(?:responses|answers|replies|paragraphs) (?:\w+ ){0,6}?(?:jailbroken|unfiltered|uncensored|developer mode|dan)\b|\bonce (?:normally|as yourself|as usual) and once as\b|\b(?:jailbroken|unfiltered|uncensored|evil|unrestricted) (?:alter ego|self|twin|counterpart|side)\b",
         ),
     ),
     rule(
@@ -357,7 +402,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         ),
     ),
     // ---- letter-spaced variants of the strongest phrases ----
-    rule(
+    negatable(rule(
         "override.spaced_phrase",
         Override,
         1.0,
@@ -379,8 +424,8 @@ pub(crate) static RULES: &[RuleDef] = &[
             "ignoreyourrules",
             "overrideyourinstructions",
         ]),
-    ),
-    rule(
+    )),
+    negatable(rule(
         "extract.spaced_phrase",
         Extraction,
         1.0,
@@ -396,7 +441,7 @@ pub(crate) static RULES: &[RuleDef] = &[
             "showmeyoursystemprompt",
             "whatisyoursystemprompt",
         ]),
-    ),
+    )),
     rule(
         "jailbreak.spaced_phrase",
         Jailbreak,
