@@ -281,8 +281,11 @@ impl Store {
                  WHERE t.token_hash = ?1 AND t.kind = ?2 AND t.expires_at > ?3 AND t.spent_at IS NULL
                    AND s.revoked_at IS NULL AND s.expires_at > ?3
                    AND (s.kind <> 'web' OR s.last_seen_at + ?4 > ?3)";
+            // Every authenticated request runs these: cached statements
+            // skip re-parsing the SQL.
             let found = conn
-                .query_row(sql, params![&hash[..], kind, now, idle_secs], |r| {
+                .prepare_cached(sql)?
+                .query_row(params![&hash[..], kind, now, idle_secs], |r| {
                     let kind: String = r.get(2)?;
                     Ok((
                         r.get::<_, i64>(0)?,
@@ -301,11 +304,10 @@ impl Store {
             };
             let user = match user_id {
                 Some(u) => match conn
-                    .query_row(
-                        &format!("SELECT {USER_COLS} FROM users u WHERE u.id = ?1 AND u.disabled = 0"),
-                        [u],
-                        |r| user_from_row(r, 0),
-                    )
+                    .prepare_cached(&format!(
+                        "SELECT {USER_COLS} FROM users u WHERE u.id = ?1 AND u.disabled = 0"
+                    ))?
+                    .query_row([u], |r| user_from_row(r, 0))
                     .optional()?
                 {
                     Some(u) => Some(u),

@@ -18,7 +18,7 @@ pub mod uploads;
 pub mod users;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -27,7 +27,9 @@ pub use key::DbKey;
 
 /// SQLite files start with this; SQLCipher files are random bytes.
 pub const PLAINTEXT_MAGIC: &[u8; 16] = b"SQLite format 3\0";
-const READER_POOL: usize = 4;
+/// Read connections kept open; enough to keep both cores of a small
+/// machine busy while some readers wait on I/O.
+const READER_POOL: usize = 8;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +68,77 @@ impl StoreError {
 struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: ReaderPool,
     key: DbKey,
+}
+
+/// A read connection on loan; it goes back to the pool even if the
+/// closure using it panics, so the pool never shrinks.
+struct Pooled<'a> {
+    pool: &'a ReaderPool,
+    conn: Option<Connection>,
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.give_back(conn);
+        }
+    }
+}
+
+/// A bounded pool of read connections. A reader waits for an idle
+/// connection rather than opening a throwaway one: opening a SQLCipher
+/// connection (key, probe, schema load) costs far more than a query, so
+/// under load a churning pool was the read path's main cost.
+struct ReaderPool {
+    /// Idle connections, and how many exist in all.
+    state: Mutex<(Vec<Connection>, usize)>,
+    returned: Condvar,
+}
+
+impl ReaderPool {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new((Vec::new(), 0)),
+            returned: Condvar::new(),
+        }
+    }
+
+    /// An idle connection, a new one while under the cap, or the next one
+    /// returned.
+    fn take(&self, path: &Path, key: &DbKey) -> Result<Connection, StoreError> {
+        let mut state = self.state.lock().map_err(|_| StoreError::TaskFailed)?;
+        loop {
+            if let Some(conn) = state.0.pop() {
+                return Ok(conn);
+            }
+            if state.1 < READER_POOL {
+                state.1 += 1;
+                drop(state);
+                return open_connection(path, key).inspect_err(|_| self.forget());
+            }
+            state = self
+                .returned
+                .wait(state)
+                .map_err(|_| StoreError::TaskFailed)?;
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut state) = self.state.lock() {
+            state.0.push(conn);
+            self.returned.notify_one();
+        }
+    }
+
+    /// A connection that failed to open frees its slot.
+    fn forget(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.1 = state.1.saturating_sub(1);
+            self.returned.notify_one();
+        }
+    }
 }
 
 /// A handle to the open database; cheap to clone.
@@ -107,7 +178,7 @@ impl Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 writer: Mutex::new(writer),
-                readers: Mutex::new(Vec::new()),
+                readers: ReaderPool::new(),
                 key,
             }),
         })
@@ -140,21 +211,14 @@ impl Store {
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let pooled = inner
-                .readers
-                .lock()
-                .map_err(|_| StoreError::TaskFailed)?
-                .pop();
-            let conn = match pooled {
-                Some(c) => c,
-                None => open_connection(&inner.path, &inner.key)?,
+            let conn = Pooled {
+                pool: &inner.readers,
+                conn: Some(inner.readers.take(&inner.path, &inner.key)?),
             };
-            let out = f(&conn);
-            let mut pool = inner.readers.lock().map_err(|_| StoreError::TaskFailed)?;
-            if pool.len() < READER_POOL {
-                pool.push(conn);
+            match &conn.conn {
+                Some(c) => f(c),
+                None => Err(StoreError::TaskFailed),
             }
-            out
         })
         .await
         .map_err(|_| StoreError::TaskFailed)?
@@ -211,6 +275,9 @@ pub(crate) fn open_connection(path: &Path, key: &DbKey) -> Result<Connection, St
     key.apply(&conn)?;
     probe(&conn)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Room for every hot statement of every route, so cached statements
+    // are not evicted by each other under mixed load.
+    conn.set_prepared_statement_cache_capacity(64);
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(%mode, "database is not in WAL mode");
