@@ -159,6 +159,55 @@ fn draft(p: &Principal, action: &str, conversation_id: i64) -> audit::Draft {
         .ip(p.client.ip)
 }
 
+/// A member added or removed: the user's id, or `None` for an agent.
+enum MemberChange {
+    Added(Option<i64>),
+    Removed(Option<i64>),
+}
+
+/// Audits a membership change, then tells live clients. A user's change
+/// travels as a `Membership` so their connections start or stop receiving
+/// the conversation; an agent's only changes the member list.
+async fn announce_member_change(
+    state: &AppState,
+    p: &Principal,
+    after: &ConversationRow,
+    change: MemberChange,
+) -> Result<(), ApiError> {
+    let id = after.id;
+    let (action, user) = match change {
+        MemberChange::Added(u) => ("chat.member_added", u),
+        MemberChange::Removed(u) => ("chat.member_removed", u),
+    };
+    let d = draft(p, action, id);
+    record(
+        state,
+        match user {
+            Some(user_id) => d.detail("user_id", user_id),
+            None => d.detail("agent", true),
+        },
+    )
+    .await?;
+    match (change, user) {
+        (MemberChange::Added(_), Some(user_id)) => publish(
+            state,
+            "member.added",
+            id,
+            after,
+            Some(Membership::Joined { user_id }),
+        ),
+        (MemberChange::Removed(_), Some(user_id)) => publish(
+            state,
+            "member.removed",
+            id,
+            &serde_json::json!({ "user_id": user_id }),
+            Some(Membership::Left { user_id }),
+        ),
+        (_, None) => publish(state, "conversation.updated", id, after, None),
+    }
+    Ok(())
+}
+
 fn user_ids(conv: &ConversationRow) -> impl Iterator<Item = i64> + '_ {
     conv.members.iter().filter_map(|m| match m {
         Ref::User { id, .. } => Some(*id),
@@ -417,22 +466,7 @@ pub async fn add_member(
         .member_add(id, target)
         .await?
         .map_err(rejected)?;
-    let mut d = draft(&p, "chat.member_added", id);
-    d = match added {
-        Some(user_id) => d.detail("user_id", user_id),
-        None => d.detail("agent", true),
-    };
-    record(&state, d).await?;
-    match added {
-        Some(user_id) => publish(
-            &state,
-            "member.added",
-            id,
-            &after,
-            Some(Membership::Joined { user_id }),
-        ),
-        None => publish(&state, "conversation.updated", id, &after, None),
-    }
+    announce_member_change(&state, &p, &after, MemberChange::Added(added)).await?;
     Ok(Json(after))
 }
 
@@ -481,22 +515,7 @@ pub async fn remove_member(
         .member_remove(id, target)
         .await?
         .map_err(rejected)?;
-    let mut d = draft(&p, "chat.member_removed", id);
-    d = match removed {
-        Some(user_id) => d.detail("user_id", user_id),
-        None => d.detail("agent", true),
-    };
-    record(&state, d).await?;
-    match removed {
-        Some(user_id) => publish(
-            &state,
-            "member.removed",
-            id,
-            &serde_json::json!({ "user_id": user_id }),
-            Some(Membership::Left { user_id }),
-        ),
-        None => publish(&state, "conversation.updated", id, &after, None),
-    }
+    announce_member_change(&state, &p, &after, MemberChange::Removed(removed)).await?;
     if myself {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
