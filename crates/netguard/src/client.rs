@@ -19,6 +19,7 @@ use crate::check::{Target, prepare};
 use crate::error::NetError;
 use crate::policy::Policy;
 use crate::resolve::Resolve;
+use crate::streaming::StreamingResponse;
 use crate::transport::{Dial, TcpDialer, read_body, send, tls_config};
 
 const USER_AGENT: &str = concat!("hardshell-netguard/", env!("CARGO_PKG_VERSION"));
@@ -301,6 +302,67 @@ impl Client {
             }
             return finish(exchange, &target, redirects, limits).await;
         }
+    }
+}
+
+impl Client {
+    /// Sends one request and returns as soon as the response head arrives;
+    /// the body is then read with [`StreamingResponse::chunk`]. The connect,
+    /// read (per chunk) and total timeouts and the body cap all apply while
+    /// streaming. Redirects are refused with [`NetError::RedirectRefused`]:
+    /// a caller that streams (a provider call carrying an API key) talks to
+    /// exactly the URL its owner configured.
+    pub async fn send_streaming(&self, request: Request) -> Result<StreamingResponse, NetError> {
+        let limits = self.inner.policy.limits();
+        let deadline = tokio::time::Instant::now() + limits.total_timeout;
+        tokio::time::timeout_at(deadline, self.open_stream(request, deadline))
+            .await
+            .map_err(|_| NetError::Timeout("the total time limit passed"))?
+    }
+
+    async fn open_stream(
+        &self,
+        request: Request,
+        deadline: tokio::time::Instant,
+    ) -> Result<StreamingResponse, NetError> {
+        let slot = Arc::clone(&self.inner.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| NetError::InvalidRequest("client is shut down".into()))?;
+        let method = Method::from_bytes(request.method.as_bytes())
+            .map_err(|e| NetError::InvalidRequest(e.to_string()))?;
+        let headers = parse_headers(&request.headers)?;
+        let body = Bytes::from(request.body);
+        let limits = self.inner.policy.limits();
+        let target = prepare(
+            &request.url,
+            &self.inner.policy,
+            self.inner.resolver.as_ref(),
+        )
+        .await?;
+        let req = build_request(&target, &method, &headers, &body)?;
+        let exchange = send(
+            &target,
+            req,
+            self.inner.dialer.as_ref(),
+            &self.inner.tls,
+            limits,
+        )
+        .await?;
+        let status = exchange.response.status();
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+            return Err(NetError::RedirectRefused {
+                status: status.as_u16(),
+            });
+        }
+        StreamingResponse::new(
+            exchange,
+            target.url.to_string(),
+            slot,
+            limits.max_body_bytes,
+            limits.read_timeout,
+            deadline,
+        )
     }
 }
 

@@ -29,6 +29,10 @@ pub enum NetError {
     /// More redirects than the policy allows.
     #[error("more than {max} redirects")]
     TooManyRedirects { max: usize },
+    /// A streamed request was answered with a redirect, which streaming
+    /// callers never follow.
+    #[error("the server answered {status} (a redirect); redirects are not followed here")]
+    RedirectRefused { status: u16 },
     /// The response body is larger than the cap.
     #[error("response body exceeds {limit} bytes")]
     BodyTooLarge { limit: usize },
@@ -59,6 +63,7 @@ impl NetError {
             NetError::BlockedAddress { .. } => "blocked_address",
             NetError::DnsFailure { .. } => "dns_failure",
             NetError::TooManyRedirects { .. } => "too_many_redirects",
+            NetError::RedirectRefused { .. } => "redirect_refused",
             NetError::BodyTooLarge { .. } => "body_too_large",
             NetError::Timeout(_) => "timeout",
             NetError::Connect(_) => "connect_failed",
@@ -79,6 +84,7 @@ impl NetError {
                 | NetError::BlockedAddress { .. }
                 | NetError::DnsFailure { .. }
                 | NetError::TooManyRedirects { .. }
+                | NetError::RedirectRefused { .. }
         )
     }
 }

@@ -10,8 +10,11 @@ mod client;
 mod error;
 mod policy;
 mod resolve;
+mod streaming;
 mod transport;
 
+/// The chunk type [`StreamingResponse::chunk`] yields.
+pub use bytes::Bytes;
 pub use check::{CheckReport, Target, check};
 pub use classify::{BlockedRange, Embedding, classify, classify_v4, classify_v6};
 pub use client::{Client, ClientBuilder, Request, Response};
@@ -22,6 +25,7 @@ pub use policy::{
 pub use resolve::{
     BoxFuture, Resolve, ResolveError, StaticResolver, SystemResolver, parse_override,
 };
+pub use streaming::StreamingResponse;
 /// The rustls root store type accepted by [`ClientBuilder::tls_roots`].
 pub use tokio_rustls::rustls::RootCertStore;
 pub use transport::{Dial, TcpDialer};
