@@ -15,7 +15,9 @@ mod normalize;
 mod redact;
 mod rules;
 mod scan;
+mod stream;
 
 pub use boundary::{strip_template_tokens, wrap_untrusted};
 pub use redact::{FULL_VARIANTS_MIN_LEN, Hit, MIN_SECRET_LEN, REDACTED, Redactor, redact};
 pub use scan::{FLAG_THRESHOLD, Finding, Verdict, scan, warm_up};
+pub use stream::StreamRedactor;
