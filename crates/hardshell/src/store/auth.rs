@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::auth_cache::CachedSession;
 use super::users::{USER_COLS, UserRow, insert_user, user_from_row};
 use super::{Store, StoreError};
 use crate::auth::Role;
@@ -268,6 +269,7 @@ impl Store {
 
     /// Finds the live session behind a cookie or access token. Expired,
     /// revoked, idle-out, disabled-user and revoked-key sessions are `None`.
+    /// Answers from the credential cache when it may (`auth_cache`).
     pub async fn session_by_token(
         &self,
         hash: TokenHash,
@@ -275,8 +277,27 @@ impl Store {
         now: i64,
         idle_secs: i64,
     ) -> Result<Option<SessionAuth>, StoreError> {
+        if let Some(hit) = self.cached_session(&hash, kind, now, idle_secs) {
+            return Ok(Some(hit));
+        }
+        let stamp = self.auth_stamp();
+        let found = self.session_lookup(hash, kind, now, idle_secs).await?;
+        if let Some(s) = &found {
+            self.cache_session(stamp, hash, s.clone());
+        }
+        Ok(found.map(|s| s.auth))
+    }
+
+    pub(super) async fn session_lookup(
+        &self,
+        hash: TokenHash,
+        kind: &'static str,
+        now: i64,
+        idle_secs: i64,
+    ) -> Result<Option<CachedSession>, StoreError> {
         self.read(move |conn| {
-            let sql = "SELECT s.id, s.public_id, s.kind, s.csrf_hash, s.last_seen_at, s.user_id, s.agent_key_id
+            let sql = "SELECT s.id, s.public_id, s.kind, s.csrf_hash, s.last_seen_at, s.user_id, s.agent_key_id,
+                   min(t.expires_at, s.expires_at)
                  FROM auth_tokens t JOIN auth_sessions s ON s.id = t.session_id
                  WHERE t.token_hash = ?1 AND t.kind = ?2 AND t.expires_at > ?3 AND t.spent_at IS NULL
                    AND s.revoked_at IS NULL AND s.expires_at > ?3
@@ -295,10 +316,12 @@ impl Store {
                         r.get::<_, i64>(4)?,
                         r.get::<_, Option<i64>>(5)?,
                         r.get::<_, Option<i64>>(6)?,
+                        r.get::<_, i64>(7)?,
                     ))
                 })
                 .optional()?;
-            let Some((session_id, public_id, kind, csrf_hash, last_seen_at, user_id, key_id)) = found
+            let Some((session_id, public_id, s_kind, csrf_hash, last_seen_at, user_id, key_id, until)) =
+                found
             else {
                 return Ok(None);
             };
@@ -332,14 +355,22 @@ impl Store {
                 },
                 None => None,
             };
-            Ok(Some(SessionAuth {
-                session_id,
-                public_id,
-                kind,
-                csrf_hash,
-                last_seen_at,
-                user,
-                agent_key,
+            let valid_until = agent_key
+                .as_ref()
+                .and_then(|k| k.expires_at)
+                .map_or(until, |e| e.min(until));
+            Ok(Some(CachedSession {
+                auth: SessionAuth {
+                    session_id,
+                    public_id,
+                    kind: s_kind,
+                    csrf_hash,
+                    last_seen_at,
+                    user,
+                    agent_key,
+                },
+                token_kind: kind,
+                valid_until,
             }))
         })
         .await
@@ -574,6 +605,18 @@ impl Store {
         &self,
         hash: TokenHash,
     ) -> Result<Option<AgentKeyRow>, StoreError> {
+        if let Some(hit) = self.cached_agent_key(&hash) {
+            return Ok(Some(hit));
+        }
+        let stamp = self.auth_stamp();
+        let found = self.agent_key_lookup(hash).await?;
+        if let Some(k) = &found {
+            self.cache_agent_key(stamp, hash, k.clone());
+        }
+        Ok(found)
+    }
+
+    async fn agent_key_lookup(&self, hash: TokenHash) -> Result<Option<AgentKeyRow>, StoreError> {
         self.read(move |conn| {
             Ok(conn
                 .query_row(

@@ -1,0 +1,324 @@
+//! An in-memory cache of credential lookups (token hash → live session,
+//! agent-key hash → key), so an authenticated request usually needs no
+//! database round trip.
+//!
+//! Correctness rests on one generation counter, never on callers:
+//! - every in-process write (`Store::write`) bumps it after its closure,
+//!   i.e. after the commit, unless the write is declared credential-free
+//!   (`Store::write_no_auth`, used only for message rows);
+//! - a commit by another process (the CLI) changes the writer
+//!   connection's `PRAGMA data_version`, which is checked before any cached
+//!   answer is used, and bumps it too;
+//! - an entry is used only if it carries the current generation, and it is
+//!   stamped with the generation read *before* its database lookup, so a
+//!   lookup racing a revocation can never outlive it.
+//!
+//! Time-based validity (token, session and key expiry, web-session idle
+//! limit) is re-checked on every hit from the cached values. This module
+//! must never cache a refusal, and never hand out an entry when the
+//! generation cannot be checked (the writer is busy): the caller then reads
+//! the database as before.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use rusqlite::Connection;
+
+use super::auth::{AgentKeyRow, SessionAuth, SessionKind, TokenHash};
+use super::{Store, StoreError};
+
+/// Entries kept at most; the map is emptied when it fills (cheap, and a
+/// refill costs one lookup per live credential).
+const MAX_ENTRIES: usize = 4096;
+
+/// A live session as found by one of its tokens.
+#[derive(Clone, Debug)]
+pub(crate) struct CachedSession {
+    pub auth: SessionAuth,
+    /// `cookie` or `access`: a hash is only good for the kind it was found as.
+    pub token_kind: &'static str,
+    /// The earliest of the token's, the session's and the agent key's expiry.
+    pub valid_until: i64,
+}
+
+impl CachedSession {
+    /// The cached answer to `session_by_token(kind, now, idle_secs)`, or
+    /// `None` when the database must decide.
+    fn answer(&self, kind: &str, now: i64, idle_secs: i64) -> Option<SessionAuth> {
+        let idle_ok =
+            self.auth.kind != SessionKind::Web || self.auth.last_seen_at + idle_secs > now;
+        (self.token_kind == kind && now < self.valid_until && idle_ok).then(|| self.auth.clone())
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Cached {
+    Session(Box<CachedSession>),
+    AgentKey(Box<AgentKeyRow>),
+}
+
+#[derive(Default)]
+struct Entries {
+    generation: u64,
+    map: HashMap<TokenHash, Cached>,
+}
+
+/// The cache and its generation; one per open `Store`.
+pub(crate) struct AuthCache {
+    generation: AtomicU64,
+    /// The writer connection's `data_version` when last checked; only
+    /// read or written while holding the writer lock.
+    data_version: AtomicI64,
+    entries: Mutex<Entries>,
+}
+
+impl AuthCache {
+    pub(crate) fn new(writer: &Connection) -> Result<Self, StoreError> {
+        Ok(Self {
+            generation: AtomicU64::new(1),
+            data_version: AtomicI64::new(data_version(writer)?),
+            entries: Mutex::new(Entries::default()),
+        })
+    }
+
+    /// Forgets everything cached so far. Called after each write.
+    pub(crate) fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The generation to stamp a lookup with; read before the lookup.
+    fn stamp(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Compares the writer's `data_version` with the last one seen (the
+    /// caller holds the writer lock) and bumps on a foreign commit.
+    fn observe(&self, writer: &Connection) -> Result<(), StoreError> {
+        let now = data_version(writer)?;
+        if self.data_version.swap(now, Ordering::SeqCst) != now {
+            self.bump();
+        }
+        Ok(())
+    }
+
+    fn get(&self, generation: u64, hash: &TokenHash) -> Option<Cached> {
+        let entries = self.entries.lock().ok()?;
+        if entries.generation != generation {
+            return None;
+        }
+        entries.map.get(hash).cloned()
+    }
+
+    fn put(&self, stamp: u64, hash: TokenHash, value: Cached) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if stamp != entries.generation {
+            if stamp < entries.generation {
+                // Looked up before a newer generation began: may be stale.
+                return;
+            }
+            entries.map.clear();
+            entries.generation = stamp;
+        }
+        if entries.map.len() >= MAX_ENTRIES {
+            entries.map.clear();
+        }
+        entries.map.insert(hash, value);
+    }
+}
+
+fn data_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?)
+}
+
+impl Store {
+    /// The current generation after checking for commits by other
+    /// processes, or `None` when that check would have to wait for the
+    /// writer (then nothing cached may be used).
+    fn auth_generation(&self) -> Option<u64> {
+        let writer = self.inner.writer.try_lock().ok()?;
+        self.inner.auth_cache.observe(&writer).ok()?;
+        drop(writer);
+        Some(self.inner.auth_cache.stamp())
+    }
+
+    /// The cached session for `hash`, if it may be used right now.
+    pub(crate) fn cached_session(
+        &self,
+        hash: &TokenHash,
+        kind: &str,
+        now: i64,
+        idle_secs: i64,
+    ) -> Option<SessionAuth> {
+        let generation = self.auth_generation()?;
+        match self.inner.auth_cache.get(generation, hash)? {
+            Cached::Session(s) => s.answer(kind, now, idle_secs),
+            Cached::AgentKey(_) => None,
+        }
+    }
+
+    /// The cached unrevoked agent key for `hash`, if it may be used now.
+    pub(crate) fn cached_agent_key(&self, hash: &TokenHash) -> Option<AgentKeyRow> {
+        let generation = self.auth_generation()?;
+        match self.inner.auth_cache.get(generation, hash)? {
+            Cached::AgentKey(k) => Some(*k),
+            Cached::Session(_) => None,
+        }
+    }
+
+    /// The stamp for a database lookup that may be cached afterwards.
+    pub(crate) fn auth_stamp(&self) -> u64 {
+        self.inner.auth_cache.stamp()
+    }
+
+    pub(crate) fn cache_session(&self, stamp: u64, hash: TokenHash, s: CachedSession) {
+        self.inner
+            .auth_cache
+            .put(stamp, hash, Cached::Session(Box::new(s)));
+    }
+
+    pub(crate) fn cache_agent_key(&self, stamp: u64, hash: TokenHash, k: AgentKeyRow) {
+        self.inner
+            .auth_cache
+            .put(stamp, hash, Cached::AgentKey(Box::new(k)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::auth::Role;
+    use crate::auth::tokens::{SESSION_ABSOLUTE_SECS, SESSION_IDLE_SECS};
+    use crate::store::auth::{NewSession, NewToken, SessionKind, SessionOwner};
+    use crate::store::{DbKey, Store, open_connection};
+
+    const IDLE: i64 = SESSION_IDLE_SECS;
+
+    #[tokio::test]
+    async fn cached_sessions_obey_time_kind_writes_and_other_connections() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("t.db");
+        let key = DbKey::generate();
+        let again = DbKey::parse(key.expose_hex()).unwrap();
+        let store = Store::open(&path, key).unwrap();
+        let user = store
+            .user_create("u".into(), Role::Member, None)
+            .await
+            .unwrap();
+        let now = crate::auth::now_secs();
+        let hash = [7u8; 32];
+        let token_expiry = now + 600;
+        let (sid, _) = store
+            .session_create(
+                NewSession {
+                    owner: SessionOwner::User(user.id),
+                    kind: SessionKind::Web,
+                    csrf_hash: Some([1u8; 32]),
+                    expires_at: now + SESSION_ABSOLUTE_SECS,
+                    ip: None,
+                },
+                vec![NewToken {
+                    hash,
+                    kind: "cookie",
+                    expires_at: token_expiry,
+                }],
+            )
+            .await
+            .unwrap();
+        let lookup = |t: i64| store.session_by_token(hash, "cookie", t, IDLE);
+        assert!(store.cached_session(&hash, "cookie", now, IDLE).is_none());
+        assert!(lookup(now).await.unwrap().is_some());
+        // Warm now, with no write since.
+        let hit = store.cached_session(&hash, "cookie", now, IDLE).unwrap();
+        assert_eq!(hit.session_id, sid);
+        // Time-based limits come from the cached values.
+        assert!(store.cached_session(&hash, "access", now, IDLE).is_none());
+        assert!(
+            store
+                .cached_session(&hash, "cookie", token_expiry, IDLE)
+                .is_none()
+        );
+        let idle_out = now + IDLE;
+        assert!(
+            store
+                .cached_session(&hash, "cookie", idle_out, IDLE)
+                .is_none()
+        );
+        assert!(lookup(token_expiry).await.unwrap().is_none());
+        assert!(lookup(idle_out).await.unwrap().is_none());
+        assert!(lookup(now).await.unwrap().is_some());
+
+        // A busy writer means the generation cannot be checked: no hit.
+        let busy = store.inner.writer.lock().unwrap();
+        assert!(store.cached_session(&hash, "cookie", now, IDLE).is_none());
+        drop(busy);
+        assert!(store.cached_session(&hash, "cookie", now, IDLE).is_some());
+
+        // Any in-process write forgets the cache.
+        store.session_touch(sid, now).await.unwrap();
+        assert!(store.cached_session(&hash, "cookie", now, IDLE).is_none());
+        assert!(lookup(now).await.unwrap().is_some());
+        assert!(store.cached_session(&hash, "cookie", now, IDLE).is_some());
+
+        // A commit on another connection (another process) is seen too.
+        let other = open_connection(&path, &again).unwrap();
+        other
+            .execute(
+                "UPDATE auth_sessions SET revoked_at = ?2 WHERE id = ?1",
+                rusqlite::params![sid, now],
+            )
+            .unwrap();
+        assert!(store.cached_session(&hash, "cookie", now, IDLE).is_none());
+        assert!(lookup(now).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_lookup_stamped_before_a_write_is_never_cached_after_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("t.db"), DbKey::generate()).unwrap();
+        let user = store
+            .user_create("u".into(), Role::Member, None)
+            .await
+            .unwrap();
+        let now = crate::auth::now_secs();
+        let hash = [8u8; 32];
+        store
+            .session_create(
+                NewSession {
+                    owner: SessionOwner::User(user.id),
+                    kind: SessionKind::Token,
+                    csrf_hash: None,
+                    expires_at: now + 600,
+                    ip: None,
+                },
+                vec![NewToken {
+                    hash,
+                    kind: "access",
+                    expires_at: now + 600,
+                }],
+            )
+            .await
+            .unwrap();
+        // Simulate a lookup that read the database before a revocation
+        // committed and tries to cache its (stale) answer afterwards.
+        let stamp = store.auth_stamp();
+        let stale = store
+            .session_lookup(hash, "access", now, IDLE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(store.sessions_revoke_all(user.id).await.unwrap(), 1);
+        store.cache_session(stamp, hash, stale);
+        assert!(store.cached_session(&hash, "access", now, IDLE).is_none());
+        assert!(
+            store
+                .session_by_token(hash, "access", now, IDLE)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
