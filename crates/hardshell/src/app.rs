@@ -106,10 +106,22 @@ pub fn state(
     config: Config,
     origins: Vec<String>,
     dd: &DataDir,
-    vault: &Vault,
+    vault: Vault,
+    log: Option<crate::logging::LogRedactor>,
 ) -> Result<AppState, StartError> {
     let trusted = config.trusted_proxy_nets()?;
-    let upload_key = secrets::key_bytes(vault, secrets::UPLOAD_KEY)?;
+    let upload_key = secrets::key_bytes(&vault, secrets::UPLOAD_KEY)?;
+    let vault = secrets::live::LiveVault::new(vault, log, opened.audit.clone());
+    let data_dir = Arc::new(dd.clone());
+    let hub = crate::chat::hub::Hub::new();
+    let runtime = crate::agents::runtime::Runtime::new(
+        opened.store.clone(),
+        hub.clone(),
+        opened.audit.clone(),
+        Arc::clone(&vault),
+        Arc::clone(&data_dir),
+        crate::agents::providers::CallLimits::default(),
+    );
     Ok(AppState {
         store: opened.store.clone(),
         audit: opened.audit.clone(),
@@ -118,8 +130,11 @@ pub fn state(
         trusted_proxies: trusted.into(),
         origins: origins.into(),
         throttles: Arc::new(crate::auth::throttle::Throttles::new()),
-        hub: crate::chat::hub::Hub::new(),
+        hub,
         uploads: crate::chat::upload_files::UploadFiles::new(dd.uploads_dir(), &upload_key),
+        vault,
+        data_dir,
+        runtime,
     })
 }
 

@@ -4,6 +4,7 @@
 //! and the HTTP server. The security primitives live in their own crates
 //! (`vault`, `audit`, `netguard`, `promptguard`) and know nothing of it.
 
+pub mod agents;
 pub mod app;
 pub mod audit_log;
 pub mod auth;

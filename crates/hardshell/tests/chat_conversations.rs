@@ -398,7 +398,7 @@ async fn bad_conversation_input_is_refused_and_stores_nothing(w: &World) {
             json!({"kind": "group", "title": "t", "members": ["bob", "ghost"]}),
             "unknown_user",
         ),
-        (json!({"kind": "direct", "agent_id": 1}), "unknown_agent"),
+        (json!({"kind": "direct", "agent_id": 4242}), "unknown_agent"),
         (json!({"kind": "direct"}), "unknown_agent"),
     ];
     for (body, want) in cases {

@@ -248,6 +248,65 @@ pub const ROUTES: &[RouteRule] = &[
     res("GET", "/api/v1/ws", Role::Guest, "messages:read"),
     res("POST", "/api/v1/uploads", Role::Member, "messages:write"),
     res("GET", "/api/v1/uploads/{id}", Role::Guest, "messages:read"),
+    // Agents (DESIGN §8): everyone signed in sees them (to @mention them);
+    // owners and admins manage them; only the owner touches providers,
+    // whose settings lead to API keys.
+    res("GET", "/api/v1/agents", Role::Guest, "conversations:read"),
+    res(
+        "GET",
+        "/api/v1/agents/{id}",
+        Role::Guest,
+        "conversations:read",
+    ),
+    rule("POST", "/api/v1/agents", Human(Role::Admin)),
+    rule("PATCH", "/api/v1/agents/{id}", Human(Role::Admin)),
+    rule("DELETE", "/api/v1/agents/{id}", Human(Role::Admin)),
+    res(
+        "GET",
+        "/api/v1/agents/{id}/soul",
+        Role::Guest,
+        "conversations:read",
+    ),
+    rule("PUT", "/api/v1/agents/{id}/soul", Human(Role::Admin)),
+    rule("GET", "/api/v1/providers", Human(Role::Owner)),
+    rule("GET", "/api/v1/providers/{name}", Human(Role::Owner)),
+    rule("PUT", "/api/v1/providers/{name}", Human(Role::Owner)),
+    rule("DELETE", "/api/v1/providers/{name}", Human(Role::Owner)),
+    rule("GET", "/api/v1/models", Human(Role::Admin)),
+    // Knowledge: readable by everyone who can see agents; changed by owners
+    // and admins (or a key granted knowledge rights). Memories hold facts
+    // about people: owners and admins only, never a key.
+    res(
+        "GET",
+        "/api/v1/agents/{id}/knowledge",
+        Role::Guest,
+        "knowledge:read",
+    ),
+    res(
+        "POST",
+        "/api/v1/agents/{id}/knowledge",
+        Role::Admin,
+        "knowledge:write",
+    ),
+    res(
+        "DELETE",
+        "/api/v1/agents/{id}/knowledge/{doc_id}",
+        Role::Admin,
+        "knowledge:delete",
+    ),
+    rule("GET", "/api/v1/agents/{id}/memories", Human(Role::Admin)),
+    rule("POST", "/api/v1/agents/{id}/memories", Human(Role::Admin)),
+    rule(
+        "DELETE",
+        "/api/v1/agents/{id}/memories/{memory_id}",
+        Human(Role::Admin),
+    ),
+    res(
+        "POST",
+        "/api/v1/conversations/{id}/stop",
+        Role::Member,
+        "messages:write",
+    ),
 ];
 
 /// The rule for a matched route, if the matrix has one.

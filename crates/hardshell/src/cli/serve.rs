@@ -54,22 +54,32 @@ pub async fn run(
             .await?;
         return Err(refusal.into());
     }
+    if let Some(agent) = crate::agents::seed::seed_default(&opened.store, &dd).await? {
+        audit
+            .record(
+                Draft::new(Actor::system(), "agent.created", Outcome::Success)
+                    .target(format!("agent:{}", agent.id))
+                    .detail("handle", agent.handle)
+                    .detail("seeded", true),
+            )
+            .await?;
+    }
     let tls = config.server.tls.clone();
     let bound = server::bind(addr).await?;
     let origins = crate::app::own_origins(bound.addr, tls.is_some(), &config);
-    let state = crate::app::state(&opened, config, origins, &dd, &unlocked.vault)?;
+    let source = unlocked.source;
+    // The vault stays open in the server: agents need provider keys, and
+    // the leak guard needs every value (see `secrets::live`).
+    let state = crate::app::state(&opened, config, origins, &dd, unlocked.vault, Some(log))?;
     audit
         .record(
             Draft::new(Actor::system(), "server.start", Outcome::Success)
                 .target(bound.addr.to_string())
-                .detail("vault_unlock", unlocked.source.describe()),
+                .detail("vault_unlock", source.describe()),
         )
         .await?;
-    // The server keeps only what it derived (database connection, keys in
-    // the audit writer); the vault's other secrets leave memory now.
-    unlocked.vault.lock();
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(addr = %bound.addr, vault = unlocked.source.describe(), "server started");
+    tracing::info!(addr = %bound.addr, vault = source.describe(), "server started");
     // Signal handlers go in before anyone is told the server is up.
     let shutdown = server::shutdown_signal();
     println!("Hardshell listening on {scheme}://{}", bound.addr);

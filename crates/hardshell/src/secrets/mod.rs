@@ -7,6 +7,8 @@
 //! listings and crash reports, so the README discourages it). It
 //! never creates a vault while unlocking one.
 
+pub mod live;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 

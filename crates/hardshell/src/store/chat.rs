@@ -79,6 +79,10 @@ pub struct MessageRow {
     pub attachments: Vec<AttachmentRow>,
     pub created_at: i64,
     pub edited_at: Option<i64>,
+    /// Agent replies: turn id, tool calls, injection flag, error, usage.
+    /// `{}` for people's messages.
+    #[schema(value_type = Object)]
+    pub meta: serde_json::Value,
 }
 
 /// A conversation as the API and live events show it.
@@ -99,7 +103,7 @@ pub struct ConversationRow {
 /// Message columns in the order `message_from_row` reads them.
 pub(crate) const MESSAGE_COLS: &str = "m.id, m.conversation_id, m.author_kind, \
      m.author_user_id, u.username, m.author_agent_id, a.handle, k.public_id, k.name, \
-     m.text, m.html, m.mentions, m.reply_to, m.created_at, m.edited_at";
+     m.text, m.html, m.mentions, m.reply_to, m.created_at, m.edited_at, m.meta";
 /// The author joins `MESSAGE_COLS` needs, after `FROM messages m`.
 pub(crate) const AUTHOR_JOINS: &str = "LEFT JOIN users u ON u.id = m.author_user_id \
      LEFT JOIN agents a ON a.id = m.author_agent_id \
@@ -165,6 +169,10 @@ pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
         attachments: Vec::new(),
         created_at: r.get(13)?,
         edited_at: r.get(14)?,
+        meta: match r.get_ref(15)?.as_str()? {
+            "{}" => serde_json::Value::Object(serde_json::Map::new()),
+            other => serde_json::from_str(other).unwrap_or_default(),
+        },
     })
 }
 

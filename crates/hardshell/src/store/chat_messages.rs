@@ -91,7 +91,8 @@ impl Store {
     /// attachment, then stores it and bumps the conversation's activity.
     pub async fn message_insert(&self, new: NewMessage) -> Result<Outcome<MessageRow>, StoreError> {
         let now = crate::auth::now_secs();
-        self.write(move |conn| {
+        // Message rows only: cached credentials stay valid.
+        self.write_no_auth(move |conn| {
             in_tx(conn, |tx| {
                 let cid = new.conversation_id;
                 if !is_member_conn(tx, cid, new.author.membership_user())? {
@@ -159,7 +160,8 @@ impl Store {
         mentions: Vec<Ref>,
     ) -> Result<MessageRow, StoreError> {
         let now = crate::auth::now_secs();
-        self.write(move |conn| {
+        // Message rows only: cached credentials stay valid.
+        self.write_no_auth(move |conn| {
             let tx = conn.transaction()?;
             let n = tx.execute(
                 "UPDATE messages SET text = ?3, html = ?4, mentions = ?5, edited_at = ?6 \
@@ -190,7 +192,8 @@ impl Store {
         conversation_id: i64,
         message_id: i64,
     ) -> Result<MessageRow, StoreError> {
-        self.write(move |conn| {
+        // Message rows only: cached credentials stay valid.
+        self.write_no_auth(move |conn| {
             let tx = conn.transaction()?;
             let before = message_by_id(&tx, message_id)?;
             if before.conversation_id != conversation_id {

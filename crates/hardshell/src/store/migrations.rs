@@ -3,7 +3,13 @@
 use rusqlite_migration::{M, Migrations};
 
 pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
+    Migrations::new(vec![
+        M::up(V1),
+        M::up(V2),
+        M::up(V3),
+        M::up(V4),
+        M::up(super::memory_schema::V5),
+    ])
 }
 
 const V1: &str = r#"
@@ -187,6 +193,49 @@ CREATE TABLE message_attachments (
     PRIMARY KEY (message_id, upload_id)
 );
 CREATE INDEX message_attachments_upload ON message_attachments(upload_id);
+"#;
+
+/// Agents (issue 8): the runtime columns of `agents`, provider settings
+/// (their API keys live in the vault, never here), token and spend usage
+/// per agent, conversation and UTC day, and per-message metadata (tool
+/// calls, injection flags, errors) for agent replies.
+const V4: &str = r#"
+ALTER TABLE agents ADD COLUMN model TEXT NOT NULL DEFAULT '';
+ALTER TABLE agents ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE agents ADD COLUMN tools TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE agents ADD COLUMN memory_enabled INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE agents ADD COLUMN knowledge_enabled INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE agents ADD COLUMN context_tokens INTEGER NOT NULL DEFAULT 8192;
+ALTER TABLE agents ADD COLUMN tokens_per_turn INTEGER NOT NULL DEFAULT 20000;
+ALTER TABLE agents ADD COLUMN tokens_per_conversation_day INTEGER NOT NULL DEFAULT 200000;
+ALTER TABLE agents ADD COLUMN daily_spend_cap_micros INTEGER;
+ALTER TABLE agents ADD COLUMN created_by INTEGER REFERENCES users(id) ON DELETE SET NULL;
+ALTER TABLE agents ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE providers (
+    name                  TEXT PRIMARY KEY COLLATE NOCASE,
+    kind                  TEXT NOT NULL CHECK (kind IN ('openai','ollama','anthropic')),
+    base_url              TEXT NOT NULL,
+    models                TEXT NOT NULL DEFAULT '[]',
+    embedding_model       TEXT,
+    input_micros_per_mtok  INTEGER NOT NULL DEFAULT 0,
+    output_micros_per_mtok INTEGER NOT NULL DEFAULT 0,
+    created_at            INTEGER NOT NULL,
+    updated_at            INTEGER NOT NULL
+);
+
+CREATE TABLE agent_usage (
+    agent_id        INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    day             TEXT NOT NULL,
+    input_tokens    INTEGER NOT NULL DEFAULT 0,
+    output_tokens   INTEGER NOT NULL DEFAULT 0,
+    spend_micros    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (agent_id, conversation_id, day)
+);
+CREATE INDEX agent_usage_day ON agent_usage(agent_id, day);
+
+ALTER TABLE messages ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
 "#;
 
 #[cfg(test)]

@@ -6,13 +6,18 @@
 //! connection serialises writes inside the process; SQLite's own locking
 //! (WAL, busy timeout) serialises them across processes (CLI and server).
 
+pub mod agents;
 pub mod audit;
 pub mod auth;
+mod auth_cache;
 pub mod chat;
 pub mod chat_conversations;
 pub mod chat_messages;
 pub mod encrypt;
 pub mod key;
+pub mod knowledge;
+pub mod memories;
+mod memory_schema;
 mod migrations;
 pub mod uploads;
 pub mod users;
@@ -70,6 +75,7 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: ReaderPool,
     key: DbKey,
+    auth_cache: auth_cache::AuthCache,
 }
 
 /// A read connection on loan; it goes back to the pool even if the
@@ -174,12 +180,14 @@ impl Store {
         }
         let mut writer = open_connection(path, &key)?;
         migrations::migrations().to_latest(&mut writer)?;
+        let auth_cache = auth_cache::AuthCache::new(&writer)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 writer: Mutex::new(writer),
                 readers: ReaderPool::new(),
                 key,
+                auth_cache,
             }),
         })
     }
@@ -188,8 +196,29 @@ impl Store {
         &self.inner.path
     }
 
-    /// Runs `f` on the writer connection on the blocking pool.
+    /// Runs `f` on the writer connection on the blocking pool. Afterwards
+    /// (after its commit) every cached credential is forgotten, so a write
+    /// that revokes anything takes effect on the next request.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.write_inner(true, f).await
+    }
+
+    /// Like `write`, for writes that never change users, sessions,
+    /// tokens, identity keys or agent keys (message rows): these keep the
+    /// credential cache. When in doubt, use `write`.
+    async fn write_no_auth<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.write_inner(false, f).await
+    }
+
+    async fn write_inner<T, F>(&self, forget_credentials: bool, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
@@ -197,7 +226,12 @@ impl Store {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().map_err(|_| StoreError::TaskFailed)?;
-            f(&mut conn)
+            let out = f(&mut conn);
+            if forget_credentials {
+                // Even after an error: a partial effect is possible.
+                inner.auth_cache.bump();
+            }
+            out
         })
         .await
         .map_err(|_| StoreError::TaskFailed)?

@@ -6,6 +6,7 @@
 //! the router.
 
 mod access_log;
+mod agents_routes;
 mod assets;
 mod audit_routes;
 mod auth_routes;
@@ -17,7 +18,10 @@ pub mod extract;
 pub mod headers;
 mod health;
 mod keys_routes;
+mod knowledge_routes;
+mod memory_routes;
 mod messages_routes;
+mod providers_routes;
 pub mod server;
 mod uploads_routes;
 mod users_routes;
@@ -57,6 +61,12 @@ pub struct AppState {
     pub hub: crate::chat::hub::Hub,
     /// Encrypted upload files (the `uploads/` directory and its keys).
     pub uploads: crate::chat::upload_files::UploadFiles,
+    /// The unlocked vault: provider keys and the leak guard's values.
+    pub vault: Arc<crate::secrets::live::LiveVault>,
+    /// The data directory (agent workspaces live under it).
+    pub data_dir: Arc<crate::config::DataDir>,
+    /// Agent turns: routing, running, stopping; provider registry.
+    pub runtime: Arc<crate::agents::runtime::Runtime>,
 }
 
 #[derive(OpenApi)]
@@ -140,6 +150,25 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(uploads_routes::upload_route())
         .routes(routes!(uploads_routes::download))
         .routes(routes!(ws::connect))
+        .routes(knowledge_routes::upload_route())
+        .routes(routes!(knowledge_routes::delete))
+        .routes(routes!(memory_routes::list, memory_routes::create))
+        .routes(routes!(memory_routes::delete))
+        .routes(routes!(agents_routes::list, agents_routes::create))
+        .routes(routes!(
+            agents_routes::get,
+            agents_routes::update,
+            agents_routes::delete
+        ))
+        .routes(routes!(agents_routes::get_soul, agents_routes::put_soul))
+        .routes(routes!(providers_routes::list))
+        .routes(routes!(
+            providers_routes::get,
+            providers_routes::put,
+            providers_routes::delete
+        ))
+        .routes(routes!(providers_routes::models))
+        .routes(routes!(agents_routes::stop))
 }
 
 /// The generated OpenAPI document (what `openapi.json` serves).

@@ -160,7 +160,10 @@ async fn refused(state: &AppState, p: &Principal, e: ApiError) -> ApiError {
 /// Reads the form: exactly one field, `file`, at most
 /// `limits.upload_bytes` long and not empty. Returns the sanitised display
 /// name and the bytes. Nothing is written anywhere.
-async fn read_form(state: &AppState, req: Request) -> Result<(String, Vec<u8>), ApiError> {
+pub(super) async fn read_form(
+    state: &AppState,
+    req: Request,
+) -> Result<(String, Vec<u8>), ApiError> {
     let cap = state.config.limits.upload_bytes;
     let body_cap = cap.saturating_add(MULTIPART_OVERHEAD);
     let declared = req

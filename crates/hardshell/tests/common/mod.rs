@@ -2,7 +2,9 @@
 //! a temporary machine secret, and an ephemeral loopback port.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod agents;
 pub mod chat;
+pub mod fake_llm;
 pub mod identity;
 pub mod ws;
 

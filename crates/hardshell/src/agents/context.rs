@@ -1,0 +1,198 @@
+//! Gathers what a turn's prompt is built from: SOUL.md, recent history,
+//! and the memories and knowledge relevant to the message being answered.
+//!
+//! Only messages people typed go in as plain user text. Other agents'
+//! messages, automation posts, memories and knowledge are untrusted: they
+//! are wrapped, stripped and scanned here, and a flag taints the turn.
+
+use super::memory::{self, Scope};
+use super::prompt::{self, HistoryItem, Parts};
+use super::providers::{ChatMessage, Role};
+use super::turn::{End, Turn};
+use super::{knowledge, untrusted, workspace};
+use crate::store::chat::{MessageRow, Ref};
+
+async fn soul(turn: &Turn) -> String {
+    let dd = turn.rt.data_dir.clone();
+    let id = turn.agent.id;
+    match tokio::task::spawn_blocking(move || workspace::read_soul(&dd, id)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::warn!(%e, agent = id, "could not read SOUL.md");
+            String::new()
+        }
+        Err(_) => String::new(),
+    }
+}
+
+fn attachments_note(m: &MessageRow) -> String {
+    m.attachments
+        .iter()
+        .map(|a| format!("\n[attachment: {} ({})]", a.name, a.mime))
+        .collect()
+}
+
+/// One history message as the model sees it; `None` to leave it out.
+async fn history_item(turn: &mut Turn, m: &MessageRow, meta: &str) -> Option<HistoryItem> {
+    let body = format!("{}{}", m.text, attachments_note(m));
+    match &m.author {
+        Ref::User { name, .. } => Some(HistoryItem {
+            role: Role::User,
+            text: format!("[{name}] {body}"),
+        }),
+        Ref::Agent { id, .. } if *id == turn.agent.id => {
+            // Our own error explanations are not part of the dialogue.
+            let errored = serde_json::from_str::<serde_json::Value>(meta)
+                .ok()
+                .is_some_and(|v| v.get("error").is_some_and(|e| !e.is_null()));
+            (!errored).then(|| HistoryItem {
+                role: Role::Assistant,
+                text: m.text.clone(),
+            })
+        }
+        Ref::Agent { name, .. } | Ref::Key { name, .. } => {
+            let kind = if matches!(m.author, Ref::Agent { .. }) {
+                "agent"
+            } else {
+                "key"
+            };
+            let source = format!("{kind}:{name}");
+            let p = untrusted::prepare(&source, &body, &turn.nonce);
+            if p.verdict.flagged {
+                turn.flag(&source, &p.verdict).await;
+            }
+            Some(HistoryItem {
+                role: Role::User,
+                text: p.text,
+            })
+        }
+    }
+}
+
+/// Relevant memories and knowledge for `query`, wrapped.
+async fn retrieved(turn: &mut Turn, query: &str) -> (Vec<String>, Vec<String>) {
+    let embedder = turn.embedder();
+    let store = turn.rt.store.clone();
+    let mut memories = Vec::new();
+    if turn.agent.memory {
+        let mut scopes = vec![Scope::Conversation(turn.conversation_id)];
+        scopes.extend(turn.user_id.map(Scope::User));
+        match memory::search(
+            &store,
+            turn.agent.id,
+            &scopes,
+            query,
+            turn.rt.limits.memory_hits,
+            embedder.as_ref(),
+        )
+        .await
+        {
+            Ok(found) => {
+                for m in found {
+                    let p = untrusted::prepare("memory", &m.text, &turn.nonce);
+                    if p.verdict.flagged {
+                        turn.flag("memory", &p.verdict).await;
+                    }
+                    memories.push(p.text);
+                }
+            }
+            Err(e) => tracing::warn!(%e, "memory search failed"),
+        }
+    }
+    let mut docs = Vec::new();
+    if turn.agent.knowledge {
+        match knowledge::search(
+            &store,
+            turn.agent.id,
+            query,
+            turn.rt.limits.knowledge_hits,
+            embedder.as_ref(),
+        )
+        .await
+        {
+            Ok(hits) => {
+                for h in hits {
+                    let source = format!("knowledge:{}", h.doc_name);
+                    let p = untrusted::prepare(&source, &h.text, &turn.nonce);
+                    if p.verdict.flagged || h.flagged {
+                        turn.flag(&source, &p.verdict).await;
+                    }
+                    docs.push(format!("[source: {}]\n{}", h.doc_name, p.text));
+                }
+            }
+            Err(e) => tracing::warn!(%e, "knowledge search failed"),
+        }
+    }
+    (memories, docs)
+}
+
+fn context_tokens(turn: &Turn) -> usize {
+    usize::try_from(turn.agent.context_tokens).unwrap_or(8192)
+}
+
+/// The prompt for answering message `reply_to` in the turn's conversation.
+pub(super) async fn build(turn: &mut Turn, reply_to: i64) -> Result<Vec<ChatMessage>, End> {
+    turn.ensure_provider().await?;
+    let rows = match turn
+        .rt
+        .store
+        .history_for_prompt(
+            turn.conversation_id,
+            reply_to,
+            turn.rt.limits.history_messages,
+        )
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(%e, "history lookup failed");
+            return Err(End::Failed {
+                code: "internal",
+                message: "I could not read this conversation.".into(),
+            });
+        }
+    };
+    let query = rows.last().map(|(m, _)| m.text.clone()).unwrap_or_default();
+    let mut history = Vec::with_capacity(rows.len());
+    for (m, meta) in &rows {
+        if let Some(item) = history_item(turn, m, meta).await {
+            history.push(item);
+        }
+    }
+    let (memories, knowledge) = retrieved(turn, &query).await;
+    let soul = soul(turn).await;
+    Ok(prompt::assemble(Parts {
+        nonce: &turn.nonce,
+        handle: &turn.agent.handle,
+        name: &turn.agent.name,
+        soul: &soul,
+        memories,
+        knowledge,
+        history,
+        context_tokens: context_tokens(turn),
+    }))
+}
+
+/// The prompt for a `call_agent` callee: its own SOUL and retrieval, and
+/// the caller's question as untrusted input (it was written by a model).
+pub(super) async fn build_nested(turn: &mut Turn, question: &str) -> Vec<ChatMessage> {
+    let p = untrusted::prepare("agent_call", question, &turn.nonce);
+    if p.verdict.flagged {
+        turn.flag("agent_call", &p.verdict).await;
+    }
+    let (memories, knowledge) = retrieved(turn, question).await;
+    let soul = soul(turn).await;
+    prompt::assemble(Parts {
+        nonce: &turn.nonce,
+        handle: &turn.agent.handle,
+        name: &turn.agent.name,
+        soul: &soul,
+        memories,
+        knowledge,
+        history: vec![HistoryItem {
+            role: Role::User,
+            text: format!("Another agent asks you:\n{}", p.text),
+        }],
+        context_tokens: context_tokens(turn),
+    })
+}

@@ -1,0 +1,203 @@
+//! The agent runtime: receives posted messages, decides who answers, runs
+//! each turn as its own task, and can cancel them.
+//!
+//! It owns the set of running turns and nothing else; the turn itself is
+//! in `turn`. A message is routed after it is stored and published, so an
+//! agent never answers something the conversation does not show.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+use super::providers::CallLimits;
+use super::registry::Registry;
+use super::routing::{self, Room, Sender};
+use super::turn::{self, TurnRequest};
+use crate::audit_log::AuditLog;
+use crate::chat::hub::Hub;
+use crate::config::DataDir;
+use crate::secrets::live::LiveVault;
+use crate::store::Store;
+use crate::store::chat::MessageRow;
+
+/// Limits of the turn loop (DESIGN §8).
+#[derive(Clone, Debug)]
+pub struct TurnLimits {
+    pub max_rounds: usize,
+    /// This many identical tool calls in a row end the loop.
+    pub identical_calls: usize,
+    pub history_messages: i64,
+    /// `call_agent` nesting.
+    pub max_depth: u8,
+    pub memory_hits: usize,
+    pub knowledge_hits: usize,
+}
+
+impl Default for TurnLimits {
+    fn default() -> Self {
+        TurnLimits {
+            max_rounds: 10,
+            identical_calls: 3,
+            history_messages: 30,
+            max_depth: 3,
+            memory_hits: 5,
+            knowledge_hits: 4,
+        }
+    }
+}
+
+struct Running {
+    conversation_id: i64,
+    agent_id: i64,
+    cancel: watch::Sender<bool>,
+}
+
+/// Shared by every handler through `AppState`.
+pub struct Runtime {
+    pub(super) store: Store,
+    pub(super) hub: Hub,
+    pub(super) audit: AuditLog,
+    pub(super) vault: Arc<LiveVault>,
+    pub(super) registry: Registry,
+    pub(super) data_dir: Arc<DataDir>,
+    pub(super) limits: TurnLimits,
+    running: Mutex<HashMap<u64, Running>>,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Runtime")
+    }
+}
+
+/// Removes a turn from the running set when its task ends, however it ends.
+pub(super) struct RunningGuard {
+    rt: Arc<Runtime>,
+    id: u64,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.rt.running.lock() {
+            map.remove(&self.id);
+        }
+    }
+}
+
+impl Runtime {
+    pub fn new(
+        store: Store,
+        hub: Hub,
+        audit: AuditLog,
+        vault: Arc<LiveVault>,
+        data_dir: Arc<DataDir>,
+        call_limits: CallLimits,
+    ) -> Arc<Self> {
+        Arc::new(Runtime {
+            registry: Registry::new(store.clone(), Arc::clone(&vault), call_limits),
+            store,
+            hub,
+            audit,
+            vault,
+            data_dir,
+            limits: TurnLimits::default(),
+            running: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Registers a turn; the guard unregisters it.
+    pub(super) fn register(
+        self: &Arc<Self>,
+        conversation_id: i64,
+        agent_id: i64,
+    ) -> (RunningGuard, watch::Receiver<bool>) {
+        let (tx, rx) = watch::channel(false);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut map) = self.running.lock() {
+            map.insert(
+                id,
+                Running {
+                    conversation_id,
+                    agent_id,
+                    cancel: tx,
+                },
+            );
+        }
+        (
+            RunningGuard {
+                rt: Arc::clone(self),
+                id,
+            },
+            rx,
+        )
+    }
+
+    fn cancel_where(&self, pred: impl Fn(&Running) -> bool) -> usize {
+        let Ok(map) = self.running.lock() else {
+            return 0;
+        };
+        map.values()
+            .filter(|r| pred(r))
+            .filter(|r| r.cancel.send(true).is_ok())
+            .count()
+    }
+
+    /// Cancels every running turn in a conversation; returns how many.
+    pub fn stop_conversation(&self, conversation_id: i64) -> usize {
+        self.cancel_where(|r| r.conversation_id == conversation_id)
+    }
+
+    /// Cancels an agent's turns (it is being deleted or disabled).
+    pub fn stop_agent(&self, agent_id: i64) -> usize {
+        self.cancel_where(|r| r.agent_id == agent_id)
+    }
+
+    /// How many turns are running (for tests and shutdown).
+    pub fn running(&self) -> usize {
+        self.running.lock().map_or(0, |m| m.len())
+    }
+
+    /// Hands a stored, published message to the agents that should answer.
+    /// Returns at once; each turn runs as its own task.
+    pub fn on_message(self: &Arc<Self>, msg: &MessageRow, sender: Sender, user_id: Option<i64>) {
+        if sender != Sender::Member {
+            return;
+        }
+        let rt = Arc::clone(self);
+        let msg = msg.clone();
+        tokio::spawn(async move {
+            let info = match rt.store.routing_info(msg.conversation_id).await {
+                Ok(Some(info)) => info,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(%e, "routing lookup failed");
+                    return;
+                }
+            };
+            let ids: Vec<i64> = info.agents.iter().map(|(id, _)| *id).collect();
+            let room = Room {
+                direct: info.kind == "direct",
+                default_agent: info.default_agent_id,
+                agents: &ids,
+            };
+            for agent_id in routing::responders(sender, &room, &msg.mentions) {
+                let rt = Arc::clone(&rt);
+                let req = TurnRequest {
+                    agent_id,
+                    conversation_id: msg.conversation_id,
+                    reply_to: msg.id,
+                    user_id,
+                };
+                tokio::spawn(async move { turn::run_streamed(rt, req).await });
+            }
+        });
+    }
+}
