@@ -6,6 +6,7 @@ import { h, byId, toast, avatar, fmtDateTime } from "./dom.js";
 import * as chat from "./chat.js";
 import { connectLive, closeLive } from "./live.js";
 import { showSettings } from "./settings.js";
+import { onAgentFrame, onStoredMessage, resetTurns } from "./agent_chat.js";
 
 const app = byId("app");
 
@@ -41,6 +42,7 @@ async function boot() {
     since: () => chat.state.lastSeen,
     event: onFrame,
     reconnected: () => {
+      resetTurns();
       chat.loadConversations().catch(() => {});
       if (chat.state.current) chat.refreshConversation(chat.state.current);
     },
@@ -55,7 +57,10 @@ function onFrame(frame) {
   const id = frame.conversation_id;
   const data = frame.data;
   switch (frame.type) {
-    case "message.created": chat.onMessageCreated(data); break;
+    case "message.created":
+      onStoredMessage(data);
+      chat.onMessageCreated(data);
+      break;
     case "message.updated": chat.onMessageUpdated(data); break;
     case "message.deleted": chat.onMessageDeleted(id, data); break;
     case "typing": chat.onTyping(id, data); break;
@@ -66,8 +71,11 @@ function onFrame(frame) {
       break;
     case "member.removed": chat.onMemberRemoved(id, data); break;
     case "conversation.deleted": chat.removedFrom(id, true); break;
-    // ready, pong, error (only ever about our own typing frames), agent.* (not shown yet)
-    default: break;
+    // agent.* feed the live reply placeholders; ready, pong and error
+    // (only ever about our own typing frames) need nothing.
+    default:
+      if (frame.type.startsWith("agent.")) onAgentFrame(frame);
+      break;
   }
 }
 

@@ -7,6 +7,9 @@ import {
   h, byId, toast, setSafeHtml, fmtTime, fmtDay, fmtDateTime, fmtSize, avatar, confirmDialog,
 } from "./dom.js";
 import * as composer from "./composer.js";
+import {
+  initAgentChat, turnNodes, metaBadges, renderAgentControls, conversationChanged,
+} from "./agent_chat.js";
 
 const PAGE = 50;
 
@@ -56,6 +59,12 @@ export function initChat() {
   els["new-group-cancel"].addEventListener("click", () => els["new-group-dialog"].close());
   els["new-group-form"].addEventListener("submit", createGroup);
   composer.initComposer({ onSent: onMessageCreated });
+  initAgentChat({
+    current: () => state.current,
+    relayout: () => keepBottom(layout),
+    keepBottom,
+    onConversation,
+  });
 }
 
 // ---------------------------------------------------------------- list
@@ -131,6 +140,7 @@ export async function openConversation(id, jumpTo) {
     state.current = id;
     state.messages.clear();
     msgEls.clear();
+    conversationChanged();
     state.hasMore = true;
     els.messages.replaceChildren(h("div", { class: "loading muted", text: "Loading…" }));
     state.unread.delete(id);
@@ -197,10 +207,11 @@ function layout() {
     nodes.push(el);
     prev = m;
   }
-  if (list.length === 0) {
+  const live = turnNodes();
+  if (list.length === 0 && live.length === 0) {
     nodes.push(h("div", { class: "no-messages muted", text: "No messages yet. Say hello!" }));
   }
-  els.messages.replaceChildren(...nodes);
+  els.messages.replaceChildren(...nodes, ...live);
   if (focused && focused.isConnected && focused !== document.activeElement) focused.focus();
 }
 
@@ -229,6 +240,7 @@ function buildMessage(m) {
       h("time", { datetime: new Date(m.created_at * 1000).toISOString(), title: fmtDateTime(m.created_at), text: fmtTime(m.created_at) }),
       m.edited_at ? h("span", { class: "edited muted", title: fmtDateTime(m.edited_at), text: "(edited)" }) : null),
     content,
+    metaBadges(m),
     m.attachments && m.attachments.length ? h("div", { class: "attachments" }, m.attachments.map(attachmentEl)) : null),
   actions.childElementCount ? actions : null);
 }
@@ -253,6 +265,13 @@ function attachmentEl(a) {
 function nearBottom() {
   const m = els.messages;
   return m.scrollHeight - m.scrollTop - m.clientHeight < 80;
+}
+
+/** Runs fn, then keeps the pane at the bottom if it was there before. */
+function keepBottom(fn) {
+  const stick = nearBottom();
+  fn();
+  if (stick) scrollToBottom();
 }
 
 function scrollToBottom() {
@@ -486,6 +505,7 @@ function renderMembers() {
   els["rename-conv"].hidden = !manage;
   if (document.activeElement !== els["rename-title"]) els["rename-title"].value = conv.title;
   els["delete-conv"].hidden = !manage;
+  renderAgentControls(conv, manage);
 }
 
 async function rename(event) {

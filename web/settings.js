@@ -4,6 +4,7 @@
 // Every value from the server is shown as text.
 import { get, post, patch, del, goToLogin } from "./api.js";
 import { h, byId, toast, fmtDateTime, confirmDialog, downloadJson } from "./dom.js";
+import { agentsTab, providersTab } from "./agents.js";
 
 const RESOURCES = ["bookmarks", "conversations", "messages", "knowledge"];
 const ACTIONS = ["read", "write", "edit", "delete"];
@@ -16,6 +17,8 @@ function tabsFor(user) {
   const admin = user.role === "admin" || user.role === "owner";
   return [
     ["sessions", "Sessions", true],
+    ["agents", "Agents", true],
+    ["providers", "Providers", user.role === "owner"],
     ["keys", "Agent keys", admin],
     ["users", "Users", admin],
     ["audit", "Audit log", admin],
@@ -31,7 +34,11 @@ export async function showSettings(tab, user) {
   const body = byId("settings-body");
   const mine = ++token;
   body.replaceChildren(h("p", { class: "muted", text: "Loading…" }));
-  const render = { sessions, keys, users, audit }[tab];
+  const render = {
+    sessions, keys, users, audit,
+    agents: () => agentsTab(me, () => rerender("agents")),
+    providers: () => providersTab(me, () => rerender("providers")),
+  }[tab];
   try {
     const nodes = await render();
     if (mine === token) body.replaceChildren(...nodes);

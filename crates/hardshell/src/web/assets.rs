@@ -36,6 +36,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("composer.js", web!("composer.js"), JS),
     ("live.js", web!("live.js"), JS),
     ("settings.js", web!("settings.js"), JS),
+    ("agents.js", web!("agents.js"), JS),
+    ("agent_chat.js", web!("agent_chat.js"), JS),
     ("icon.svg", web!("icon.svg"), SVG),
 ];
 
