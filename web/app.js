@@ -6,7 +6,7 @@ import { h, byId, toast, avatar, fmtDateTime } from "./dom.js";
 import * as chat from "./chat.js";
 import { connectLive, closeLive } from "./live.js";
 import { showSettings } from "./settings.js";
-import { onAgentFrame, onStoredMessage, resetTurns } from "./agent_chat.js";
+import { onAgentFrame, onStoredMessage, resetTurns } from "./agent-chat.js";
 
 const app = byId("app");
 

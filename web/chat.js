@@ -9,7 +9,7 @@ import {
 import * as composer from "./composer.js";
 import {
   initAgentChat, turnNodes, metaBadges, renderAgentControls, conversationChanged,
-} from "./agent_chat.js";
+} from "./agent-chat.js";
 
 const PAGE = 50;
 

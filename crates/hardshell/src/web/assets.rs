@@ -37,7 +37,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("live.js", web!("live.js"), JS),
     ("settings.js", web!("settings.js"), JS),
     ("agents.js", web!("agents.js"), JS),
-    ("agent_chat.js", web!("agent_chat.js"), JS),
+    ("agent-chat.js", web!("agent-chat.js"), JS),
     ("icon.svg", web!("icon.svg"), SVG),
 ];
 
