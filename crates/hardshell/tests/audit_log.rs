@@ -279,8 +279,8 @@ async fn server_cli_and_library_append_at_once_without_forking() {
     assert!(clean);
     let report = opened.audit.verify().await.unwrap();
     assert!(report.intact, "{report:?}");
-    // server.start + 1000 + 3 CLI verifications + server.stop
-    assert_eq!(report.count, 1 + 1000 + 3 + 1);
+    // the seeded assistant + server.start + 1000 + 3 CLI verifications + server.stop
+    assert_eq!(report.count, 1 + 1 + 1000 + 3 + 1);
     let (ok, v) = verify_json(&env);
     assert!(ok, "{v}");
 }

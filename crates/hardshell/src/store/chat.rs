@@ -104,6 +104,9 @@ pub struct ConversationRow {
 pub(crate) const MESSAGE_COLS: &str = "m.id, m.conversation_id, m.author_kind, \
      m.author_user_id, u.username, m.author_agent_id, a.handle, k.public_id, k.name, \
      m.text, m.html, m.mentions, m.reply_to, m.created_at, m.edited_at, m.meta";
+/// How many columns `MESSAGE_COLS` has: extra columns a query appends
+/// start at this index.
+pub(crate) const MESSAGE_COL_COUNT: usize = 16;
 /// The author joins `MESSAGE_COLS` needs, after `FROM messages m`.
 pub(crate) const AUTHOR_JOINS: &str = "LEFT JOIN users u ON u.id = m.author_user_id \
      LEFT JOIN agents a ON a.id = m.author_agent_id \
@@ -479,6 +482,14 @@ pub(crate) fn in_tx<T>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn message_col_count_matches_the_column_list() {
+        assert_eq!(
+            super::MESSAGE_COLS.split(',').count(),
+            super::MESSAGE_COL_COUNT
+        );
+    }
+
     use crate::auth::Role;
     use crate::store::chat_conversations::NewConversation;
     use crate::store::chat_messages::{Author, NewMessage};

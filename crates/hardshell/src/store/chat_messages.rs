@@ -11,8 +11,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::chat::{
-    AUTHOR_JOINS, Fail, MESSAGE_COLS, MessageRow, Outcome, Ref, Reject, fill_attachments, in_tx,
-    is_member_conn, message_by_id, message_from_row, touch_conversation,
+    AUTHOR_JOINS, Fail, MESSAGE_COL_COUNT, MESSAGE_COLS, MessageRow, Outcome, Ref, Reject,
+    fill_attachments, in_tx, is_member_conn, message_by_id, message_from_row, touch_conversation,
 };
 use super::{Store, StoreError};
 
@@ -227,7 +227,7 @@ impl Store {
             let mut rows = stmt.query(params![user_id, fts_query, limit as i64])?;
             while let Some(r) = rows.next()? {
                 msgs.push(message_from_row(r)?);
-                snippets.push(r.get::<_, String>(15)?);
+                snippets.push(r.get::<_, String>(MESSAGE_COL_COUNT)?);
             }
             // Hits are in rank order, not id order; attach per message.
             for m in msgs.iter_mut() {

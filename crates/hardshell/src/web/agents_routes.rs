@@ -170,6 +170,7 @@ fn io_error(e: std::io::Error) -> ApiError {
 
 /// Agents, by handle.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = AgentList)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -182,7 +183,8 @@ pub async fn list(
 }
 
 /// Creates an agent and its workspace with SOUL.md.
-#[utoipa::path(post, path = "/api/v1/agents", tag = "agents", request_body = CreateAgent,
+#[utoipa::path(post, path = "/api/v1/agents", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])), request_body = CreateAgent,
     responses((status = 201, body = AgentView), (status = 409), (status = 422)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -237,6 +239,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = AgentView), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -247,7 +250,8 @@ pub async fn get(
 }
 
 /// Changes any subset of an agent's fields.
-#[utoipa::path(patch, path = "/api/v1/agents/{id}", tag = "agents", request_body = UpdateAgent,
+#[utoipa::path(patch, path = "/api/v1/agents/{id}", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])), request_body = UpdateAgent,
     responses((status = 200, body = AgentView), (status = 404), (status = 409), (status = 422)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -303,6 +307,7 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/v1/agents/{id}", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 204), (status = 404)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -331,6 +336,7 @@ pub async fn delete(
 }
 
 #[utoipa::path(get, path = "/api/v1/agents/{id}/soul", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Soul), (status = 404)))]
 pub async fn get_soul(
     State(state): State<AppState>,
@@ -347,7 +353,8 @@ pub async fn get_soul(
 }
 
 /// Replaces SOUL.md (atomically).
-#[utoipa::path(put, path = "/api/v1/agents/{id}/soul", tag = "agents", request_body = Soul,
+#[utoipa::path(put, path = "/api/v1/agents/{id}/soul", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])), request_body = Soul,
     responses((status = 200, body = Soul), (status = 404), (status = 422)))]
 pub async fn put_soul(
     State(state): State<AppState>,
@@ -379,6 +386,7 @@ pub struct Stopped {
 /// Cancels the running agent turns of a conversation. Members who can
 /// post may stop them; what was streamed so far is stored, marked stopped.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/stop", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Stopped), (status = 404)))]
 pub async fn stop(
     State(state): State<AppState>,

@@ -134,6 +134,7 @@ fn draft(p: &Principal, action: &str, name: &str) -> audit::Draft {
 }
 
 #[utoipa::path(get, path = "/api/v1/providers", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = ProviderList)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -146,6 +147,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/v1/providers/{name}", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = ProviderView), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -161,7 +163,8 @@ pub async fn get(
 }
 
 /// Creates or replaces a provider's settings.
-#[utoipa::path(put, path = "/api/v1/providers/{name}", tag = "agents", request_body = PutProvider,
+#[utoipa::path(put, path = "/api/v1/providers/{name}", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])), request_body = PutProvider,
     responses((status = 200, body = ProviderView), (status = 422)))]
 pub async fn put(
     State(state): State<AppState>,
@@ -230,6 +233,7 @@ pub async fn put(
 }
 
 #[utoipa::path(delete, path = "/api/v1/providers/{name}", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 204), (status = 404)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -252,6 +256,7 @@ pub async fn delete(
 /// Every `provider/model` an agent may name: the configured ones plus what
 /// each provider lists right now.
 #[utoipa::path(get, path = "/api/v1/models", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = ModelList)))]
 pub async fn models(
     State(state): State<AppState>,
