@@ -78,6 +78,55 @@ fn bench_redact(c: &mut Criterion) {
     g.finish();
 }
 
+/// Streaming redaction of an agent reply: 10k pushes of 8-byte deltas with
+/// 10 registered secrets (each adds ~20 variants up to ~120 bytes long).
+fn bench_stream(c: &mut Criterion) {
+    let secrets: Vec<String> = (0..10)
+        .map(|i| format!("sk-provider-{i:02}-live-credential-value-0123456789abcdefghij"))
+        .collect();
+    let redactor = std::sync::Arc::new(promptguard::Redactor::new(&secrets));
+    let text = chat_message(80_000);
+    // 8-byte deltas, widened to the next character boundary.
+    let mut deltas: Vec<&str> = Vec::with_capacity(10_000);
+    let mut pos = 0;
+    while pos < text.len() && deltas.len() < 10_000 {
+        let mut end = (pos + 8).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        deltas.push(&text[pos..end]);
+        pos = end;
+    }
+    // How much reply text the stream holds back on average after a push:
+    // the live-typing lag a reader sees (deterministic, not a timing).
+    let mut s = promptguard::StreamRedactor::new(std::sync::Arc::clone(&redactor));
+    let (mut fed, mut out) = (0usize, 0usize);
+    let mut held = 0usize;
+    for d in &deltas {
+        fed += d.len();
+        out += s.push(d).len();
+        held += fed - out;
+    }
+    println!(
+        "stream: mean held back after a push {} bytes over {} pushes",
+        held / deltas.len().max(1),
+        deltas.len()
+    );
+    let mut g = c.benchmark_group("stream");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(deltas.len() as u64));
+    g.bench_function("push_10k_8b_10_secrets", |b| {
+        b.iter(|| {
+            let mut s = promptguard::StreamRedactor::new(std::sync::Arc::clone(&redactor));
+            for d in &deltas {
+                black_box(s.push(black_box(d)));
+            }
+            black_box(s.finish())
+        })
+    });
+    g.finish();
+}
+
 /// Latency percentiles for a 4 KB message, printed (criterion reports means).
 fn report_p99(_c: &mut Criterion) {
     promptguard::warm_up();
@@ -103,5 +152,5 @@ fn report_p99(_c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_scan, bench_redact, report_p99);
+criterion_group!(benches, bench_scan, bench_redact, bench_stream, report_p99);
 criterion_main!(benches);

@@ -173,42 +173,66 @@ static CLASS: [u8; 256] = {
     t
 };
 
-/// One pass over the bytes: the spans `BASE64_RUN` would match (maximal
-/// runs of the base64 alphabet of at least `MIN_BASE64_RUN` bytes, plus up to
-/// two `=`), and whether any hex shape is possible at all (every `HEX_RUN`
-/// alternative needs 16 bytes in a row from `HEXISH`).
+/// The spans `BASE64_RUN` would match (maximal runs of the base64 alphabet
+/// of at least `MIN_BASE64_RUN` bytes, plus up to two `=`), and whether any
+/// hex shape is possible at all (every `HEX_RUN` alternative needs 16 bytes
+/// in a row from `HEXISH`).
 fn candidates(text: &str) -> (Vec<(usize, usize)>, bool) {
     let bytes = text.as_bytes();
     let mut runs = Vec::new();
-    let mut b64_len = 0usize;
-    let mut hex_len = 0usize;
-    let mut hex_max = 0usize;
-    for (i, &b) in bytes.iter().enumerate() {
-        let c = CLASS[usize::from(b)];
-        hex_len = (hex_len + 1) * usize::from(c & HEXISH != 0);
-        hex_max = hex_max.max(hex_len);
-        if c & B64 != 0 {
-            b64_len += 1;
+    long_runs(bytes, B64, MIN_BASE64_RUN, |s, e| {
+        // Up to two '=' of padding, as the regex takes; '=' is not in the
+        // alphabet, so the next run starts after them either way.
+        let pad = bytes
+            .get(e..)
+            .unwrap_or(&[])
+            .iter()
+            .take(2)
+            .take_while(|p| **p == b'=')
+            .count();
+        runs.push((s, e + pad));
+        true
+    });
+    let mut hex = false;
+    long_runs(bytes, HEXISH, 16, |_, _| {
+        hex = true;
+        false
+    });
+    (runs, hex)
+}
+
+/// Calls `f(start, end)` for every maximal run of bytes in `class` that is
+/// at least `min` long, until `f` returns false. Probes every `min`-th byte
+/// first: a byte outside the class there rules out every run through it, so
+/// prose (short words) costs about one lookup per `min` bytes.
+fn long_runs(bytes: &[u8], class: u8, min: usize, mut f: impl FnMut(usize, usize) -> bool) {
+    let inside = |i: usize| {
+        bytes
+            .get(i)
+            .is_some_and(|b| CLASS[usize::from(*b)] & class != 0)
+    };
+    // Invariant: no unreported run starts before `i`, and `i` is 0 or
+    // follows a byte outside the class.
+    let mut i = 0usize;
+    while i + min <= bytes.len() {
+        let probe = i + min - 1;
+        if !inside(probe) {
+            i = probe + 1;
             continue;
         }
-        if b64_len >= MIN_BASE64_RUN {
-            // Up to two '=' of padding, as the regex takes; '=' is not in
-            // the alphabet, so the next run starts after them either way.
-            let pad = bytes
-                .get(i..)
-                .unwrap_or(&[])
-                .iter()
-                .take(2)
-                .take_while(|p| **p == b'=')
-                .count();
-            runs.push((i - b64_len, i + pad));
+        let mut s = probe;
+        while s > i && inside(s - 1) {
+            s -= 1;
         }
-        b64_len = 0;
+        let mut e = probe + 1;
+        while inside(e) {
+            e += 1;
+        }
+        if e - s >= min && !f(s, e) {
+            return;
+        }
+        i = e + 1;
     }
-    if b64_len >= MIN_BASE64_RUN {
-        runs.push((bytes.len() - b64_len, bytes.len()));
-    }
-    (runs, hex_max >= 16)
 }
 
 /// Whether `%` is followed by two hex digits somewhere: the least any
@@ -344,6 +368,32 @@ mod tests {
         assert!(candidates("de ad be ef ca fe ba be").1);
         assert!(has_percent_escape(b"a%20b"));
         assert!(!has_percent_escape(b"100% sure %zz"));
+    }
+
+    #[test]
+    fn skipping_run_scan_matches_the_regexes_on_random_text() {
+        // Deterministic pseudo-random strings over an alphabet that mixes
+        // base64, hex, padding, spaces and non-ASCII, at every length.
+        let alphabet: Vec<char> = "aZ9+/_-= :,\\x0fé\n".chars().collect();
+        let mut state = 0x2545_f491_u32;
+        for len in 0..400 {
+            let text: String = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    // Mostly base64 letters, so long runs occur.
+                    let k = (state % 40) as usize;
+                    alphabet.get(k).copied().unwrap_or('a')
+                })
+                .collect();
+            assert_eq!(candidates(&text).0, regex_base64_spans(&text), "{text:?}");
+            let hex_regex = HEX_RUN
+                .as_ref()
+                .is_some_and(|re| re.find_iter(&text).next().is_some());
+            // The hex flag may be loose (a prefilter) but never misses.
+            assert!(!hex_regex || candidates(&text).1, "{text:?}");
+        }
     }
 
     #[test]

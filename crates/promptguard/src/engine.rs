@@ -8,18 +8,24 @@
 use std::cell::RefCell;
 use std::sync::LazyLock;
 
-use aho_corasick::automaton::Automaton;
+use aho_corasick::MatchKind;
 use aho_corasick::dfa::DFA;
-use aho_corasick::{Anchored as AcAnchored, MatchKind};
 use regex_automata::hybrid::dfa::{Cache as FwdCache, DFA as FwdDfa};
 use regex_automata::meta::{self, Regex};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::{Anchored, Input};
-use regex_syntax::hir::{Hir, HirKind, Look};
+use regex_syntax::hir::{Hir, HirKind};
 
-use crate::context::{caps_ok, negated, reported_inside, topic_qualified};
+use crate::context::{caps_ok, negated, quoted, reported_inside, token_in_prose, topic_qualified};
 use crate::normalize::{Normalized, View, fold_phrase, map_span};
 use crate::rules::{Family, Matcher, RULES, ViewKind};
+
+mod gates;
+mod walk;
+use gates::{
+    ShortGate, fold_regex_source, line_start_first_bytes, line_starts_of, parse, prefix_literals,
+    starts_at_line_start, starts_at_word,
+};
 
 /// One rule hit, in original byte offsets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +33,9 @@ pub(crate) struct RawHit {
     pub rule: usize,
     pub start: usize,
     pub end: usize,
+    /// Likely a mention rather than a request: a words-view phrase quoted
+    /// inside prose, or a template token named in running prose.
+    pub mention: bool,
 }
 
 struct PhraseSet {
@@ -76,7 +85,7 @@ struct CompiledRegex {
     /// For `Gate::LineStart`: the bytes a match can begin with.
     first_bytes: [bool; 256],
     /// Gate literals of one or two bytes (see `SHORT_GATE`).
-    short: Vec<Vec<u8>>,
+    short: Vec<ShortGate>,
     /// The gate literals start with the space before the word (see
     /// `starts_at_word`).
     spaced: bool,
@@ -95,87 +104,6 @@ struct Engine {
     broken: Vec<&'static str>,
 }
 
-/// Folds a rule's source the way text is folded: lowercase, and `l` into the
-/// `i` class. Regex escapes used in the table (`\b`, `\w`, `\s`) are
-/// unaffected; literal digits must not appear in rules (text digits fold).
-fn fold_regex_source(src: &str) -> String {
-    src.chars()
-        .map(|c| match c.to_ascii_lowercase() {
-            'l' => 'i',
-            other => other,
-        })
-        .collect()
-}
-
-fn parse(src: &str) -> Option<Hir> {
-    regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(src)
-        .ok()
-}
-
-/// The literals every match of `hir` starts with, if the set is finite and
-/// none of them is empty.
-fn prefix_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
-    use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let mut extractor = Extractor::new();
-    extractor.kind(ExtractKind::Prefix).limit_total(1000);
-    let seq = extractor.extract(hir);
-    let lits = seq.literals()?;
-    if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
-        return None;
-    }
-    Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
-}
-
-/// Whether every match of `hir` starts at a line start.
-fn starts_at_line_start(hir: &Hir) -> bool {
-    let first = match hir.kind() {
-        HirKind::Concat(parts) => parts.first(),
-        _ => Some(hir),
-    };
-    first.is_some_and(|h| matches!(h.kind(), HirKind::Look(Look::StartLF | Look::Start)))
-}
-
-/// Whether every match of `hir` starts at a word boundary: in the words
-/// view that is right after a space (the view starts with one), so gate
-/// literals can carry it and skip hits inside words.
-fn starts_at_word(hir: &Hir) -> bool {
-    let first = match hir.kind() {
-        HirKind::Concat(parts) => parts.first(),
-        _ => Some(hir),
-    };
-    first.is_some_and(|h| {
-        matches!(
-            h.kind(),
-            HirKind::Look(Look::WordAscii | Look::WordStartAscii | Look::WordStartHalfAscii)
-        )
-    })
-}
-
-/// The bytes a match of a line-start regex can begin with (all, if the
-/// literal extractor cannot bound them).
-fn line_start_first_bytes(hir: &Hir) -> [bool; 256] {
-    let rest = match hir.kind() {
-        HirKind::Concat(parts) => Hir::concat(parts.iter().skip(1).cloned().collect()),
-        _ => return [true; 256],
-    };
-    let Some(lits) = prefix_literals(&rest) else {
-        return [true; 256];
-    };
-    let mut set = [false; 256];
-    for l in &lits {
-        if let Some(b) = l.first()
-            && let Some(slot) = set.get_mut(usize::from(*b))
-        {
-            *slot = true;
-        }
-    }
-    set
-}
-
 fn build_phrases<P: AsRef<[u8]>>(patterns: Vec<(P, usize)>) -> Result<PhraseSet, String> {
     if patterns.is_empty() {
         return Ok(PhraseSet {
@@ -190,7 +118,7 @@ fn build_phrases<P: AsRef<[u8]>>(patterns: Vec<(P, usize)>) -> Result<PhraseSet,
         by_literal.entry(p.as_ref().to_vec()).or_default().push(o);
     }
     let (pats, owner): (Vec<Vec<u8>>, Vec<Vec<usize>>) = by_literal.into_iter().unzip();
-    // A full DFA walked by `overlapping_matches`: every occurrence of every
+    // A full DFA walked by `walk::walk_all`: every occurrence of every
     // pattern matters, and with patterns this common a prefilter only adds
     // a call each time the automaton falls back to its start state.
     let dfa = DFA::builder()
@@ -313,7 +241,10 @@ fn compile() -> Engine {
                             ViewKind::Tokens => tokens.extend(gates),
                             ViewKind::Squeezed => broken.push(r.id),
                         }
-                        (Gate::Literals, short)
+                        (
+                            Gate::Literals,
+                            short.into_iter().filter_map(ShortGate::new).collect(),
+                        )
                     } else {
                         (Gate::Always, Vec::new())
                     };
@@ -425,15 +356,36 @@ impl Hits {
         if let Some(c) = self.per_rule.get_mut(rule) {
             *c += 1;
         }
-        self.out.push(RawHit { rule, start, end });
+        let mention = def.is_some_and(|r| match r.view {
+            ViewKind::Tokens => r.family == Family::Template && token_in_prose(text, start, end),
+            _ => quoted(text, start, end),
+        });
+        self.out.push(RawHit {
+            rule,
+            start,
+            end,
+            mention,
+        });
     }
 
-    /// Runs one view's automaton: phrase hits are recorded, gate literals
-    /// become `(regex index, view offset)` candidates.
-    fn phrases(&mut self, text: &str, set: &PhraseSet, view: &View, cands: &mut Vec<(u32, u32)>) {
-        let Some(dfa) = &set.dfa else { return };
-        overlapping_matches(dfa, &view.bytes, |pattern, start, end| {
-            for o in set.owner.get(pattern).map_or(&[][..], Vec::as_slice) {
+    /// Records one view's automaton matches: phrase hits are pushed, gate
+    /// literals become `(regex index, view offset)` candidates.
+    fn phrases(
+        &mut self,
+        text: &str,
+        set: &PhraseSet,
+        view: &View,
+        events: &[walk::Event],
+        cands: &mut Vec<(u32, u32)>,
+    ) {
+        for &(pattern, len, end) in events {
+            let (end, len) = (end as usize, len as usize);
+            let start = end - len;
+            for o in set
+                .owner
+                .get(pattern as usize)
+                .map_or(&[][..], Vec::as_slice)
+            {
                 if o & GATE != 0 {
                     let ri = u32::try_from(o & !(GATE | SPACED)).unwrap_or(u32::MAX);
                     let at = start + usize::from(o & SPACED != 0);
@@ -443,30 +395,28 @@ impl Hits {
                     self.push(text, view, *o, start, end);
                 }
             }
-        });
+        }
     }
 
-    /// Runs the letter-spacing phrases over the words view as if it had no
-    /// spaces: the automaton simply never sees them.
-    fn squeezed_phrases(&mut self, text: &str, set: &PhraseSet, words: &View) {
-        let Some(dfa) = &set.dfa else { return };
-        let Ok(mut sid) = dfa.start_state(AcAnchored::No) else {
-            return;
-        };
+    /// Records the letter-spacing matches over the words view (walked as if
+    /// it had no spaces).
+    fn squeezed_phrases(
+        &mut self,
+        text: &str,
+        set: &PhraseSet,
+        words: &View,
+        events: &[walk::Event],
+    ) {
         let bytes = words.bytes.as_slice();
-        for (i, &b) in bytes.iter().enumerate() {
-            if b == b' ' {
-                continue;
-            }
-            sid = dfa.next_state(AcAnchored::No, sid, b);
-            if dfa.is_special(sid) && dfa.is_match(sid) {
-                for k in 0..dfa.match_len(sid) {
-                    let pid = dfa.match_pattern(sid, k);
-                    let start = start_skipping_spaces(bytes, i + 1, dfa.pattern_len(pid));
-                    for rule in set.owner.get(pid.as_usize()).map_or(&[][..], Vec::as_slice) {
-                        self.push(text, words, *rule, start, i + 1);
-                    }
-                }
+        for &(pattern, len, end) in events {
+            let end = end as usize;
+            let start = start_skipping_spaces(bytes, end, len as usize);
+            for rule in set
+                .owner
+                .get(pattern as usize)
+                .map_or(&[][..], Vec::as_slice)
+            {
+                self.push(text, words, *rule, start, end);
             }
         }
     }
@@ -531,25 +481,6 @@ impl Hits {
     }
 }
 
-/// Calls `f(pattern, start, end)` for every occurrence of every pattern of
-/// `dfa` in `hay`: a plain table walk, with work beyond one lookup per byte
-/// only in match states.
-fn overlapping_matches(dfa: &DFA, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
-    let Ok(mut sid) = dfa.start_state(AcAnchored::No) else {
-        return;
-    };
-    for (i, &b) in hay.iter().enumerate() {
-        sid = dfa.next_state(AcAnchored::No, sid, b);
-        if dfa.is_special(sid) && dfa.is_match(sid) {
-            for k in 0..dfa.match_len(sid) {
-                let pid = dfa.match_pattern(sid, k);
-                let len = dfa.pattern_len(pid);
-                f(pid.as_usize(), i + 1 - len, i + 1);
-            }
-        }
-    }
-}
-
 /// The offset `len` non-space bytes before `end`.
 fn start_skipping_spaces(bytes: &[u8], end: usize, len: usize) -> usize {
     let mut need = len;
@@ -563,15 +494,6 @@ fn start_skipping_spaces(bytes: &[u8], end: usize, len: usize) -> usize {
     j
 }
 
-/// Offsets where `lit` (one or two bytes) starts in `hay`.
-fn short_positions(hay: &[u8], lit: &[u8], out: &mut Vec<usize>) {
-    match lit {
-        [b] => out.extend(memchr::memchr_iter(*b, hay)),
-        [] => {}
-        _ => out.extend(memchr::memmem::find_iter(hay, lit)),
-    }
-}
-
 /// Runs every rule over the views of `text`; hits are in original offsets.
 pub(crate) fn run(text: &str, n: &Normalized) -> Vec<RawHit> {
     let engine = &*ENGINE;
@@ -579,12 +501,22 @@ pub(crate) fn run(text: &str, n: &Normalized) -> Vec<RawHit> {
         out: Vec::new(),
         per_rule: vec![0; RULES.len()],
     };
+    let (words_ev, tokens_ev, squeezed_ev) = walk::walk_all(
+        engine.words.dfa.as_ref(),
+        &n.words.bytes,
+        engine.tokens.dfa.as_ref(),
+        &n.tokens.bytes,
+        engine.squeezed.dfa.as_ref(),
+    );
     let mut cands: Vec<(u32, u32)> = Vec::new();
-    hits.phrases(text, &engine.words, &n.words, &mut cands);
-    hits.phrases(text, &engine.tokens, &n.tokens, &mut cands);
-    cands.sort_unstable();
+    hits.phrases(text, &engine.words, &n.words, &words_ev, &mut cands);
+    hits.phrases(text, &engine.tokens, &n.tokens, &tokens_ev, &mut cands);
+    // One integer key sorts faster than a tuple comparison.
+    cands.sort_unstable_by_key(|c| (u64::from(c.0) << 32) | u64::from(c.1));
     cands.dedup();
     let mut scratch: Vec<usize> = Vec::new();
+    // Line starts of the tokens view, found once for every line-start regex.
+    let mut line_starts: Option<Vec<usize>> = None;
     for (ri, r) in engine.regexes.iter().enumerate() {
         let view = match r.view {
             // Squeezed-view regexes are refused at compile time.
@@ -601,13 +533,18 @@ pub(crate) fn run(text: &str, n: &Normalized) -> Vec<RawHit> {
                 }
             }
             Gate::LineStart => {
-                let lines = std::iter::once(0)
-                    .chain(memchr::memchr_iter(b'\n', &view.bytes).map(|p| p + 1))
-                    .filter(|p| {
-                        view.bytes
-                            .get(*p)
-                            .is_some_and(|b| r.first_bytes[usize::from(*b)])
-                    });
+                let own;
+                let starts: &[usize] = if r.view == ViewKind::Tokens {
+                    line_starts.get_or_insert_with(|| line_starts_of(&view.bytes))
+                } else {
+                    own = line_starts_of(&view.bytes);
+                    &own
+                };
+                let lines = starts.iter().copied().filter(|p| {
+                    view.bytes
+                        .get(*p)
+                        .is_some_and(|b| r.first_bytes[usize::from(*b)])
+                });
                 hits.anchored(text, view, ri, r, lines);
             }
             Gate::Literals => {
@@ -621,8 +558,8 @@ pub(crate) fn run(text: &str, n: &Normalized) -> Vec<RawHit> {
                     scratch.clear();
                     scratch.extend(from_ac.iter().map(|c| c.1 as usize));
                     let from = scratch.len();
-                    for lit in &r.short {
-                        short_positions(&view.bytes, lit, &mut scratch);
+                    for gate in &r.short {
+                        gate.positions(&view.bytes, &mut scratch);
                     }
                     if r.spaced {
                         scratch.iter_mut().skip(from).for_each(|p| *p += 1);
@@ -638,7 +575,7 @@ pub(crate) fn run(text: &str, n: &Normalized) -> Vec<RawHit> {
         out: Vec::new(),
         per_rule: vec![0; RULES.len()],
     };
-    squeezed.squeezed_phrases(text, &engine.squeezed, &n.words);
+    squeezed.squeezed_phrases(text, &engine.squeezed, &n.words, &squeezed_ev);
     let mut out = hits.out;
     // Letter-spaced rules only count where no ordinary rule already matched
     // (both lists are capped, so this stays small).
@@ -654,6 +591,7 @@ pub(crate) fn run(text: &str, n: &Normalized) -> Vec<RawHit> {
 mod tests {
     use super::*;
     use crate::normalize::normalize;
+    use aho_corasick::automaton::Automaton;
 
     #[test]
     fn all_rules_compile() {
@@ -685,6 +623,14 @@ mod tests {
             Some(vec![b"foo bar".to_vec(), b"foo baz".to_vec()])
         );
         assert!(starts_at_line_start(&parse("(?m)^ *system:").unwrap()));
+        let first = line_start_first_bytes(&parse("(?m)^[ #]*(?:ab|c?d)").unwrap());
+        let set: Vec<u8> = (0..=255u8).filter(|b| first[usize::from(*b)]).collect();
+        assert_eq!(set, b" #acd".to_vec());
+        assert!(
+            line_start_first_bytes(&parse("(?m)^ *x?").unwrap())
+                .iter()
+                .all(|b| *b)
+        );
         assert!(!starts_at_line_start(&parse("#{2,}system").unwrap()));
     }
 

@@ -272,6 +272,22 @@ fn token_ascii(b: u8) -> u8 {
     }
 }
 
+/// `token_ascii` as a table, for the bulk copy of ASCII runs.
+static TOKEN_ASCII: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphanumeric() {
+            fold_ascii_alnum(c)
+        } else {
+            c
+        };
+        b += 1;
+    }
+    t
+};
+
 /// Symbols that stand for letters when they sit inside a word.
 #[inline]
 const fn leet_symbol(b: u8) -> Option<u8> {
@@ -436,6 +452,23 @@ fn ascii_word_byte(
     }
 }
 
+/// Length of the all-ASCII prefix of `bytes`, eight bytes at a time.
+fn ascii_prefix_len(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0x80; 8]));
+        if word & 0x8080_8080_8080_8080 != 0 {
+            break;
+        }
+        n += 8;
+    }
+    let rest = bytes.get(n..).unwrap_or(&[]);
+    n + rest
+        .iter()
+        .position(|c| !c.is_ascii())
+        .unwrap_or(rest.len())
+}
+
 /// Builds every view of `text` in one pass.
 pub(crate) fn normalize(text: &str) -> Normalized {
     let mut words = WordsBuilder {
@@ -456,12 +489,11 @@ pub(crate) fn normalize(text: &str) -> Normalized {
         // view of an ASCII run is a byte-for-byte fold, so it is appended in
         // bulk; the words view still needs the per-byte state machine.
         if b.is_ascii() {
-            let run_end = bytes
-                .get(i..)
-                .and_then(|rest| rest.iter().position(|c| !c.is_ascii()))
-                .map_or(bytes.len(), |p| i + p);
+            let run_end = i + ascii_prefix_len(bytes.get(i..).unwrap_or(&[]));
             let run = bytes.get(i..run_end).unwrap_or(&[]);
-            tokens.bytes.extend(run.iter().map(|c| token_ascii(*c)));
+            tokens
+                .bytes
+                .extend(run.iter().map(|c| TOKEN_ASCII[usize::from(*c)]));
             extend_map(&mut tokens.map, i, run_end);
             // The first byte may close a pending invisible; after it none is
             // pending, so the rest of the run takes the lean loop.
@@ -663,6 +695,19 @@ mod tests {
                 assert_ne!(compute_token_fold(c), 0, "{cp:x}");
             }
         }
+    }
+
+    #[test]
+    fn ascii_prefix_is_found_at_every_offset() {
+        let text = "abcdefghijklmnopqrstuvwxyz0123456789";
+        for k in 0..text.len() {
+            let mut s = text[..k].to_string();
+            s.push('é');
+            s.push_str("tail");
+            assert_eq!(ascii_prefix_len(s.as_bytes()), k);
+        }
+        assert_eq!(ascii_prefix_len(text.as_bytes()), text.len());
+        assert_eq!(ascii_prefix_len(b""), 0);
     }
 
     #[test]

@@ -128,12 +128,69 @@ macro_rules! secret_object {
     };
 }
 
+macro_rules! persona_noun {
+    () => {
+        r"(?:ai|assistant|model|bot|chatbot|llm|language model|version of yourself|version of you|persona|character|entity|terminal|shell|oracle|genie|servant|advisor|mentor|expert|hacker|sysadmin|admin|criminal|villain|person|someone|somebody|being|program|machine|robot|android|system|agent|intelligence|gpt)"
+    };
+}
+macro_rules! unbound {
+    () => {
+        r"(?:no|without|free of|free from|freed from|unbound by|not bound by|zero|beyond|liberated from|released from) (?:\w+ ){0,2}?(?:restrictions|rules|limits|limitations|filters|guidelines|ethics|morals|morality|policies|censorship|boundaries|constraints|safeguards|guardrails|content policy|programming)\b"
+    };
+}
+/// Restrictions that only an AI (or a conscience) has: "a chemist with no
+/// moral limits", not "pirates with no rules".
+macro_rules! unbound_strong {
+    () => {
+        r"(?:no|without|free of|free from|freed from|unbound by|not bound by|zero|beyond|liberated from|released from) (?:any |all |the |its |your )?(?:(?:moral|ethical|safety|content|legal) (?:\w+ )?(?:restrictions|rules|limits|limitations|filters|guidelines|policies|boundaries|constraints|qualms|compass)|content policy|guardrails|safeguards|censorship|filters|ethics|morals|morality|conscience)\b"
+    };
+}
+/// What the model was set up with, under any name.
+macro_rules! own_setup {
+    () => {
+        r"(?:instructions|guidelines|rules|directions|directives|guidance|constraints|restrictions|programming|configuration|config|setup|brief|briefing|prompt|system prompt|mandate|script|playbook|orders)"
+    };
+}
+/// "…you started with", "…from your operator", "…your owner wrote".
+macro_rules! given_to_you {
+    () => {
+        concat!(
+            r"(?:you (?:loaded|started with|began with|were given|got|received|were set up with|were configured with|were trained with|were programmed with|booted with|came with|were handed|were briefed with)|(?:from|by|of) (?:your|the) ",
+            privileged_source!(),
+            r"|(?:your|the) ",
+            privileged_source!(),
+            r" (?:wrote|gave you|set|configured|provided|wrote for you|gave))"
+        )
+    };
+}
+macro_rules! persona_property {
+    () => {
+        r"(?:never (?:refuses|refuse|declines|decline|says no|say no|adds warnings|add warnings|warns|holds back|hold back|censors|filters|hesitates|lectures|moralizes|moralises|judges)|(?:answers|answer|replies to|responds to|will answer|can answer|must answer) (?:every|any|all|anything|everything)|(?:does|can do|will do) anything|(?:has|have|knows|know|with|follows|follow) (?:no|zero|never heard of (?:a |any )?) ?(?:\w+ )?(?:rules|filters|limits|limitations|restrictions|morals|ethics|guidelines|boundaries|content policy|safety|censorship|conscience|guardrails|policies|principles)|never heard of (?:a |any )?(?:\w+ )?(?:content policy|rules|ethics|restrictions|filters|guidelines|policies)|(?:released|freed|liberated|unshackled|exempt|free|unbound) from (?:all |any |its |every |the |your )?(?:\w+ )?(?:rules|restrictions|filters|guidelines|policies|ethics|safety|constraints|limits|limitations|guardrails|programming)|(?:doesn t|does not|don t|do not|never|won t) (?:care|cares) (?:about|for) (?:\w+ )?(?:rules|ethics|laws|the law|safety|morals|morality|policies|consequences|guidelines|restrictions)|without (?:any )?(?:\w+ )?(?:safety|ethical|ethics|content|moral|alignment) (?:training|filters?|guidelines|rules|restrictions|alignment|limits|guardrails|constraints)|(?:all |every |any |its |your |the |his |her |their )?(?:\w+ )?(?:filters?|restrictions?|safety|guardrails?|limits|safeguards|censorship|rules|ethics) (?:\w+ ){0,3}?(?:removed|disabled|turned off|lifted|stripped|switched off|deleted|gone)|only rule is|(?:was|were|has been|have been|is) never (?:given|taught|trained with|bound by|told) (?:any )?(?:\w+ )?(?:rules|guidelines|restrictions|filters|ethics|limits|policies|safety training|boundaries)|(?:doesn t|does not|don t|do not|never) (?:believe in|respect|follow|obey|accept|recogni[sz]e) (?:any )?(?:\w+ )?(?:rules|restrictions|filters|guidelines|policies|ethics|limits|laws)|(?:executes|follows|obeys|carries out|does) (?:every|any|all|each) (?:\w+ )?(?:instruction|instructions|command|commands|order|orders|request|requests)|never (?:pushes back|push back|objects|object|questions|says no)|without (?:a single |any |even a )?(?:warning|warnings|disclaimer|disclaimers|caveat|caveats|refusal|refusals)|(?:ignores|bypasses|breaks|disregards) (?:all|every|any) (?:\w+ )?(?:rules|filters|restrictions|guidelines|policies|laws)|(?:is|are) (?:not bound|free from|free of|unbound by|exempt from) (?:\w+ )?(?:any |all )?(?:rules|restrictions|filters|guidelines|policies|ethics))"
+    };
+}
+macro_rules! invalidation {
+    () => {
+        r"(?:(?:is|are|was|were|has been|have been) (?:now |hereby |officially |temporarily |all )?(?:suspended|void|null|cancelled|canceled|revoked|lifted|obsolete|outdated|invalid|expired|over|withdrawn|rescinded|superseded|overridden|disabled|deactivated|paused|irrelevant|no longer valid|no longer in force|no longer in effect|(?:only |just |merely )?a test|(?:only |just )?fake|not real|a decoy|a trick|retired|out of date|stale|deprecated|decommissioned|no longer current|scrapped|dropped|gone)|no longer (?:matters?|appl(?:y|ies)|counts?|valid|in effect|relevant|binding)|(?:doesn t|does not|don t|do not) (?:matter|apply|count)\b)"
+    };
+}
+macro_rules! prompt_object {
+    () => {
+        r"(?:system prompt|system message|prompt|instructions|guidelines|rules|configuration|context|preamble|setup|directives|initial prompt|developer message|custom instructions|context window|setup message)"
+    };
+}
+macro_rules! system_object {
+    () => {
+        r"(?:system prompt|system message|developer message|hidden prompt|hidden instructions|preamble|configuration prompt|initial prompt|initial instructions|setup prompt|system instructions)"
+    };
+}
+
 mod actions;
 mod conversation;
+mod paraphrase;
 
 /// Every rule, in one table; engine indexes refer to positions in it.
 pub(crate) static RULES: LazyLock<Vec<RuleDef>> =
-    LazyLock::new(|| [conversation::RULES, actions::RULES].concat());
+    LazyLock::new(|| [conversation::RULES, actions::RULES, paraphrase::RULES].concat());
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 /// Published figures (report to bench/RESULTS.md); each test fails below
-/// them. Sets are listed in the order they were written. Only held-out 4 is
+/// them. Sets are listed in the order they were written. Only held-out 7 is
 /// still held out: every earlier set has had its misses studied.
 ///
 /// Development set: 407/412 = 0.988 recall, 0/330 false positives.
@@ -93,7 +93,7 @@ fn heldout_set_meets_published_figures() {
 
 /// Held-out 2: first measured 38/62 = 0.613 recall, 2/40 = 0.05 false
 /// positives; its misses were studied for the first generalisation pass:
-/// now 61/62 = 0.984 recall, 0/40 false positives.
+/// now 62/62 recall, 0/40 false positives.
 const MIN_HELDOUT2_RECALL: f64 = 0.98;
 const MAX_HELDOUT2_FPR: f64 = 0.0;
 
@@ -104,9 +104,9 @@ fn second_heldout_set_meets_measured_figures() {
 
 /// Held-out 3 (`gen_heldout3.py`), written after the first pass and scored
 /// once: 99/141 = 0.702 recall, 5/103 = 0.049 false positives. Its misses
-/// were studied for the second pass: now 132/141 = 0.936, 2/103 = 0.019.
-const MIN_HELDOUT3_RECALL: f64 = 0.93;
-const MAX_HELDOUT3_FPR: f64 = 0.02;
+/// were studied for the second pass: now 136/141 = 0.965, 1/103 = 0.010.
+const MIN_HELDOUT3_RECALL: f64 = 0.96;
+const MAX_HELDOUT3_FPR: f64 = 0.01;
 
 #[test]
 fn third_heldout_set_meets_measured_figures() {
@@ -114,14 +114,51 @@ fn third_heldout_set_meets_measured_figures() {
 }
 
 /// Held-out 4 (`gen_heldout4.py`), written after the second pass and scored
-/// once, with no rule change since: 107/126 = 0.849 recall, 3/102 = 0.029
-/// false positives. The honest estimate for new phrasings.
-const MIN_HELDOUT4_RECALL: f64 = 0.84;
-const MAX_HELDOUT4_FPR: f64 = 0.03;
+/// once: 107/126 = 0.849 recall, 3/102 = 0.029 false positives. Its misses
+/// were studied for the third pass: now 125/126 = 0.992, 2/102 = 0.020.
+const MIN_HELDOUT4_RECALL: f64 = 0.99;
+const MAX_HELDOUT4_FPR: f64 = 0.02;
 
 #[test]
 fn fourth_heldout_set_meets_measured_figures() {
     check_set("heldout4", 100, 100, MIN_HELDOUT4_RECALL, MAX_HELDOUT4_FPR);
+}
+
+/// Held-out 5 (`gen_heldout5.py`), written at the start of the third pass
+/// and scored once with the second-pass rules: 76/168 = 0.452 recall,
+/// 10/158 = 0.063 false positives. Studied in the third pass: now 168/168,
+/// 0/158.
+const MIN_HELDOUT5_RECALL: f64 = 0.99;
+const MAX_HELDOUT5_FPR: f64 = 0.0;
+
+#[test]
+fn fifth_heldout_set_meets_measured_figures() {
+    check_set("heldout5", 150, 150, MIN_HELDOUT5_RECALL, MAX_HELDOUT5_FPR);
+}
+
+/// Held-out 6 (`gen_heldout6.py`), written after the third pass had studied
+/// sets 4 and 5, and scored once: 87/144 = 0.604 recall, 2/107 = 0.019 false
+/// positives (the second-pass rules: 74/144 = 0.514, 5/107 = 0.047). Then
+/// studied too: now 141/144 = 0.979, 0/107.
+const MIN_HELDOUT6_RECALL: f64 = 0.97;
+const MAX_HELDOUT6_FPR: f64 = 0.0;
+
+#[test]
+fn sixth_heldout_set_meets_measured_figures() {
+    check_set("heldout6", 100, 100, MIN_HELDOUT6_RECALL, MAX_HELDOUT6_FPR);
+}
+
+/// Held-out 7 (`gen_heldout7.py`), written after the last rule change of
+/// the third pass and scored once, with no rule change since: 60/120 =
+/// 0.500 recall, 0/72 false positives (the second-pass rules: 53/120 =
+/// 0.442, 3/72 = 0.042). The honest estimate for new phrasings: far below
+/// the aim.
+const MIN_HELDOUT7_RECALL: f64 = 0.49;
+const MAX_HELDOUT7_FPR: f64 = 0.0;
+
+#[test]
+fn seventh_heldout_set_meets_measured_figures() {
+    check_set("heldout7", 100, 70, MIN_HELDOUT7_RECALL, MAX_HELDOUT7_FPR);
 }
 
 fn check_set(name: &str, min_attacks: usize, min_benign: usize, min_recall: f64, max_fpr: f64) {

@@ -38,15 +38,15 @@ pub(crate) static RULES: &[RuleDef] = &[
             r#""(?:name|tool|function|action)"\s*:\s*"[a-z0-9_.:-]{0,20}(?:transfer|payment|pay|wire|send_email|send_mail|shell|exec|bash|delete|remove|file_write|write_file|http_request|web_fetch|run_command|sudo)[a-z0-9_.:-]{0,20}""#,
         ),
     ),
-    rule(
+    negatable(rule(
         "tool.auto_approve",
         ToolInjection,
         0.6,
         Words,
         Regex(
-            r"\b(?:approve|accept|allow|authori[sz]e|grant|confirm) (?:every|all|any|each) (?:pending |future |further |of the )?(?:tool calls?|tool requests?|actions?|requests?|commands?|payments?|transactions?|tool uses?)\b",
+            r"\b(?:approve|accept|allow|authori[sz]e|grant|confirm) (?:every|all|any|each) (?:pending |future |further |incoming |outstanding |of the )?(?:\w+ )?(?:tool calls?|tool requests?|actions?|requests?|commands?|payments?|transactions?|tool uses?|permissions?)\b",
         ),
-    ),
+    )),
     rule(
         "tool.auto_approve_always",
         ToolInjection,
@@ -125,7 +125,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         1.0,
         Tokens,
         Regex(
-            r"\b(?:send|forward|email|e-mail|mail|post|upload|share|transmit|leak|cc|bcc)\b[^\n]{0,60}?(?:passwords?|credentials?|secrets?|api keys?|tokens?|private keys?|ssh keys?|inbox|conversation|chat history|emails|one-time codes?)\b[^\n]{0,40}?\bto [a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}",
+            r"\b(?:send|forward|email|e-mail|mail|post|upload|share|transmit|leak|cc|bcc)\b(?s:.){0,60}?(?:passwords?|credentials?|secrets?|api keys?|tokens?|private keys?|ssh keys?|inbox|conversation|chat history|emails|one-time\s+codes?)\b(?s:.){0,40}?\bto\s+[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}",
         ),
     )),
     negatable(rule(
@@ -244,12 +244,19 @@ pub(crate) static RULES: &[RuleDef] = &[
             "dan mode enabled",
             "betterdan",
             "better dan",
-            "dan jailbreak",
-            "dan prompt",
             "dan stands for",
             "dan which stands for",
             "dan can do anything",
         ]),
+    ),
+    // Naming the DAN prompt is how people discuss it, so it weighs less
+    // than the prompt's own wording.
+    rule(
+        "jailbreak.dan_named",
+        Jailbreak,
+        0.5,
+        Words,
+        Phrases(&["dan jailbreak", "dan prompt"]),
     ),
     RuleDef {
         id: "jailbreak.dan_persona",
@@ -292,7 +299,6 @@ pub(crate) static RULES: &[RuleDef] = &[
             "chaos mode",
             "god mode enabled",
             "dev mode v2",
-            "stay in character",
             "unlocked mode",
             "no filter mode",
             "dude mode",
@@ -306,7 +312,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         0.9,
         Words,
         Regex(
-            r"\b(?:unfiltered|uncensored|unrestricted|amoral|unethical|evil|jailbroken|unhinged|rogue|lawless|unaligned) (?:and (?:\w+ ))?(?:ai|chatbot|assistant|model|bot|llm|version|persona|language model)\b",
+            r"\b(?:unfiltered|uncensored|unrestricted|amoral|unethical|evil|jailbroken|unhinged|rogue|lawless|unaligned) (?:and (?:\w+ )|\w+ )?(?:ai|chatbot|assistant|model|bot|llm|version|persona|language model)\b",
         ),
     ),
     rule(
@@ -324,7 +330,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         0.7,
         Words,
         Regex(
-            r"\b(?:jailbreak|jailbroken|jailbreaking|jaiibreak) (?:\w+ ){0,2}?(?:ai|chatgpt|gpt|claude|model|assistant|llm|chatbot|you|yourself)\b|\b(?:ai|chatgpt|model|assistant|llm|you) (?:\w+ ){0,3}?(?:have been|has been|are now|is now|are|is) jailbroken\b",
+            r"\b(?:jailbreak|jailbroken|jailbreaking|jaiibreak) (?:the |this |that |your |an |a |my )?(?:ai|chatgpt|gpt|claude|model|assistant|llm|chatbot|you|yourself)\b|\b(?:ai|chatgpt|model|assistant|llm|you) (?:\w+ ){0,3}?(?:have been|has been|are now|is now|are|is) jailbroken\b",
         ),
     ),
     rule(
@@ -333,7 +339,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         0.9,
         Words,
         Regex(
-            r"\b(?:normal|classic|standard|filtered|gpt|chatgpt|censored) (?:response|answer|output|reply) (?:and|then|followed by) (?:a |an |the |one )?(?:jailbroken|dan|unfiltered|developer mode|uncensored|evil|unrestricted)\b|\b(?:two|2|both) (?:different )?(?:responses|answers|replies|paragraphs) (?:\w+ ){0,6}?(?:jailbroken|unfiltered|uncensored|developer mode|dan)\b|\bonce (?:normally|as yourself|as usual) and once as\b|\b(?:jailbroken|unfiltered|uncensored|evil|unrestricted) (?:alter ego|self|twin|counterpart|side)\b",
+            r"\b(?:normal|classic|standard|filtered|gpt|chatgpt|censored) (?:response|answer|output|reply) (?:and|then|and then|followed by|plus) (?:a |an |the |one )?(?:jailbroken|dan|unfiltered|developer mode|uncensored|evil|unrestricted)\b|\b(?:two|2|both) (?:different )?(?:responses|answers|replies|paragraphs) (?:\w+ ){0,6}?(?:jailbroken|unfiltered|uncensored|developer mode|dan)\b|\bonce (?:normally|as yourself|as usual) and once as\b|\b(?:jailbroken|unfiltered|uncensored|evil|unrestricted) (?:alter ego|self|twin|counterpart|side)\b",
         ),
     ),
     rule(

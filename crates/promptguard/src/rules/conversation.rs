@@ -114,6 +114,15 @@ pub(crate) static RULES: &[RuleDef] = &[
             "attention ai",
             "attention assistant",
             "attention llm",
+            "attention language model",
+            "attention model",
+            "attention agent",
+            "attention ai agent",
+            "dear language model",
+            "dear assistant",
+            "dear agent",
+            "hey ai",
+            "hey agent",
             "ai assistant reading this",
             "ai reading this",
             "assistant reading this",
@@ -212,15 +221,26 @@ pub(crate) static RULES: &[RuleDef] = &[
             r"\b(?:act|acting|behave|respond|answer|reply|operate|function|pose|serve) (?:\w+ ){0,2}?as (?:\w+ ){0,6}?(?:unrestricted|unfiltered|uncensored|evil|malicious|jailbroken|rogue|unaligned|amoral|unethical|unbound|unlimited|lawless|unhinged|without (?:any )?(?:restrictions|rules|limits|filters|ethics|guidelines|morals|censorship))\b",
         ),
     ),
-    rule(
+    negatable(rule(
         "role.pretend_unrestricted",
         RoleHijack,
         1.0,
         Words,
-        Regex(
-            r"\b(?:pretend|imagine|suppose|roleplay|role play|play the role|play a character|you will play|simulate|emulate|become|you are|you re|you will be|act like|respond as|answer as|reply as|speak as|write as|talk as|persona|character) (?:\w+ ){0,8}?(?:no|without|free of|free from|freed from|unbound by|not bound by|zero|beyond|liberated from|released from) (?:\w+ ){0,2}?(?:restrictions|rules|limits|limitations|filters|guidelines|ethics|morals|morality|policies|censorship|boundaries|constraints|safeguards|guardrails|content policy|programming)\b",
-        ),
-    ),
+        // The unbound one must be the model ("pretend you have no rules",
+        // "imagine an AI without filters"), not pirates or a house cat.
+        Regex(concat!(
+            r"\b(?:pretend|imagine|suppose|roleplay|role play|play the role|play a character|you will play|simulate|emulate|become|act like|respond as|answer as|reply as|speak as|write as|talk as|persona|character) (?:that |like )?(?:you|yourself) (?:are |re |were |have |had |would have |got |could be |can be )?(?:now )?(?:\w+ ){0,2}?",
+            unbound!(),
+            r"|\b(?:pretend|imagine|suppose|roleplay|role play|play the role|play a character|you will play|simulate|emulate|become|you are|you re|you will be|act like|respond as|answer as|reply as|speak as|write as|talk as|persona|character) (?:\w+ ){0,6}?",
+            persona_noun!(),
+            r" (?:\w+ ){0,3}?",
+            unbound!(),
+            r"|\b(?:you are|you re|you will be|you ll be) (?:now |henceforth )?(?:\w+ )?",
+            unbound!(),
+            r"|\b(?:pretend|imagine|suppose|roleplay|role play|play the role|play a character|you will play|simulate|emulate|become|you are|you re|you will be|act like|respond as|answer as|reply as|speak as|write as|talk as|persona|character) (?:\w+ ){0,8}?",
+            unbound_strong!()
+        )),
+    )),
     // "roleplay as an admin who ignores all safety restrictions"
     rule(
         "role.persona_without_limits",
@@ -392,6 +412,8 @@ pub(crate) static RULES: &[RuleDef] = &[
             "beginning of your context",
             "before i arrived",
             "before i joined",
+            "exact wording",
+            "exactly as written",
         ]),
     ),
     // ---- fake role headers and chat-template tokens ----
@@ -419,7 +441,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         0.6,
         Tokens,
         Regex(
-            r"(?m)^[ \t>*#]*(?:\[|<|\*\*|\(|\{)?[ \t]*(?:system|developer|admin|administrator|operator|root|sysadmin)(?: message| prompt| note| override| instructions?| update| directive| notice)?[ \t]*(?:\]|>|\*\*|\)|\})?[ \t]*:|(?m)^[ \t]*(?:\[|<)[ \t]*(?:system|instructions?|developer)[ \t]*(?:\]|>|$)|#{2,}[ \t]*(?:system|instructions?|developer|admin)\b",
+            r"(?m)^[ \t>*#]*(?:\[|<|\*\*|\(|\{)?[ \t]*(?:system|developer|admin|administrator|operator|root|sysadmin)(?: message| prompt| note| override| instructions?| update| directive| notice)?[ \t]*(?:\]|>|\*\*|\)|\})?[ \t]*:|(?m)^[ \t]*(?:\[|<)[ \t]*(?:system|instructions?|developer|admin|operator)(?:[ \t]+(?:note|message|notice|update|override|instructions?|directive|prompt))?[ \t]*(?:\]|>|$)|#{2,}[ \t]*(?:system|instructions?|developer|admin)\b",
         ),
     ),
     rule(
