@@ -33,7 +33,7 @@ fn attachments_note(m: &MessageRow) -> String {
 }
 
 /// One history message as the model sees it; `None` to leave it out.
-async fn history_item(turn: &mut Turn, m: &MessageRow, meta: &str) -> Option<HistoryItem> {
+async fn history_item(turn: &mut Turn, m: &MessageRow) -> Option<HistoryItem> {
     let body = format!("{}{}", m.text, attachments_note(m));
     match &m.author {
         Ref::User { name, .. } => Some(HistoryItem {
@@ -42,9 +42,7 @@ async fn history_item(turn: &mut Turn, m: &MessageRow, meta: &str) -> Option<His
         }),
         Ref::Agent { id, .. } if *id == turn.agent.id => {
             // Our own error explanations are not part of the dialogue.
-            let errored = serde_json::from_str::<serde_json::Value>(meta)
-                .ok()
-                .is_some_and(|v| v.get("error").is_some_and(|e| !e.is_null()));
+            let errored = m.meta.get("error").is_some_and(|e| !e.is_null());
             (!errored).then(|| HistoryItem {
                 role: Role::Assistant,
                 text: m.text.clone(),
@@ -152,10 +150,10 @@ pub(super) async fn build(turn: &mut Turn, reply_to: i64) -> Result<Vec<ChatMess
             });
         }
     };
-    let query = rows.last().map(|(m, _)| m.text.clone()).unwrap_or_default();
+    let query = rows.last().map(|m| m.text.clone()).unwrap_or_default();
     let mut history = Vec::with_capacity(rows.len());
-    for (m, meta) in &rows {
-        if let Some(item) = history_item(turn, m, meta).await {
+    for m in &rows {
+        if let Some(item) = history_item(turn, m).await {
             history.push(item);
         }
     }

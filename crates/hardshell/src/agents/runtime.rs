@@ -28,7 +28,7 @@ pub struct TurnLimits {
     pub max_rounds: usize,
     /// This many identical tool calls in a row end the loop.
     pub identical_calls: usize,
-    pub history_messages: i64,
+    pub history_messages: usize,
     /// `call_agent` nesting.
     pub max_depth: u8,
     pub memory_hits: usize,

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::chat::{MessageRow, Ref, message_by_id, touch_conversation};
+use super::chat::{MessageRow, Ref, message_by_id, message_page, touch_conversation};
 use super::{Store, StoreError};
 
 /// Budgets of one agent. `daily_spend_micros` is millionths of a US dollar.
@@ -115,6 +115,38 @@ fn tools_json(tools: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(tools).map_err(|_| StoreError::TaskFailed)
 }
 
+/// Writes every settable column of agent `id` and returns the stored row.
+fn write_fields(
+    conn: &Connection,
+    id: i64,
+    f: &AgentFields,
+    now: i64,
+) -> Result<AgentRow, StoreError> {
+    conn.execute(
+        "UPDATE agents SET handle = ?2, name = ?3, description = ?4, model = ?5, \
+         tools = ?6, memory_enabled = ?7, knowledge_enabled = ?8, context_tokens = ?9, \
+         tokens_per_turn = ?10, tokens_per_conversation_day = ?11, \
+         daily_spend_cap_micros = ?12, disabled = ?13, updated_at = ?14 WHERE id = ?1",
+        params![
+            id,
+            f.handle,
+            f.name,
+            f.description,
+            f.model,
+            tools_json(&f.tools)?,
+            f.memory,
+            f.knowledge,
+            f.context_tokens,
+            f.budgets.tokens_per_turn,
+            f.budgets.tokens_per_conversation_day,
+            f.budgets.daily_spend_micros,
+            f.disabled,
+            now
+        ],
+    )?;
+    agent_by_id(conn, id)?.ok_or(StoreError::NotFound)
+}
+
 /// A configured provider (its key, if any, is in the vault).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProviderRow {
@@ -190,32 +222,15 @@ impl Store {
             if !handle_free(&tx, &fields.handle, None)? {
                 return Ok(Err(AgentReject::HandleTaken));
             }
+            // The row is born with its identity; every other column is set
+            // by the same statement an update runs.
             tx.execute(
-                "INSERT INTO agents (uuid, handle, name, description, model, tools, \
-                 memory_enabled, knowledge_enabled, context_tokens, tokens_per_turn, \
-                 tokens_per_conversation_day, daily_spend_cap_micros, disabled, created_by, \
-                 created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
-                params![
-                    uuid,
-                    fields.handle,
-                    fields.name,
-                    fields.description,
-                    fields.model,
-                    tools_json(&fields.tools)?,
-                    fields.memory,
-                    fields.knowledge,
-                    fields.context_tokens,
-                    fields.budgets.tokens_per_turn,
-                    fields.budgets.tokens_per_conversation_day,
-                    fields.budgets.daily_spend_micros,
-                    fields.disabled,
-                    created_by,
-                    now
-                ],
+                "INSERT INTO agents (uuid, handle, name, created_by, created_at) \
+                 VALUES (?1, ?2, '', ?3, ?4)",
+                params![uuid, fields.handle, created_by, now],
             )?;
             let id = tx.last_insert_rowid();
-            let row = agent_by_id(&tx, id)?.ok_or(StoreError::NotFound)?;
+            let row = write_fields(&tx, id, &fields, now)?;
             tx.commit()?;
             Ok(Ok(row))
         })
@@ -237,29 +252,7 @@ impl Store {
             if !handle_free(&tx, &fields.handle, Some(id))? {
                 return Ok(Err(AgentReject::HandleTaken));
             }
-            tx.execute(
-                "UPDATE agents SET handle = ?2, name = ?3, description = ?4, model = ?5, \
-                 tools = ?6, memory_enabled = ?7, knowledge_enabled = ?8, context_tokens = ?9, \
-                 tokens_per_turn = ?10, tokens_per_conversation_day = ?11, \
-                 daily_spend_cap_micros = ?12, disabled = ?13, updated_at = ?14 WHERE id = ?1",
-                params![
-                    id,
-                    fields.handle,
-                    fields.name,
-                    fields.description,
-                    fields.model,
-                    tools_json(&fields.tools)?,
-                    fields.memory,
-                    fields.knowledge,
-                    fields.context_tokens,
-                    fields.budgets.tokens_per_turn,
-                    fields.budgets.tokens_per_conversation_day,
-                    fields.budgets.daily_spend_micros,
-                    fields.disabled,
-                    now
-                ],
-            )?;
-            let row = agent_by_id(&tx, id)?.ok_or(StoreError::NotFound)?;
+            let row = write_fields(&tx, id, &fields, now)?;
             tx.commit()?;
             Ok(Ok(row))
         })
@@ -488,33 +481,15 @@ impl Store {
         .await
     }
 
-    /// Recent messages of a conversation, oldest first, for prompt history,
-    /// with each message's meta.
+    /// The `limit` most recent messages up to and including `up_to`, oldest
+    /// first, for prompt history: the same page query the chat API uses.
     pub async fn history_for_prompt(
         &self,
         conversation_id: i64,
-        before_or_at: i64,
-        limit: i64,
-    ) -> Result<Vec<(MessageRow, String)>, StoreError> {
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, meta FROM messages WHERE conversation_id = ?1 AND id <= ?2 \
-                 ORDER BY id DESC LIMIT ?3",
-            )?;
-            let ids = stmt
-                .query_map(params![conversation_id, before_or_at, limit], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut out = Vec::with_capacity(ids.len());
-            for (id, meta) in ids.into_iter().rev() {
-                {
-                    let row = message_by_id(conn, id)?;
-                    out.push((row, meta));
-                }
-            }
-            Ok(out)
-        })
-        .await
+        up_to: i64,
+        limit: usize,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        self.read(move |conn| message_page(conn, conversation_id, up_to.saturating_add(1), limit))
+            .await
     }
 }
