@@ -136,7 +136,7 @@ impl Turn {
         }
     }
 
-    pub(super) fn emit(&self, kind: &str, data: serde_json::Value) {
+    pub(super) fn emit<T: serde::Serialize>(&self, kind: &str, data: T) {
         if !self.live {
             return;
         }
@@ -540,10 +540,7 @@ async fn finish(rt: &Arc<Runtime>, turn: &mut Turn, end: End, reply_to: i64) {
         match stored {
             Ok(Some(row)) => {
                 message_id = Some(row.id);
-                turn.emit(
-                    "message.created",
-                    serde_json::to_value(&row).unwrap_or_default(),
-                );
+                turn.emit("message.created", &row);
             }
             Ok(None) => {}
             Err(e) => tracing::error!(%e, "could not store an agent reply"),
