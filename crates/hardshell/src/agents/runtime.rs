@@ -20,6 +20,7 @@ use crate::chat::hub::Hub;
 use crate::config::DataDir;
 use crate::secrets::live::LiveVault;
 use crate::store::Store;
+use crate::store::agents::RoutingInfo;
 use crate::store::chat::MessageRow;
 
 /// Limits of the turn loop (DESIGN §8).
@@ -171,33 +172,48 @@ impl Runtime {
         if sender != Sender::Member {
             return;
         }
+        // Most posts go to rooms without agents: with current cached facts
+        // that is decided here, with no task and no database read.
+        if let Some(info) = self.store.cached_routing_info(msg.conversation_id) {
+            self.start_turns(info, msg, sender, user_id);
+            return;
+        }
         let rt = Arc::clone(self);
         let msg = msg.clone();
         tokio::spawn(async move {
-            let info = match rt.store.routing_info(msg.conversation_id).await {
-                Ok(Some(info)) => info,
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::error!(%e, "routing lookup failed");
-                    return;
-                }
-            };
-            let ids: Vec<i64> = info.agents.iter().map(|(id, _)| *id).collect();
-            let room = Room {
-                direct: info.kind == "direct",
-                default_agent: info.default_agent_id,
-                agents: &ids,
-            };
-            for agent_id in routing::responders(sender, &room, &msg.mentions) {
-                let rt = Arc::clone(&rt);
-                let req = TurnRequest {
-                    agent_id,
-                    conversation_id: msg.conversation_id,
-                    reply_to: msg.id,
-                    user_id,
-                };
-                tokio::spawn(async move { turn::run_streamed(rt, req).await });
+            match rt.store.routing_info(msg.conversation_id).await {
+                Ok(info) => rt.start_turns(info, &msg, sender, user_id),
+                Err(e) => tracing::error!(%e, "routing lookup failed"),
             }
         });
+    }
+
+    /// Starts one turn per agent that `routing` says should answer.
+    fn start_turns(
+        self: &Arc<Self>,
+        info: Option<RoutingInfo>,
+        msg: &MessageRow,
+        sender: Sender,
+        user_id: Option<i64>,
+    ) {
+        let Some(info) = info else {
+            return;
+        };
+        let ids: Vec<i64> = info.agents.iter().map(|(id, _)| *id).collect();
+        let room = Room {
+            direct: info.kind == "direct",
+            default_agent: info.default_agent_id,
+            agents: &ids,
+        };
+        for agent_id in routing::responders(sender, &room, &msg.mentions) {
+            let rt = Arc::clone(self);
+            let req = TurnRequest {
+                agent_id,
+                conversation_id: msg.conversation_id,
+                reply_to: msg.id,
+                user_id,
+            };
+            tokio::spawn(async move { turn::run_streamed(rt, req).await });
+        }
     }
 }

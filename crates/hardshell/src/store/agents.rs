@@ -195,6 +195,34 @@ pub struct RoutingInfo {
     pub agents: Vec<(i64, String)>,
 }
 
+/// Routing facts for a conversation, or `None` if it does not exist.
+/// Callers go through the chat cache (`Store::routing_info`).
+pub(crate) fn routing_info_conn(
+    conn: &Connection,
+    conversation_id: i64,
+) -> Result<Option<RoutingInfo>, StoreError> {
+    let head: Option<(String, Option<i64>)> = conn
+        .prepare_cached("SELECT kind, default_agent_id FROM conversations WHERE id = ?1")?
+        .query_row([conversation_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((kind, default_agent_id)) = head else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.id, a.handle FROM conversation_members cm \
+         JOIN agents a ON a.id = cm.agent_id \
+         WHERE cm.conversation_id = ?1 AND a.disabled = 0 ORDER BY a.id",
+    )?;
+    let agents = stmt
+        .query_map([conversation_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(RoutingInfo {
+        kind,
+        default_agent_id,
+        agents,
+    }))
+}
+
 /// An agent's reply (or its explanation of an error), already redacted and
 /// rendered.
 #[derive(Clone, Debug)]
@@ -400,36 +428,6 @@ impl Store {
                 conversation_tokens,
                 agent_spend_micros,
             })
-        })
-        .await
-    }
-
-    /// Routing facts for a conversation, or `None` if it does not exist.
-    pub async fn routing_info(
-        &self,
-        conversation_id: i64,
-    ) -> Result<Option<RoutingInfo>, StoreError> {
-        self.read(move |conn| {
-            let head: Option<(String, Option<i64>)> = conn
-                .prepare_cached("SELECT kind, default_agent_id FROM conversations WHERE id = ?1")?
-                .query_row([conversation_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((kind, default_agent_id)) = head else {
-                return Ok(None);
-            };
-            let mut stmt = conn.prepare_cached(
-                "SELECT a.id, a.handle FROM conversation_members cm \
-                 JOIN agents a ON a.id = cm.agent_id \
-                 WHERE cm.conversation_id = ?1 AND a.disabled = 0 ORDER BY a.id",
-            )?;
-            let agents = stmt
-                .query_map([conversation_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Some(RoutingInfo {
-                kind,
-                default_agent_id,
-                agents,
-            }))
         })
         .await
     }

@@ -276,7 +276,7 @@ pub(crate) fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<Conversatio
 }
 
 /// Members of one conversation: users by name, then agents by handle.
-fn members_of(conn: &Connection, conversation_id: i64) -> Result<Vec<Ref>, StoreError> {
+pub(crate) fn members_of(conn: &Connection, conversation_id: i64) -> Result<Vec<Ref>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT cm.user_id, u.username, cm.agent_id, a.handle FROM conversation_members cm \
          LEFT JOIN users u ON u.id = cm.user_id LEFT JOIN agents a ON a.id = cm.agent_id \
@@ -382,25 +382,6 @@ impl Store {
                 return Err(StoreError::NotFound);
             }
             conversation_by_id(conn, conversation_id)
-        })
-        .await
-    }
-
-    /// A page of history for a member (else `NotFound`): the newest
-    /// `limit` messages with id < `before`, oldest first. One closure, so
-    /// the membership check and the page read share a connection.
-    pub async fn messages_page_for_member(
-        &self,
-        conversation_id: i64,
-        user_id: i64,
-        before: Option<i64>,
-        limit: usize,
-    ) -> Result<Vec<MessageRow>, StoreError> {
-        self.read(move |conn| {
-            if !is_member_conn(conn, conversation_id, user_id)? {
-                return Err(StoreError::NotFound);
-            }
-            message_page(conn, conversation_id, before.unwrap_or(i64::MAX), limit)
         })
         .await
     }
@@ -561,22 +542,25 @@ mod tests {
         assert_eq!(ids(store.messages_since(bob, m1, 500).await.unwrap()), [m3]);
         assert_eq!(ids(store.messages_since(bob, 0, 1).await.unwrap()), [m1]);
         assert_eq!(store.messages_since(ann, 0, 500).await.unwrap().len(), 3);
+        let render = |rows: &[super::MessageRow]| {
+            serde_json::to_vec(rows).map_err(|_| crate::store::StoreError::TaskFailed)
+        };
         assert!(matches!(
-            store.messages_page_for_member(private, bob, None, 50).await,
+            store
+                .message_page_rendered(private, bob, None, 50, render)
+                .await,
             Err(crate::store::StoreError::NotFound)
         ));
         assert!(store.conversation_for_member(private, bob).await.is_err());
-        let page = store
-            .messages_page_for_member(shared, bob, None, 50)
+        let body = store
+            .message_page_rendered(shared, bob, None, 50, render)
             .await
             .unwrap();
-        assert_eq!(page[1].text, "three");
+        let page: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(page[1]["text"], "three");
         assert_eq!(
-            page[1].author,
-            super::Ref::User {
-                id: bob,
-                name: "bob".into()
-            }
+            page[1]["author"],
+            serde_json::json!({"kind": "user", "id": bob, "name": "bob"})
         );
     }
 }

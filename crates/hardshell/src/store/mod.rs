@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 mod auth_cache;
 pub mod chat;
+pub mod chat_cache;
 pub mod chat_conversations;
 pub mod chat_messages;
 pub mod encrypt;
@@ -76,6 +77,7 @@ struct Inner {
     readers: ReaderPool,
     key: DbKey,
     auth_cache: auth_cache::AuthCache,
+    chat_cache: chat_cache::ChatCache,
 }
 
 /// A read connection on loan; it goes back to the pool even if the
@@ -188,6 +190,7 @@ impl Store {
                 readers: ReaderPool::new(),
                 key,
                 auth_cache,
+                chat_cache: chat_cache::ChatCache::default(),
             }),
         })
     }
@@ -207,9 +210,10 @@ impl Store {
         self.write_inner(true, f).await
     }
 
-    /// Like `write`, for writes that never change users, sessions,
-    /// tokens, identity keys or agent keys (message rows): these keep the
-    /// credential cache. When in doubt, use `write`.
+    /// Like `write`, for writes that change only message rows (never
+    /// users, sessions, tokens, keys, conversations, members or agents):
+    /// these keep the credential cache and the conversation facts, and
+    /// forget only cached history pages. When in doubt, use `write`.
     async fn write_no_auth<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -227,9 +231,12 @@ impl Store {
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().map_err(|_| StoreError::TaskFailed)?;
             let out = f(&mut conn);
+            // Even after an error: a partial effect is possible. The
+            // credential generation also covers every cached chat fact.
             if forget_credentials {
-                // Even after an error: a partial effect is possible.
                 inner.auth_cache.bump();
+            } else {
+                inner.chat_cache.bump_messages();
             }
             out
         })

@@ -18,6 +18,7 @@ use super::{ApiError, AppState, record};
 use crate::auth::Role;
 use crate::chat::{search, validate};
 use crate::store::chat::{MessageRow, Ref};
+use crate::store::StoreError;
 use crate::store::chat_messages::{Author, NewMessage, SearchHit};
 
 const DEFAULT_PAGE: i64 = 50;
@@ -33,10 +34,11 @@ pub struct PageParams {
     limit: Option<i64>,
 }
 
+/// Borrowed: the store hands `page_json` the rows it read.
 #[derive(Serialize, ToSchema)]
-pub struct MessagePage {
+pub struct MessagePage<'a> {
     /// Oldest first.
-    messages: Vec<MessageRow>,
+    messages: &'a [MessageRow],
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -117,25 +119,27 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let limit = bounded(q.limit, DEFAULT_PAGE, MAX_PAGE, "limit")?;
     let uid = member_of(&p)?;
-    let messages = state
+    let body = state
         .store
-        .messages_page_for_member(id, uid, q.before, limit)
+        .message_page_rendered(id, uid, q.before, limit, page_json)
         .await?;
-    page_json(&MessagePage { messages })
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// Serialises a page into a buffer sized for it up front: `Json` starts
-/// at 128 bytes and regrows (copying) up to the ~15 KB of a full page.
-fn page_json(page: &MessagePage) -> Result<Response, ApiError> {
-    let guess = page
-        .messages
+/// Serialises a page into a buffer sized for it up front (`Json` starts
+/// at 128 bytes and regrows, copying, up to the ~15 KB of a full page).
+/// The same bytes go to every member, so nothing here may depend on who
+/// asked.
+fn page_json(messages: &[MessageRow]) -> Result<Vec<u8>, StoreError> {
+    let guess = messages
         .iter()
         .map(|m| m.text.len() + m.html.len() + 256)
         .sum::<usize>()
         + 32;
     let mut body = Vec::with_capacity(guess + guess / 8);
-    serde_json::to_writer(&mut body, page).map_err(|e| ApiError::internal(&e))?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    serde_json::to_writer(&mut body, &MessagePage { messages })
+        .map_err(|_| StoreError::TaskFailed)?;
+    Ok(body)
 }
 
 /// Posts a message.
@@ -156,8 +160,8 @@ pub async fn create(
     let attachments =
         validate::attachments(&req.attachments).map_err(|m| unprocessable("bad_attachment", m))?;
     let text = validate::text(&req.text, !attachments.is_empty()).map_err(invalid_text)?;
-    let conv = state.store.conversation_for_member(id, uid).await?;
-    let (html, mentions) = validate::render_message(&text, &conv.members);
+    let facts = state.store.facts_for_member(id, uid).await?;
+    let (html, mentions) = validate::render_message(&text, &facts.members);
     let msg = state
         .store
         .message_insert(NewMessage {
@@ -211,7 +215,7 @@ pub async fn update(
     Json(req): Json<EditMessage>,
 ) -> Result<Json<MessageRow>, ApiError> {
     let uid = writer(&state, &p).await?;
-    let conv = state.store.conversation_for_member(id, uid).await?;
+    let facts = state.store.facts_for_member(id, uid).await?;
     let before = state.store.message_for_member(message_id, uid).await?;
     if before.conversation_id != id {
         return Err(ApiError::not_found());
@@ -220,7 +224,7 @@ pub async fn update(
         return Err(ApiError::forbidden("only the author may edit a message"));
     }
     let text = validate::text(&req.text, !before.attachments.is_empty()).map_err(invalid_text)?;
-    let (html, mentions) = validate::render_message(&text, &conv.members);
+    let (html, mentions) = validate::render_message(&text, &facts.members);
     let msg = state
         .store
         .message_update(id, message_id, text, html, mentions)
