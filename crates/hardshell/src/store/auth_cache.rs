@@ -7,8 +7,11 @@
 //!   i.e. after the commit, unless the write is declared credential-free
 //!   (`Store::write_no_auth`, used only for message rows);
 //! - a commit by another process (the CLI) changes the writer
-//!   connection's `PRAGMA data_version`, which is checked before any cached
-//!   answer is used, and bumps it too;
+//!   connection's `PRAGMA data_version`, which is checked before a cached
+//!   answer is used, and bumps it too. The check takes SQLite's file locks
+//!   (several `fcntl` calls), so one check stands for `OBSERVE_EVERY`
+//!   (1 ms): a foreign commit is honoured at most that long after it. In
+//!   -process writes are never delayed: they bump before they return;
 //! - an entry is used only if it carries the current generation, and it is
 //!   stamped with the generation read *before* its database lookup, so a
 //!   lookup racing a revocation can never outlive it.
@@ -16,12 +19,14 @@
 //! Time-based validity (token, session and key expiry, web-session idle
 //! limit) is re-checked on every hit from the cached values. This module
 //! must never cache a refusal, and never hand out an entry when the
-//! generation cannot be checked (the writer is busy): the caller then reads
-//! the database as before.
+//! generation has gone unchecked for longer than `OBSERVE_EVERY` and
+//! cannot be checked now (the writer is busy): the caller then reads the
+//! database as before.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -31,6 +36,8 @@ use super::{Store, StoreError};
 /// Entries kept at most; the map is emptied when it fills (cheap, and a
 /// refill costs one lookup per live credential).
 const MAX_ENTRIES: usize = 4096;
+/// How long one `data_version` check vouches for the generation.
+const OBSERVE_EVERY: Duration = Duration::from_millis(1);
 
 /// A live session as found by one of its tokens.
 #[derive(Clone, Debug)]
@@ -70,6 +77,10 @@ pub(crate) struct AuthCache {
     /// The writer connection's `data_version` when last checked; only
     /// read or written while holding the writer lock.
     data_version: AtomicI64,
+    /// When `data_version` was last checked, in nanoseconds since `epoch`
+    /// (0: never).
+    observed_at: AtomicU64,
+    epoch: Instant,
     entries: Mutex<Entries>,
 }
 
@@ -78,6 +89,8 @@ impl AuthCache {
         Ok(Self {
             generation: AtomicU64::new(1),
             data_version: AtomicI64::new(data_version(writer)?),
+            observed_at: AtomicU64::new(0),
+            epoch: Instant::now(),
             entries: Mutex::new(Entries::default()),
         })
     }
@@ -95,11 +108,23 @@ impl AuthCache {
     /// Compares the writer's `data_version` with the last one seen (the
     /// caller holds the writer lock) and bumps on a foreign commit.
     fn observe(&self, writer: &Connection) -> Result<(), StoreError> {
+        let checked_at = self.nanos();
         let now = data_version(writer)?;
         if self.data_version.swap(now, Ordering::SeqCst) != now {
             self.bump();
         }
+        self.observed_at.store(checked_at.max(1), Ordering::SeqCst);
         Ok(())
+    }
+
+    /// True while the last `data_version` check still vouches.
+    fn recently_observed(&self) -> bool {
+        let at = self.observed_at.load(Ordering::SeqCst);
+        at != 0 && self.nanos().saturating_sub(at) < OBSERVE_EVERY.as_nanos() as u64
+    }
+
+    fn nanos(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     fn get(&self, generation: u64, hash: &TokenHash) -> Option<Cached> {
@@ -137,9 +162,12 @@ fn data_version(conn: &Connection) -> Result<i64, StoreError> {
 
 impl Store {
     /// The current generation after checking for commits by other
-    /// processes, or `None` when that check would have to wait for the
-    /// writer (then nothing cached may be used).
-    fn auth_generation(&self) -> Option<u64> {
+    /// processes (at most `OBSERVE_EVERY` ago), or `None` when that check
+    /// would have to wait for the writer (then nothing cached may be used).
+    pub(super) fn auth_generation(&self) -> Option<u64> {
+        if self.inner.auth_cache.recently_observed() {
+            return Some(self.inner.auth_cache.stamp());
+        }
         let writer = self.inner.writer.try_lock().ok()?;
         self.inner.auth_cache.observe(&writer).ok()?;
         drop(writer);
@@ -190,6 +218,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use super::OBSERVE_EVERY;
     use crate::auth::Role;
     use crate::auth::tokens::{SESSION_ABSOLUTE_SECS, SESSION_IDLE_SECS};
     use crate::store::auth::{NewSession, NewToken, SessionKind, SessionOwner};
@@ -251,8 +280,10 @@ mod tests {
         assert!(lookup(idle_out).await.unwrap().is_none());
         assert!(lookup(now).await.unwrap().is_some());
 
-        // A busy writer means the generation cannot be checked: no hit.
+        // A busy writer: once the last check is older than OBSERVE_EVERY
+        // it cannot be renewed, so no hit.
         let busy = store.inner.writer.lock().unwrap();
+        std::thread::sleep(OBSERVE_EVERY * 2);
         assert!(store.cached_session(&hash, "cookie", now, IDLE).is_none());
         drop(busy);
         assert!(store.cached_session(&hash, "cookie", now, IDLE).is_some());
@@ -263,7 +294,8 @@ mod tests {
         assert!(lookup(now).await.unwrap().is_some());
         assert!(store.cached_session(&hash, "cookie", now, IDLE).is_some());
 
-        // A commit on another connection (another process) is seen too.
+        // A commit on another connection (another process) is seen once
+        // the last check is OBSERVE_EVERY old.
         let other = open_connection(&path, &again).unwrap();
         other
             .execute(
@@ -271,6 +303,7 @@ mod tests {
                 rusqlite::params![sid, now],
             )
             .unwrap();
+        std::thread::sleep(OBSERVE_EVERY * 2);
         assert!(store.cached_session(&hash, "cookie", now, IDLE).is_none());
         assert!(lookup(now).await.unwrap().is_none());
     }
