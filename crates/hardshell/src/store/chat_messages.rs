@@ -6,14 +6,21 @@
 //! caller's conversations and takes an FTS5 query built by
 //! `chat::search`, never the user's raw text.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use std::sync::LazyLock;
+
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::chat::{
     AUTHOR_JOINS, Fail, MESSAGE_COL_COUNT, MESSAGE_COLS, MessageRow, Outcome, Ref, Reject,
-    fill_attachments, in_tx, is_member_conn, message_by_id, message_from_row, touch_conversation,
+    fill_attachments, is_member_conn, message_by_id, message_from_row, touch_conversation,
 };
+
+/// The posted row read back with its author; prepared once per connection.
+static INSERTED: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {MESSAGE_COLS} FROM messages m {AUTHOR_JOINS} WHERE m.id = ?1")
+});
 use super::{Store, StoreError};
 
 /// Who writes a message.
@@ -65,12 +72,12 @@ fn mentions_json(m: &[Ref]) -> Result<String, StoreError> {
 
 /// The upload's row id if `author` may attach it: they uploaded it, or it
 /// is already attached in a conversation their membership user is in.
-fn attachable(tx: &Transaction<'_>, public_id: &str, author: Author) -> Result<Option<i64>, Fail> {
+fn attachable(conn: &Connection, public_id: &str, author: Author) -> Result<Option<i64>, Fail> {
     let (by_user, by_key) = match author {
         Author::User(id) => (Some(id), None),
         Author::Key { key_id, .. } => (None, Some(key_id)),
     };
-    let mut stmt = tx.prepare_cached(
+    let mut stmt = conn.prepare_cached(
         "SELECT up.id FROM uploads up WHERE up.public_id = ?1 AND ( \
            up.uploader_user = ?2 OR up.uploader_key = ?3 OR EXISTS ( \
              SELECT 1 FROM message_attachments ma \
@@ -91,61 +98,74 @@ impl Store {
     /// attachment, then stores it and bumps the conversation's activity.
     pub async fn message_insert(&self, new: NewMessage) -> Result<Outcome<MessageRow>, StoreError> {
         let now = crate::auth::now_secs();
-        // Message rows only: cached credentials stay valid.
-        self.write_no_auth(move |conn| {
-            in_tx(conn, |tx| {
-                let cid = new.conversation_id;
-                if !is_member_conn(tx, cid, new.author.membership_user())? {
-                    return Err(StoreError::NotFound.into());
-                }
-                if let Some(rid) = new.reply_to {
-                    let same = tx
-                        .prepare_cached(
-                            "SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2",
-                        )?
-                        .exists(params![rid, cid])?;
-                    if !same {
-                        return Err(Reject::BadReplyTo.into());
-                    }
-                }
-                let mut upload_ids = Vec::with_capacity(new.attachments.len());
-                for pid in &new.attachments {
-                    match attachable(tx, pid, new.author)? {
-                        Some(id) => upload_ids.push(id),
-                        None => return Err(Reject::BadAttachment(pid.clone()).into()),
-                    }
-                }
-                let (kind, user, key) = match new.author {
-                    Author::User(id) => ("user", Some(id), None),
-                    Author::Key { key_id, .. } => ("key", None, Some(key_id)),
-                };
-                tx.prepare_cached(
-                    "INSERT INTO messages (conversation_id, author_user_id, author_key_id, \
-                     author_kind, text, html, mentions, reply_to, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )?
-                .execute(params![
-                    cid,
-                    user,
-                    key,
-                    kind,
-                    new.text,
-                    new.html,
-                    mentions_json(&new.mentions)?,
-                    new.reply_to,
-                    now
-                ])?;
-                let id = tx.last_insert_rowid();
-                for uid in upload_ids {
-                    tx.prepare_cached(
-                        "INSERT OR IGNORE INTO message_attachments (message_id, upload_id) \
-                         VALUES (?1, ?2)",
+        // Message rows only: cached credentials stay valid. Concurrent
+        // posts share one transaction (each in its own savepoint).
+        self.write_message(move |conn| {
+            let cid = new.conversation_id;
+            if !is_member_conn(conn, cid, new.author.membership_user())? {
+                return Err(StoreError::NotFound.into());
+            }
+            if let Some(rid) = new.reply_to {
+                let same = conn
+                    .prepare_cached(
+                        "SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2",
                     )?
-                    .execute(params![id, uid])?;
+                    .exists(params![rid, cid])?;
+                if !same {
+                    return Err(Reject::BadReplyTo.into());
                 }
-                touch_conversation(tx, cid, now)?;
-                Ok(message_by_id(tx, id)?)
-            })
+            }
+            let mut upload_ids = Vec::with_capacity(new.attachments.len());
+            for pid in &new.attachments {
+                match attachable(conn, pid, new.author)? {
+                    Some(id) => upload_ids.push(id),
+                    None => return Err(Reject::BadAttachment(pid.clone()).into()),
+                }
+            }
+            let (kind, user, key) = match new.author {
+                Author::User(id) => ("user", Some(id), None),
+                Author::Key { key_id, .. } => ("key", None, Some(key_id)),
+            };
+            conn.prepare_cached(
+                "INSERT INTO messages (conversation_id, author_user_id, author_key_id, \
+                 author_kind, text, html, mentions, reply_to, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                cid,
+                user,
+                key,
+                kind,
+                new.text,
+                new.html,
+                mentions_json(&new.mentions)?,
+                new.reply_to,
+                now
+            ])?;
+            let id = conn.last_insert_rowid();
+            let attached = !upload_ids.is_empty();
+            for uid in upload_ids {
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO message_attachments (message_id, upload_id) \
+                     VALUES (?1, ?2)",
+                )?
+                .execute(params![id, uid])?;
+            }
+            // As `touch_conversation`, but prepared once: this is the
+            // hottest write there is.
+            conn.prepare_cached(
+                "UPDATE conversations SET last_activity_at = max(last_activity_at, ?2) \
+                 WHERE id = ?1",
+            )?
+            .execute(params![cid, now])?;
+            let mut msg = conn
+                .prepare_cached(&INSERTED)?
+                .query_row([id], message_from_row)?;
+            // Without attachments there is nothing more to read back.
+            if attached {
+                fill_attachments(conn, std::slice::from_mut(&mut msg))?;
+            }
+            Ok(msg)
         })
         .await
     }

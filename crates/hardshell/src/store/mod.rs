@@ -15,6 +15,7 @@ pub mod chat_cache;
 pub mod chat_conversations;
 pub mod chat_messages;
 pub mod encrypt;
+mod group_commit;
 pub mod key;
 pub mod knowledge;
 pub mod memories;
@@ -78,6 +79,7 @@ struct Inner {
     key: DbKey,
     auth_cache: auth_cache::AuthCache,
     chat_cache: chat_cache::ChatCache,
+    group_commit: group_commit::GroupCommit,
 }
 
 /// A read connection on loan; it goes back to the pool even if the
@@ -191,6 +193,7 @@ impl Store {
                 key,
                 auth_cache,
                 chat_cache: chat_cache::ChatCache::default(),
+                group_commit: group_commit::GroupCommit::default(),
             }),
         })
     }
@@ -220,6 +223,18 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.write_inner(false, f).await
+    }
+
+    /// One message write (insert) in a group commit: it runs in its own
+    /// savepoint inside a transaction shared with the writes queued
+    /// meanwhile, and returns once that transaction has committed. Like
+    /// `write_no_auth`, only for message rows.
+    async fn write_message<T, F>(&self, f: F) -> Result<chat::Outcome<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, chat::Fail> + Send + 'static,
+    {
+        group_commit::write_grouped(&self.inner, f).await
     }
 
     async fn write_inner<T, F>(&self, forget_credentials: bool, f: F) -> Result<T, StoreError>

@@ -17,8 +17,8 @@ use super::extract::{Authorized, Identity, Principal};
 use super::{ApiError, AppState, record};
 use crate::auth::Role;
 use crate::chat::{search, validate};
-use crate::store::chat::{MessageRow, Ref};
 use crate::store::StoreError;
+use crate::store::chat::{MessageRow, Ref};
 use crate::store::chat_messages::{Author, NewMessage, SearchHit};
 
 const DEFAULT_PAGE: i64 = 50;
