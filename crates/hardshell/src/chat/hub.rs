@@ -5,11 +5,13 @@
 //! connection keeps the set of conversations its principal belongs to,
 //! built from the store, and drops events for any other. Membership
 //! changes travel through the hub too, so that set stays current.
-//! Events are serialised once at publish time and shared, so fan-out to
-//! many connections costs a pointer copy each.
+//! Events are serialised once at publish time into a shared, immutable
+//! buffer that the WebSocket layer sends as is, so fan-out to many
+//! connections costs a reference count each, never a copy.
 
 use std::sync::Arc;
 
+use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -34,8 +36,10 @@ pub struct Event {
     pub conversation_id: i64,
     /// Set on membership events; connections update their set first.
     pub membership: Option<Membership>,
-    /// `{"type":…,"conversation_id":…,"data":…}`, serialised once.
-    pub json: Arc<str>,
+    /// `{"type":…,"conversation_id":…,"data":…}`, serialised once. Kept
+    /// as the frame payload type itself (a refcounted UTF-8 buffer that
+    /// derefs to `str`) so a connection's send clones, not copies.
+    pub json: Utf8Bytes,
 }
 
 #[derive(Serialize)]
@@ -121,6 +125,9 @@ mod tests {
         let got_a = a.recv().await.unwrap();
         let got_b = b.recv().await.unwrap();
         assert!(Arc::ptr_eq(&got_a, &got_b));
+        // The payload a connection sends shares the event's buffer.
+        let frame = got_a.json.clone();
+        assert_eq!(frame.as_ptr(), got_b.json.as_ptr());
         let v: serde_json::Value = serde_json::from_str(&got_a.json).unwrap();
         assert_eq!(v["type"], "typing");
         assert_eq!(v["conversation_id"], 7);

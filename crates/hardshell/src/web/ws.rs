@@ -32,6 +32,12 @@ use crate::chat::hub::Event;
 pub const PATH: &str = "/api/v1/ws";
 /// At most this many missed messages are replayed for `?since=`.
 pub const MAX_REPLAY: usize = 500;
+/// Bytes read from the socket per call. tungstenite zero-fills this much
+/// of its read buffer on every read attempt, and a connection attempts one
+/// each time it wakes for a hub event: at the 128 KiB default that memset
+/// was the largest single cost of fan-out. Clients send only small frames;
+/// a larger one (up to the frame limit) still arrives, in more reads.
+const READ_BUFFER: usize = 4096;
 /// How much of a refused Origin value goes into the audit trail.
 const ORIGIN_AUDIT_CHARS: usize = 200;
 
@@ -178,6 +184,7 @@ pub async fn connect(
     let frame = state.config.limits.ws_frame_bytes;
     let live = conn::Live::new(state, p, credential, access, convs, can_post, replay_max);
     Ok(upgrade
+        .read_buffer_size(READ_BUFFER)
         .max_frame_size(frame)
         .max_message_size(frame)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))

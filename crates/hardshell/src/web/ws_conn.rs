@@ -40,6 +40,14 @@ const MESSAGES_WRITE: Permission = Permission {
 /// Events forwarded before one flush; bounds the time the client socket is
 /// not read while a burst is being written.
 const BATCH: usize = 256;
+/// Run-queue passes a connection lets go by after its first event before
+/// draining the rest. Under load the events published meanwhile join the
+/// same flush (one write instead of many, for this side and the client's);
+/// when idle it costs two reschedules and no waiting. Measured with 100
+/// clients: 2 cut CPU per message ~8% (server) and ~15% (client) against
+/// 0; more gave nothing further. A timer would batch more but delay every
+/// event by a tick.
+const COALESCE_YIELDS: usize = 2;
 /// How long to wait for the client's half of a close handshake.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 const PONG: &str = r#"{"type":"pong","conversation_id":0,"data":{}}"#;
@@ -202,7 +210,7 @@ fn text(s: &str) -> Message {
 
 fn error_frame(code: &str, message: &str) -> Message {
     match Event::new("error", 0, &ErrorData { code, message }) {
-        Ok(e) => text(&e.json),
+        Ok(e) => Message::Text(e.json),
         Err(_) => text(
             r#"{"type":"error","conversation_id":0,"data":{"code":"internal","message":"internal error"}}"#,
         ),
@@ -252,7 +260,7 @@ impl Live {
         mut self,
         mut ws: WebSocket,
         mut rx: Receiver<Arc<Event>>,
-        replay: Vec<Arc<str>>,
+        replay: Vec<Utf8Bytes>,
     ) {
         let actor = self.principal.actor();
         tracing::debug!(actor = %actor.id, kind = actor.kind.as_str(), "websocket connected");
@@ -271,7 +279,7 @@ impl Live {
         &mut self,
         ws: &mut WebSocket,
         rx: &mut Receiver<Arc<Event>>,
-        replay: Vec<Arc<str>>,
+        replay: Vec<Utf8Bytes>,
     ) -> End {
         let limits = &self.state.config.limits;
         let period = Duration::from_secs(limits.ws_ping_secs);
@@ -282,9 +290,11 @@ impl Live {
         let greeting = async {
             let ready = Event::new("ready", 0, &UserData { user: &self.me })
                 .map_err(|_| End::Close(1011, "internal error"))?;
-            ws.feed(text(&ready.json)).await.map_err(|_| End::Gone)?;
-            for frame in &replay {
-                ws.feed(text(frame)).await.map_err(|_| End::Gone)?;
+            ws.feed(Message::Text(ready.json))
+                .await
+                .map_err(|_| End::Gone)?;
+            for frame in replay {
+                ws.feed(Message::Text(frame)).await.map_err(|_| End::Gone)?;
             }
             ws.flush().await.map_err(|_| End::Gone)
         };
@@ -293,7 +303,6 @@ impl Live {
             Ok(Err(end)) => return end,
             Err(_) => return End::Gone,
         }
-        drop(replay);
 
         let mut ticker = interval_at(Instant::now() + period, period);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -371,8 +380,8 @@ impl Live {
         }
     }
 
-    /// Writes `first` and whatever else is already queued (up to `BATCH`),
-    /// then flushes once.
+    /// Writes `first` and whatever else is queued once the connection has
+    /// stepped back (`COALESCE_YIELDS`), up to `BATCH`, then flushes once.
     async fn forward(
         &mut self,
         ws: &mut WebSocket,
@@ -384,8 +393,18 @@ impl Live {
         let mut seen = 0;
         while let Some(ev) = next.take() {
             if self.admit(&ev) {
-                ws.feed(text(&ev.json)).await.map_err(|_| End::Gone)?;
+                // A refcount, not a copy: the event owns the payload.
+                ws.feed(Message::Text(ev.json.clone()))
+                    .await
+                    .map_err(|_| End::Gone)?;
                 written = true;
+            }
+            if seen == 0 {
+                // Step back before draining: the posts already in flight
+                // publish meanwhile, so this flush carries them too.
+                for _ in 0..COALESCE_YIELDS {
+                    tokio::task::yield_now().await;
+                }
             }
             seen += 1;
             if seen >= BATCH {
@@ -423,7 +442,7 @@ impl Live {
         }
         !self
             .replay_max
-            .is_some_and(|max| already_replayed(&ev.json, max))
+            .is_some_and(|max| already_replayed(ev.json.as_str(), max))
     }
 
     /// Handles one client text message; returns the reply, if any.
