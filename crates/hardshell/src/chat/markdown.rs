@@ -150,6 +150,62 @@ fn push_text<'a>(out: &mut Vec<Event<'a>>, text: CowStr<'a>, resolved: &[String]
     }
 }
 
+/// Punctuation that means nothing to Markdown or HTML inside one line of
+/// prose (as long as the line starts with a letter or digit): a line made of
+/// only these, letters, digits and spaces renders as itself in a paragraph.
+fn inert_punct(c: u8) -> bool {
+    matches!(
+        c,
+        b' ' | b','
+            | b'.'
+            | b';'
+            | b':'
+            | b'?'
+            | b'!'
+            | b'/'
+            | b'('
+            | b')'
+            | b'-'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'+'
+            | b'='
+    )
+}
+
+/// The HTML the full renderer gives a one-line message with no Markdown,
+/// HTML, entity or mention syntax in it, or `None` when that is not this
+/// message. Most chat lines are such prose, and the full path (two parsers
+/// and a sanitiser) is most of the cost of a post; the fast path must give
+/// byte-identical output, which a property test checks against `render`.
+pub fn render_plain(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let first = *b.first()?;
+    if !first.is_ascii_alphanumeric() || b.last().is_some_and(|c| *c == b' ') {
+        return None;
+    }
+    // `1.` and `1)` open an ordered list.
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits > 0 && matches!(b.get(digits), Some(b'.' | b')')) {
+        return None;
+    }
+    // Non-ASCII letters, symbols and emoji are inert too; Unicode spaces
+    // and controls are not (the serialiser writes U+00A0 as `&nbsp;`).
+    let inert = |c: char| match u8::try_from(c) {
+        Ok(a) if a.is_ascii() => a.is_ascii_alphanumeric() || inert_punct(a),
+        _ => !c.is_whitespace() && !c.is_control(),
+    };
+    if !text.chars().all(inert) {
+        return None;
+    }
+    let mut html = String::with_capacity(text.len() + 8);
+    html.push_str("<p>");
+    html.push_str(text);
+    html.push_str("</p>\n");
+    Some(html)
+}
+
 /// Renders `markdown` to sanitised HTML. `resolved` holds the lower-cased
 /// handles (from `mentions::resolved_handles`) to show as mentions.
 pub fn render(markdown: &str, resolved: &[String]) -> String {
@@ -393,7 +449,88 @@ mod tests {
         );
     }
 
+    #[test]
+    fn plain_prose_takes_the_fast_path_and_markup_does_not() {
+        for plain in [
+            "fan-out 3/17",
+            "ok",
+            "Déjà vu, isn't it? \"yes\" (100%) 🎉",
+            "2024 was 1+1=2",
+        ] {
+            let fast = render_plain(plain);
+            assert_eq!(
+                fast.as_deref(),
+                Some(render(plain, &[]).as_str()),
+                "{plain}"
+            );
+        }
+        for marked in [
+            "",
+            " lead",
+            "trail ",
+            "**b**",
+            "a_b_",
+            "1. item",
+            "12) item",
+            "- x",
+            "# h",
+            "> q",
+            "a <b>",
+            "a & b",
+            "&#64;ann",
+            "@ann",
+            "`c`",
+            "[x](y)",
+            "a\nb",
+            "a\\",
+            "~~s~~",
+            "a | b",
+            "a\u{a0}b",
+            "tab\there",
+            "a*b",
+        ] {
+            assert_eq!(render_plain(marked), None, "{marked:?}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn the_fast_path_is_byte_identical_to_the_full_renderer(
+            s in "[a-zA-Z0-9][a-zA-Z0-9 ,.;:?!/()'\"%+=-]{0,60}"
+        ) {
+            let fast = render_plain(&s);
+            // Everything here is plain except an ordered-list opener.
+            let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+            let list = digits > 0 && matches!(s.as_bytes().get(digits), Some(b'.' | b')'));
+            prop_assert_eq!(fast.is_some(), !list && !s.ends_with(' '));
+            if let Some(fast) = fast {
+                prop_assert_eq!(&fast, &render(&s, &[]));
+                prop_assert_eq!(&fast, &render(&s, &["ann".into(), "all".into()]));
+            }
+        }
+
+        #[test]
+        fn the_fast_path_agrees_on_unicode_and_syntax(parts in proptest::collection::vec(prop_oneof![
+            Just("a"), Just("Z9"), Just(" "), Just("  "), Just("."), Just("-"), Just("!"), Just("\""),
+            Just("'"), Just("("), Just(")"), Just(":"), Just("/"), Just("é"), Just("中文"), Just("🎉"),
+            Just("\u{200b}"), Just("\u{feff}"), Just("\u{fffd}"), Just("\u{2028}"), Just("\u{85}"),
+            Just("\u{a0}"), Just("\u{3000}"), Just("*"), Just("_"), Just("<"), Just("&"), Just("@ann"),
+            Just("#"), Just("1."), Just("\\"), Just("`"), Just("~"), Just("|"), Just("\n"), Just("\t"),
+        ], 1..30)) {
+            let s: String = parts.concat();
+            if let Some(fast) = render_plain(&s) {
+                prop_assert_eq!(&fast, &render(&s, &[]));
+                prop_assert_eq!(&fast, &render(&s, &["ann".into()]));
+            }
+        }
+
+        #[test]
+        fn the_fast_path_agrees_on_any_printable_input(s in "\\PC{0,80}") {
+            if let Some(fast) = render_plain(&s) {
+                prop_assert_eq!(fast, render(&s, &[]));
+            }
+        }
+
         #[test]
         fn arbitrary_input_renders_safely(s in "\\PC{0,300}") {
             assert_safe(&render(&s, &["ann".into(), "all".into()]));

@@ -43,6 +43,10 @@ pub fn text(raw: &str, has_attachments: bool) -> Result<String, String> {
 /// The sanitised HTML and resolved mentions for `text` in a conversation
 /// with these `members`.
 pub fn render_message(text: &str, members: &[Ref]) -> (String, Vec<Ref>) {
+    // Plain prose has no `@` or `&`, so it cannot mention anyone.
+    if let Some(html) = markdown::render_plain(text) {
+        return (html, Vec::new());
+    }
     let tokens = mentions::find(text);
     let refs = mentions::resolve(&tokens, members);
     let handles = mentions::resolved_handles(&tokens, members);
@@ -98,6 +102,29 @@ mod tests {
         assert_eq!(refs, members);
         assert!(html.contains("<span class=\"mention\">@Bob</span>"));
         assert!(!html.contains("@eve</span>"));
+    }
+
+    #[test]
+    fn plain_and_marked_up_text_render_the_same_either_way() {
+        let members = vec![Ref::User {
+            id: 2,
+            name: "bob".into(),
+        }];
+        for t in [
+            "just words, nothing else",
+            "hi @bob",
+            "&#64;bob hi",
+            "**@bob**",
+        ] {
+            let tokens = mentions::find(t);
+            let full = (
+                markdown::render(t, &mentions::resolved_handles(&tokens, &members)),
+                mentions::resolve(&tokens, &members),
+            );
+            assert_eq!(render_message(t, &members), full, "{t}");
+        }
+        // A mention spelled as an entity still resolves (full path).
+        assert_eq!(render_message("&#64;bob hi", &members).1, members);
     }
 
     #[test]
