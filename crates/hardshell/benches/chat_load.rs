@@ -8,7 +8,11 @@
 //!
 //! Run: `cargo bench -p hardshell --bench chat_load`
 //! Tunables (env): `WRK_SECS` (10), `WRK_CONNS` (64), `FANOUT_CLIENTS` (100),
-//! `FANOUT_MESSAGES` (2000), `FANOUT_POSTERS` (8).
+//! `FANOUT_MESSAGES` (2000), `FANOUT_POSTERS` (64).
+//!
+//! Besides wall-clock rates, the fan-out phase reports the CPU time the
+//! server and this client each spent per message (from `/proc`): on a
+//! shared, noisy machine that is the steadier number to compare.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 #[path = "../tests/common/mod.rs"]
@@ -26,6 +30,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -92,6 +97,21 @@ fn run_wrk(url: &str, token: &str) -> Option<(String, String, String)> {
     Some((field("Requests/sec:"), field("50%"), field("99%")))
 }
 
+/// User plus system CPU time of a process so far, from `/proc/<pid>/stat`.
+fn cpu_time(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the
+    // 12th and 13th of those, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    Duration::from_millis(f.iter().sum::<u64>() * 10)
+}
+
 async fn ws_client(
     server: &Server,
     token: &str,
@@ -104,7 +124,12 @@ async fn ws_client(
         .insert("origin", server.base.parse().unwrap());
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    // tungstenite zero-fills its whole read buffer (128 KiB by default)
+    // before every read; a smaller one keeps that off the shared cores.
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), true)
+        .await
+        .unwrap();
     tokio::spawn(async move {
         let mut seen = 0;
         while let Some(frame) = socket.next().await {
@@ -158,7 +183,7 @@ async fn main() {
 
     let clients = env_or("FANOUT_CLIENTS", 100);
     let messages = env_or("FANOUT_MESSAGES", 2000);
-    let posters = env_or("FANOUT_POSTERS", 8);
+    let posters = env_or("FANOUT_POSTERS", 64);
     println!("== fan-out: {messages} posts to {clients} WebSocket clients, {posters} posters");
     let ready = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::new();
@@ -168,6 +193,8 @@ async fn main() {
     while ready.load(Ordering::SeqCst) < clients {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let server_pid = server.child.id().to_string();
+    let (server_cpu, client_cpu) = (cpu_time(&server_pid), cpu_time("self"));
     let start = Instant::now();
     let mut post_tasks = Vec::new();
     for p in 0..posters {
@@ -188,10 +215,14 @@ async fn main() {
         last = last.max(h.await.unwrap());
     }
     let delivered = last.duration_since(start);
+    let per_msg = |d: Duration| d.as_secs_f64() * 1e6 / messages as f64;
+    let server_us = per_msg(cpu_time(&server_pid).saturating_sub(server_cpu));
+    let client_us = per_msg(cpu_time("self").saturating_sub(client_cpu));
     let secs = delivered.as_secs_f64();
     println!(
         "fan-out: posted {messages} in {:.2} s ({:.0} posts/s); every client had every message after {:.2} s: \
-         {:.0} messages/s end to end, {:.0} WebSocket frames/s delivered",
+         {:.0} messages/s end to end, {:.0} WebSocket frames/s delivered; \
+         CPU per message: server {server_us:.0} µs, bench client {client_us:.0} µs",
         posted.as_secs_f64(),
         messages as f64 / posted.as_secs_f64(),
         secs,
