@@ -344,6 +344,26 @@ async fn typing_needs_membership_and_posting_rights() {
     assert_nothing_pending(&mut gus_ws).await;
 }
 
+/// The server reads the socket 4 KiB at a time; a frame several times
+/// that (under the 16 KiB default limit) must still arrive whole.
+#[tokio::test]
+async fn frames_larger_than_the_read_buffer_arrive_whole() {
+    let (_env, server) = installation(&[("ann", "member")]);
+    let (ann, _) = tokens(&server, "ann").await;
+    let team = group(&server, &ann, "team", &[]).await;
+    let (mut ws, _) = connect(&server, Cred::Bearer(&ann), "").await;
+    let frame = format!(
+        "{}{}",
+        json!({"type": "typing", "conversation_id": team}),
+        " ".repeat(15_000)
+    );
+    assert!(frame.len() > 3 * 4096 && frame.len() < 16 * 1024);
+    ws.send(Message::text(frame)).await.unwrap();
+    let typing = next_of(&mut ws, "typing", WAIT).await;
+    assert_eq!(typing["conversation_id"], team);
+    assert_eq!(typing["data"]["user"]["name"], "ann");
+}
+
 #[tokio::test]
 async fn oversized_frames_and_floods_close_the_connection() {
     let (_env, server) = installation_with(
