@@ -174,15 +174,17 @@ impl Runtime {
         }
         // Most posts go to rooms without agents: with current cached facts
         // that is decided here, with no task and no database read.
-        if let Some(info) = self.store.cached_routing_info(msg.conversation_id) {
-            self.start_turns(info, msg, sender, user_id);
+        if let Some(facts) = self.store.cached_conversation_facts(msg.conversation_id) {
+            self.start_turns(facts.as_deref().map(|f| &f.routing), msg, sender, user_id);
             return;
         }
         let rt = Arc::clone(self);
         let msg = msg.clone();
         tokio::spawn(async move {
-            match rt.store.routing_info(msg.conversation_id).await {
-                Ok(info) => rt.start_turns(info, &msg, sender, user_id),
+            match rt.store.conversation_facts(msg.conversation_id).await {
+                Ok(facts) => {
+                    rt.start_turns(facts.as_deref().map(|f| &f.routing), &msg, sender, user_id)
+                }
                 Err(e) => tracing::error!(%e, "routing lookup failed"),
             }
         });
@@ -191,7 +193,7 @@ impl Runtime {
     /// Starts one turn per agent that `routing` says should answer.
     fn start_turns(
         self: &Arc<Self>,
-        info: Option<RoutingInfo>,
+        info: Option<&RoutingInfo>,
         msg: &MessageRow,
         sender: Sender,
         user_id: Option<i64>,

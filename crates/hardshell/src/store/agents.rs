@@ -196,7 +196,7 @@ pub struct RoutingInfo {
 }
 
 /// Routing facts for a conversation, or `None` if it does not exist.
-/// Callers go through the chat cache (`Store::routing_info`).
+/// Callers go through the chat cache (`Store::conversation_facts`).
 pub(crate) fn routing_info_conn(
     conn: &Connection,
     conversation_id: i64,

@@ -192,23 +192,32 @@ impl Store {
 
     /// The facts of conversation `cid` (`None`: no such conversation),
     /// from the cache when they may be used, else from the database.
-    async fn conversation_facts(
+    pub async fn conversation_facts(
         &self,
         cid: i64,
     ) -> Result<Option<Arc<ConversationFacts>>, StoreError> {
-        if let Some(hit) = self.cached_facts(cid) {
-            return Ok(hit);
+        match self.cached_conversation_facts(cid) {
+            Some(hit) => Ok(hit),
+            None => self.load_conversation_facts(cid).await,
         }
+    }
+
+    /// The facts of conversation `cid` if they are cached and current
+    /// (`Some(None)`: known not to exist). No database access.
+    pub fn cached_conversation_facts(&self, cid: i64) -> Option<Option<Arc<ConversationFacts>>> {
+        let generation = self.auth_generation()?;
+        self.inner.chat_cache.facts(generation, cid)
+    }
+
+    async fn load_conversation_facts(
+        &self,
+        cid: i64,
+    ) -> Result<Option<Arc<ConversationFacts>>, StoreError> {
         let stamp = self.chat_stamp();
         let facts = self.read(move |conn| load_facts(conn, cid)).await?;
         let facts = facts.map(Arc::new);
         self.inner.chat_cache.put_facts(stamp, cid, facts.clone());
         Ok(facts)
-    }
-
-    fn cached_facts(&self, cid: i64) -> Option<Option<Arc<ConversationFacts>>> {
-        let generation = self.auth_generation()?;
-        self.inner.chat_cache.facts(generation, cid)
     }
 
     /// The facts of a conversation `user_id` belongs to (else `NotFound`).
@@ -221,20 +230,6 @@ impl Store {
             Some(f) if f.has_user(user_id) => Ok(f),
             _ => Err(StoreError::NotFound),
         }
-    }
-
-    /// Routing facts for a conversation, or `None` if it does not exist.
-    pub async fn routing_info(&self, cid: i64) -> Result<Option<RoutingInfo>, StoreError> {
-        Ok(self
-            .conversation_facts(cid)
-            .await?
-            .map(|f| f.routing.clone()))
-    }
-
-    /// Routing facts if they are cached and current: `Some(None)` means
-    /// the conversation is known not to exist. No database access.
-    pub fn cached_routing_info(&self, cid: i64) -> Option<Option<RoutingInfo>> {
-        self.cached_facts(cid).map(|f| f.map(|f| f.routing.clone()))
     }
 
     /// A page of history for a member (else `NotFound`), the newest
@@ -252,13 +247,26 @@ impl Store {
     where
         R: FnOnce(&[MessageRow]) -> Result<Vec<u8>, StoreError> + Send + 'static,
     {
-        self.facts_for_member(cid, user_id).await?;
+        // One generation check serves both lookups when the facts are a
+        // hit; after a database read (an await) it must be taken again.
+        let generation = self.auth_generation();
+        let (facts, generation) = match generation.and_then(|g| self.inner.chat_cache.facts(g, cid))
+        {
+            Some(hit) => (hit, generation),
+            None => (
+                self.load_conversation_facts(cid).await?,
+                self.auth_generation(),
+            ),
+        };
+        if !facts.is_some_and(|f| f.has_user(user_id)) {
+            return Err(StoreError::NotFound);
+        }
         let key = PageKey {
             conversation_id: cid,
             before: before.unwrap_or(i64::MAX),
             limit,
         };
-        if let Some(generation) = self.auth_generation()
+        if let Some(generation) = generation
             && let Some(body) = self.inner.chat_cache.page(generation, &key)
         {
             return Ok(body);
