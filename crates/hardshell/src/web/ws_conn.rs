@@ -399,9 +399,11 @@ impl Live {
                     .map_err(|_| End::Gone)?;
                 written = true;
             }
-            if seen == 0 {
+            if seen == 0 && written {
                 // Step back before draining: the posts already in flight
-                // publish meanwhile, so this flush carries them too.
+                // publish meanwhile, so this flush carries them too. A
+                // connection with nothing to write (not its conversation)
+                // does not wait.
                 for _ in 0..COALESCE_YIELDS {
                     tokio::task::yield_now().await;
                 }
