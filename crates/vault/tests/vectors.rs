@@ -8,15 +8,12 @@ use std::path::PathBuf;
 use serde_json::Value;
 use vault::primitives;
 
-/// `<repo>/../shared/testdata`. A missing directory fails the test: the
-/// vectors are required, never silently skipped.
+/// `tests/testdata` in this crate (sources and licences in its README). A
+/// missing directory fails the test: the vectors are required, never
+/// silently skipped.
 fn testdata() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
-    assert!(
-        dir.is_dir(),
-        "test vectors missing: expected {} (shared/ beside the repo clone)",
-        dir.display()
-    );
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/testdata");
+    assert!(dir.is_dir(), "test vectors missing: expected {}", dir.display());
     dir
 }
 
