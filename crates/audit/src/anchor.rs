@@ -99,7 +99,7 @@ impl AnchorFile {
 }
 
 /// 64 lowercase hex digits to 32 bytes.
-fn decode_hash(text: &str) -> Option<[u8; 32]> {
+pub(crate) fn decode_hash(text: &str) -> Option<[u8; 32]> {
     if text.len() != 64 || text.bytes().any(|b| b.is_ascii_uppercase()) {
         return None;
     }
@@ -111,6 +111,13 @@ fn decode_hash(text: &str) -> Option<[u8; 32]> {
 /// Writes the anchor atomically: a new 0600 temp file beside `path`, fsync,
 /// rename over `path`, fsync of the directory.
 pub fn write_anchor(path: &Path, anchor: &AnchorFile) -> Result<()> {
+    write_atomic(path, &anchor.to_json(), true)
+}
+
+/// Replaces `path` with `text` and a newline, atomically: a new 0600 temp
+/// file beside it, fsync, rename, and with `sync_dir` an fsync of the
+/// directory so the rename itself survives a crash.
+pub(crate) fn write_atomic(path: &Path, text: &str, sync_dir: bool) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let io_err = |source| AuditError::AnchorIo {
         path: path.to_path_buf(),
@@ -139,13 +146,15 @@ pub fn write_anchor(path: &Path, anchor: &AnchorFile) -> Result<()> {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let mut file = opts.open(&tmp)?;
-        file.write_all(anchor.to_json().as_bytes())?;
+        file.write_all(text.as_bytes())?;
         file.write_all(b"\n")?;
         file.sync_all()?;
         drop(file);
         std::fs::rename(&tmp, path)?;
         #[cfg(unix)]
-        std::fs::File::open(&dir)?.sync_all()?;
+        if sync_dir {
+            std::fs::File::open(&dir)?.sync_all()?;
+        }
         Ok(())
     })();
     if result.is_err() {

@@ -18,13 +18,17 @@
 //! - The checkpoint handed in up front must appear in the stream with the
 //!   same hash: otherwise `Modified` (different entry) or `Missing` (absent;
 //!   `Truncated` when the anchor shows the end of the chain was cut off).
-//! - Anchor: absent with a non-empty chain, bad MAC, or naming a hash the
-//!   chain does not have at that seq → `AnchorMismatch`; naming a seq past the
-//!   end of the chain → `Truncated` at the first missing seq. An anchor behind
-//!   the head is accepted when the entry at its seq has its hash (appends race
-//!   the anchor write).
+//! - Anchors (inside, outside, witness): classified after the stream by
+//!   `check::classify`, the same code the writers' gate runs: forged →
+//!   `AnchorMismatch`, no entries while the database holds users →
+//!   `ChainEmptied`, past the end → `Truncated` (inside) or
+//!   `AnchorRolledBack` (another anchor), the outside anchor ahead of the
+//!   inside one → `AnchorRolledBack`, absent → `AnchorMissing`. An anchor
+//!   behind the head is accepted when the entry at its seq has its hash
+//!   (appends race the anchor write).
 
 use crate::anchor::AnchorFile;
+use crate::check::{ChainFacts, HashAt, KnownAnchor, classify};
 use crate::entry::{ActorKind, ChainHead, Entry, GENESIS_HASH};
 use crate::key::AuditKey;
 use crate::seal::{CHECKPOINT_ACTION, entry_hash_valid_with};
@@ -38,10 +42,18 @@ pub enum BreakKind {
     Missing,
     /// An entry is out of physical order.
     Reordered,
-    /// The anchor names a head past the end of the chain.
+    /// The inside anchor names a head past the end of the chain.
     Truncated,
-    /// The anchor is missing, forged, or disagrees with the chain.
+    /// An anchor is unreadable, forged, or names a hash the chain lacks.
     AnchorMismatch,
+    /// The outside anchor (or witness) is ahead of the inside anchor: the
+    /// data directory was rolled back, or an older inside anchor put back.
+    AnchorRolledBack,
+    /// The log has no entries, yet the database holds users or an anchor
+    /// names a later seq.
+    ChainEmptied,
+    /// The inside or outside anchor is absent while the chain has entries.
+    AnchorMissing,
 }
 
 impl BreakKind {
@@ -53,6 +65,9 @@ impl BreakKind {
             Self::Reordered => "reordered",
             Self::Truncated => "truncated",
             Self::AnchorMismatch => "anchor_mismatch",
+            Self::AnchorRolledBack => "anchor_rolled_back",
+            Self::ChainEmptied => "chain_emptied",
+            Self::AnchorMissing => "anchor_missing",
         }
     }
 }
@@ -75,6 +90,8 @@ pub struct VerifyReport {
     pub count: u64,
     /// The first break, if any.
     pub first_break: Option<Break>,
+    /// What was found at an anchor break, for people.
+    pub detail: Option<String>,
 }
 
 /// A checkpoint entry, as far as the verifier needs it.
@@ -90,10 +107,10 @@ struct Checkpoint {
 /// Checks a chain pushed one entry at a time, in physical order.
 pub struct Verifier<'k> {
     key: &'k AuditKey,
-    anchor: Option<AnchorFile>,
-    anchor_mac_ok: bool,
-    /// Hash comparison at the anchor's seq, once that entry has passed.
-    anchor_hash_ok: Option<bool>,
+    anchors: Vec<KnownAnchor>,
+    /// `(seq, hash)` of the streamed entries at the anchors' seqs.
+    hashes_at_anchors: Vec<(u64, String)>,
+    holds_state: bool,
     checkpoint: Option<Checkpoint>,
     last: Option<ChainHead>,
     first_seq: Option<u64>,
@@ -103,11 +120,20 @@ pub struct Verifier<'k> {
 }
 
 impl<'k> Verifier<'k> {
-    /// Starts a verification. `anchor` is the parsed anchor file (pass `None`
-    /// when it is absent or unreadable); `checkpoint` is the latest
-    /// `audit.checkpoint` entry in the table, if any.
+    /// Starts a verification against the inside anchor only. `anchor` is
+    /// the parsed anchor file (`None` when it is absent); `checkpoint` is the
+    /// latest `audit.checkpoint` entry in the table, if any.
     pub fn new(key: &'k AuditKey, anchor: Option<AnchorFile>, checkpoint: Option<Entry>) -> Self {
-        let anchor_mac_ok = anchor.as_ref().is_some_and(|a| a.verify(key));
+        let inside = KnownAnchor::inside(Ok(anchor), key, "audit.anchor");
+        Self::with_anchors(key, vec![inside], checkpoint)
+    }
+
+    /// Starts a verification against every anchor the caller read.
+    pub fn with_anchors(
+        key: &'k AuditKey,
+        anchors: Vec<KnownAnchor>,
+        checkpoint: Option<Entry>,
+    ) -> Self {
         let mut buf = String::with_capacity(512);
         let checkpoint = checkpoint.map(|cp| {
             let vouches = if entry_hash_valid_with(key, &cp, &mut buf) {
@@ -124,9 +150,9 @@ impl<'k> Verifier<'k> {
         });
         Self {
             key,
-            anchor,
-            anchor_mac_ok,
-            anchor_hash_ok: None,
+            anchors,
+            hashes_at_anchors: Vec::new(),
+            holds_state: false,
             checkpoint,
             last: None,
             first_seq: None,
@@ -134,6 +160,13 @@ impl<'k> Verifier<'k> {
             first_break: None,
             buf,
         }
+    }
+
+    /// Declares whether the database holds users: an empty log is then a
+    /// break (`ChainEmptied`), not a fresh installation.
+    pub fn holds_state(mut self, holds_state: bool) -> Self {
+        self.holds_state = holds_state;
+        self
     }
 
     /// Seq the next entry should have.
@@ -218,8 +251,12 @@ impl<'k> Verifier<'k> {
     }
 
     fn accept(&mut self, entry: &Entry) {
-        if let Some(a) = self.anchor.as_ref().filter(|a| a.seq == entry.seq) {
-            self.anchor_hash_ok = Some(a.hash == entry.hash);
+        if self
+            .anchors
+            .iter()
+            .any(|a| a.genuine_head().is_some_and(|h| h.seq == entry.seq))
+        {
+            self.hashes_at_anchors.push((entry.seq, entry.hash.clone()));
         }
         let mut checkpoint_differs = false;
         if let Some(cp) = self.checkpoint.as_mut().filter(|cp| cp.seq == entry.seq) {
@@ -234,21 +271,30 @@ impl<'k> Verifier<'k> {
 
     /// Ends the stream and reports.
     pub fn finish(self) -> VerifyReport {
-        let first_break = self.first_break.or_else(|| self.final_checks());
+        let (first_break, detail) = match self.first_break {
+            Some(b) => (Some(b), None),
+            None => match self.final_checks() {
+                Some((b, d)) => (Some(b), d),
+                None => (None, None),
+            },
+        };
         VerifyReport {
             intact: first_break.is_none(),
             count: self.count,
             first_break,
+            detail,
         }
     }
 
-    fn final_checks(&self) -> Option<Break> {
+    fn final_checks(&self) -> Option<(Break, Option<String>)> {
         let head_seq = self.last.as_ref().map_or(0, |h| h.seq);
         if let Some(cp) = self.checkpoint.as_ref().filter(|cp| !cp.seen) {
             // Cut off the end together with later entries: a truncation.
-            let anchored_past_end =
-                self.anchor_mac_ok && self.anchor.as_ref().is_some_and(|a| a.seq > head_seq);
-            return Some(if head_seq < cp.seq && anchored_past_end {
+            let anchored_past_end = self
+                .anchors
+                .iter()
+                .any(|a| a.genuine_head().is_some_and(|h| h.seq > head_seq));
+            let brk = if head_seq < cp.seq && anchored_past_end {
                 Break {
                     seq: head_seq.saturating_add(1),
                     kind: BreakKind::Truncated,
@@ -258,47 +304,28 @@ impl<'k> Verifier<'k> {
                     seq: cp.seq,
                     kind: BreakKind::Missing,
                 }
-            });
+            };
+            return Some((brk, None));
         }
-        let mismatch = |seq| {
-            Some(Break {
-                seq,
-                kind: BreakKind::AnchorMismatch,
-            })
+        let facts = ChainFacts {
+            head: self.last.clone().unwrap_or_else(ChainHead::genesis),
+            empty: self.last.is_none(),
+            holds_state: self.holds_state,
+            pruned_through: self.vouched_start().map(|(n, h)| (n, h.to_owned())),
         };
-        let Some(anchor) = &self.anchor else {
-            return if self.last.is_some() {
-                mismatch(head_seq)
-            } else {
-                None
-            };
-        };
-        if !self.anchor_mac_ok {
-            return mismatch(anchor.seq);
-        }
-        if anchor.seq > head_seq {
-            return Some(Break {
-                seq: head_seq.saturating_add(1),
-                kind: BreakKind::Truncated,
-            });
-        }
-        if anchor.seq == 0 {
-            return if anchor.hash == GENESIS_HASH {
-                None
-            } else {
-                mismatch(0)
-            };
-        }
-        if self.first_seq.is_some_and(|first| anchor.seq < first) {
-            // Only the pruned head the checkpoint records can be checked.
-            return match self.vouched_start() {
-                Some((n, h)) if n == anchor.seq && h == anchor.hash => None,
-                _ => mismatch(anchor.seq),
-            };
-        }
-        match self.anchor_hash_ok {
-            Some(true) => None,
-            _ => mismatch(anchor.seq),
+        let found = classify::<std::convert::Infallible>(&self.anchors, &facts, |seq, hash| {
+            Ok(
+                match self.hashes_at_anchors.iter().find(|(s, _)| *s == seq) {
+                    Some((_, h)) if h == hash => HashAt::Matches,
+                    Some(_) => HashAt::Differs,
+                    None => HashAt::Absent,
+                },
+            )
+        });
+        match found {
+            Ok(Some(f)) => Some((f.brk, Some(f.detail))),
+            Ok(None) => None,
+            Err(never) => match never {},
         }
     }
 }
@@ -373,6 +400,9 @@ mod tests {
             BreakKind::Reordered,
             BreakKind::Truncated,
             BreakKind::AnchorMismatch,
+            BreakKind::AnchorRolledBack,
+            BreakKind::ChainEmptied,
+            BreakKind::AnchorMissing,
         ]
         .iter()
         .map(|k| k.as_str())
@@ -384,7 +414,10 @@ mod tests {
                 "missing",
                 "reordered",
                 "truncated",
-                "anchor_mismatch"
+                "anchor_mismatch",
+                "anchor_rolled_back",
+                "chain_emptied",
+                "anchor_missing"
             ]
         );
     }

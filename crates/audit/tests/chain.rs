@@ -161,10 +161,10 @@ fn deleting_the_last_n_entries_is_truncated_at_the_first_missing_seq() {
             "cut {n}"
         );
     }
-    // All of them.
+    // All of them: the chain was emptied.
     assert_eq!(
         verify(&k, &[], Some(anchor), None).first_break,
-        brk(1, BreakKind::Truncated)
+        brk(1, BreakKind::ChainEmptied)
     );
 }
 
@@ -181,12 +181,12 @@ fn rewriting_the_whole_chain_with_another_key_is_modified_at_1() {
 }
 
 #[test]
-fn deleting_the_anchor_is_anchor_mismatch() {
+fn deleting_the_anchor_is_anchor_missing() {
     let k = key();
     let c = chain(&k, 10);
     assert_eq!(
         verify(&k, &c, None, None).first_break,
-        brk(10, BreakKind::AnchorMismatch)
+        brk(10, BreakKind::AnchorMissing)
     );
 }
 
@@ -243,11 +243,14 @@ fn an_unreadable_anchor_file_fails_verification() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.anchor");
     std::fs::write(&path, "garbage").unwrap();
-    let anchor = audit::read_anchor(&path).ok().flatten();
-    assert_eq!(
-        verify(&k, &c, anchor, None).first_break,
-        brk(3, BreakKind::AnchorMismatch)
-    );
+    let known = audit::KnownAnchor::inside(audit::read_anchor(&path), &k, "audit.anchor");
+    let mut v = audit::Verifier::with_anchors(&k, vec![known], None);
+    for e in &c {
+        v.push(e);
+    }
+    let r = v.finish();
+    assert_eq!(r.first_break, brk(3, BreakKind::AnchorMismatch));
+    assert!(r.detail.unwrap().contains("cannot be read"));
     // The written anchor is accepted once it is real.
     audit::write_anchor(&path, &anchor_for(&k, &c)).unwrap();
     let anchor = audit::read_anchor(&path).unwrap();
