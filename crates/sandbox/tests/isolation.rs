@@ -243,3 +243,35 @@ fn rustix_is_root() -> bool {
         .find(|l| l.starts_with("Uid:"))
         .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"))
 }
+
+#[test]
+fn bad_workspaces_are_refused_before_anything_runs() {
+    let sandbox = sandbox();
+    let relative = sandbox::RunSpec::new("relative/dir", "true");
+    assert!(matches!(
+        sandbox.run(&relative),
+        Err(sandbox::RunError::Workspace { .. })
+    ));
+    let ws = workspace();
+    let link = ws.path().join("link");
+    std::os::unix::fs::symlink("/etc", &link).unwrap();
+    assert!(matches!(
+        sandbox.run(&sandbox::RunSpec::new(&link, "true")),
+        Err(sandbox::RunError::Workspace { .. })
+    ));
+    // Under root the sandbox runs as an unprivileged uid, and a workspace
+    // that uid does not own is refused rather than run as root.
+    if sandbox.availability().runs_as.is_some() {
+        let root_owned = tempfile::tempdir().unwrap();
+        let err = sandbox
+            .run(&sandbox::RunSpec::new(root_owned.path(), "true"))
+            .unwrap_err();
+        assert!(err.to_string().contains("must be owned by it"), "{err}");
+    }
+    let too_much_stdin =
+        sandbox::RunSpec::new(ws.path(), "true").stdin(vec![0u8; sandbox::MAX_STDIN_BYTES + 1]);
+    assert!(matches!(
+        sandbox.run(&too_much_stdin),
+        Err(sandbox::RunError::InvalidSpec(_))
+    ));
+}
