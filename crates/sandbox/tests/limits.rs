@@ -28,6 +28,41 @@ fn fork_bomb_is_contained_by_the_process_limit() {
 }
 
 #[test]
+fn the_process_limit_counts_the_sandbox_not_other_processes_of_its_uid() {
+    // 24 host processes of the uid the sandbox runs as, more than the
+    // sandbox's limit of 16: if the limit counted the uid machine-wide,
+    // no fork inside could succeed.
+    let user = sandbox().availability().runs_as;
+    let mut host = Vec::new();
+    for _ in 0..24 {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("60");
+        if let Some(user) = user {
+            std::os::unix::process::CommandExt::uid(&mut cmd, user.uid);
+            std::os::unix::process::CommandExt::gid(&mut cmd, user.gid);
+        }
+        host.push(cmd.spawn().unwrap());
+    }
+    let ws = workspace_with_probe();
+    let out = run_in(
+        ws.path(),
+        "./probe forks 8",
+        false,
+        Limits::default().lower_processes(16),
+    );
+    for mut child in host {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert_eq!(
+        out.stdout.text().trim(),
+        "forked=8 all",
+        "{}",
+        out.stderr.text()
+    );
+}
+
+#[test]
 fn classic_fork_bomb_ends_and_leaves_nothing_behind() {
     let ws = workspace();
     let token = unique_token();
