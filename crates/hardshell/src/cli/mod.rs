@@ -5,10 +5,12 @@
 
 mod audit;
 mod db;
+mod db_shell;
 mod init;
 mod net;
 mod scan;
 mod serve;
+mod sigpipe;
 mod users;
 mod vault_cmd;
 
@@ -134,6 +136,9 @@ pub async fn run(
     log: crate::logging::LogRedactor,
 ) -> anyhow::Result<std::process::ExitCode> {
     crate::config::datadir::private_umask();
+    if !matches!(cli.command, Command::Serve(_)) {
+        sigpipe::restore_default();
+    }
     let g = cli.global;
     match cli.command {
         Command::Serve(a) => serve::run(&g, a, log).await,
