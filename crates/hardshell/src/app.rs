@@ -27,7 +27,7 @@ pub enum StartError {
     Secrets(#[from] secrets::UnlockError),
 }
 
-fn key_from_vault(vault: &Vault, name: &str) -> Result<Option<DbKey>, StartError> {
+pub(crate) fn key_from_vault(vault: &Vault, name: &str) -> Result<Option<DbKey>, StartError> {
     vault
         .get(name)
         .map(|v| DbKey::parse(v.expose_secret()))

@@ -1,4 +1,5 @@
-//! `hardshell db rekey`: rotate the database key, keeping every row.
+//! `hardshell db rekey|shell`: rotate the database key, keeping every row;
+//! and SQL on the encrypted database (`db_shell.rs`).
 
 use std::process::ExitCode;
 
@@ -15,11 +16,14 @@ use crate::store::{DbKey, encrypt};
 pub enum DbCommand {
     /// Re-encrypt the database under a new random key.
     Rekey,
+    /// Run SQL on the database (read-only unless --write).
+    Shell(super::db_shell::ShellArgs),
 }
 
 pub async fn run(g: &GlobalArgs, cmd: DbCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         DbCommand::Rekey => rekey(g).await,
+        DbCommand::Shell(a) => super::db_shell::run(g, a).await,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod chat;
 pub mod chat_cache;
 pub mod chat_conversations;
 pub mod chat_messages;
+pub mod console;
 pub mod encrypt;
 mod group_commit;
 pub mod key;
@@ -211,6 +212,19 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.write_inner(true, f).await
+    }
+
+    /// Like `write`, for a write that may revoke a credential (a session,
+    /// a token, a key, a user's role or account): once it is done, every
+    /// live connection is told to re-check its own credential.
+    async fn write_revoking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let out = self.write_inner(true, f).await;
+        self.inner.auth_cache.note_revocation();
+        out
     }
 
     /// Like `write`, for writes that change only message rows (never
