@@ -145,3 +145,67 @@ async fn spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// Signs in from `xff` with an optional device cookie; (status, the
+/// `hs_device` cookie value the answer set, if any).
+async fn login_with_device(
+    server: &Server,
+    xff: &str,
+    pw: &str,
+    device: Option<&str>,
+) -> (u16, Option<String>) {
+    let mut req = client()
+        .post(server.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", xff)
+        .json(&json!({"username": "olivia", "password": pw}));
+    if let Some(d) = device {
+        req = req.header("cookie", format!("hs_device={d}"));
+    }
+    let resp = req.send().await.unwrap();
+    let set = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("hs_device="))
+        .map(|v| v.split(';').next().unwrap().to_string());
+    (resp.status().as_u16(), set)
+}
+
+#[tokio::test]
+async fn strangers_cannot_lock_out_a_browser_that_signed_in_before() {
+    let env = env_with(&[("olivia", "owner")], true);
+    let server = start(&env);
+    let (s, device) = login_with_device(&server, "198.51.100.20", &password_of("olivia"), None).await;
+    assert_eq!(s, 200);
+    let device = device.expect("a device cookie after a good sign-in");
+    // Strangers lock the account from elsewhere.
+    for i in 0..5 {
+        let (s, _) =
+            login_with_device(&server, &format!("203.0.113.{i}"), "wrong-password-123", None).await;
+        assert_eq!(s, 401);
+    }
+    // Without the cookie, the owner meets the lockout too...
+    let (s, _) = login_with_device(&server, "198.51.100.20", &password_of("olivia"), None).await;
+    assert_eq!(s, 429);
+    // ...with it, she signs in.
+    let (s, _) =
+        login_with_device(&server, "198.51.100.20", &password_of("olivia"), Some(&device)).await;
+    assert_eq!(s, 200);
+    // A forged or foreign device cookie exempts nobody.
+    let (nonce, _) = device.split_once('.').unwrap();
+    let forged = format!("{nonce}.{}", "0".repeat(64));
+    let (s, _) =
+        login_with_device(&server, "198.51.100.21", &password_of("olivia"), Some(&forged)).await;
+    assert_eq!(s, 429);
+    // Guessing through the device cookie is still limited: five wrong
+    // passwords lock that device too.
+    for _ in 0..5 {
+        let (s, _) =
+            login_with_device(&server, "198.51.100.30", "wrong-password-123", Some(&device)).await;
+        assert_eq!(s, 401);
+    }
+    let (s, _) =
+        login_with_device(&server, "198.51.100.40", &password_of("olivia"), Some(&device)).await;
+    assert_eq!(s, 429);
+}

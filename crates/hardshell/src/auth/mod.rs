@@ -5,6 +5,8 @@
 //! (the web extractors do). It must never keep a credential in a reversible
 //! form: tokens leave here either once, to the caller, or as an HMAC.
 
+pub mod device;
+pub mod hash_gate;
 pub mod password;
 pub mod permissions;
 pub mod throttle;

@@ -4,6 +4,11 @@
 //! State is in memory (a restart forgets counters, never credentials).
 //! Account keys are the lowercased name as typed, whether or not the
 //! account exists, so a lockout never reveals which names are real.
+//!
+//! A login attempt is *reserved* before its password is hashed: attempts
+//! in flight count against the budget like failures, so 48 simultaneous
+//! guesses get 5 evaluations, not 48 (the check-then-count race the
+//! outside audit found).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -34,12 +39,31 @@ enum FailKey {
 #[derive(Clone, Copy, Debug)]
 struct FailState {
     failures: u32,
+    /// Reserved attempts whose outcome is not known yet.
+    pending: u32,
     last: Instant,
     locked_until: Option<Instant>,
 }
 
+impl FailState {
+    fn new(now: Instant) -> Self {
+        Self {
+            failures: 0,
+            pending: 0,
+            last: now,
+            locked_until: None,
+        }
+    }
+}
+
+/// While a reserved attempt waits on a running one, how long to come back.
+const WAIT_FOR_PENDING: Duration = Duration::from_secs(1);
+
 /// Every limiter the identity layer uses; one per server process.
 pub struct Throttles {
+    /// The bound on concurrent password hashing (unauthenticated and
+    /// costly, so it is an abuse limit too).
+    pub hashing: super::hash_gate::HashGate,
     unauth: DefaultKeyedRateLimiter<IpAddr>,
     login: Mutex<HashMap<FailKey, FailState>>,
     keys: Mutex<HashMap<i64, (u32, std::sync::Arc<DefaultDirectRateLimiter>)>>,
@@ -70,6 +94,7 @@ pub fn retry_secs(d: Duration) -> u64 {
 impl Throttles {
     pub fn new() -> Self {
         Self {
+            hashing: super::hash_gate::HashGate::for_this_machine(),
             unauth: RateLimiter::keyed(per_minute(UNAUTH_PER_MINUTE)),
             login: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
@@ -86,44 +111,61 @@ impl Throttles {
             .map_err(|nu| nu.wait_time_from(DefaultClock::default().now()))
     }
 
-    /// How long a login from `ip` for `account` must still wait, if locked.
-    pub fn login_locked(
+    /// Reserves one login attempt from `ip` for `account`, before any
+    /// expensive check. `Err(wait)` while locked, or while the attempts in
+    /// flight already use up what is left before a lockout.
+    pub fn reserve_login(
         &self,
         ip: IpAddr,
         account: Option<&str>,
         now: Instant,
-    ) -> Option<Duration> {
-        let map = self.login.lock().ok()?;
-        keys(ip, account)
-            .iter()
-            .filter_map(|k| map.get(k)?.locked_until)
-            .filter(|until| *until > now)
-            .map(|until| until - now)
-            .max()
+    ) -> Result<LoginAttempt<'_>, Duration> {
+        let Ok(mut map) = self.login.lock() else {
+            return Err(WAIT_FOR_PENDING);
+        };
+        if map.len() > MAX_TRACKED {
+            map.retain(|_, s| s.pending > 0 || now.duration_since(s.last) < LOGIN_FORGET_AFTER);
+        }
+        let keys = keys(ip, account);
+        for k in &keys {
+            let s = map.entry(k.clone()).or_insert_with(|| FailState::new(now));
+            if let Some(until) = s.locked_until.filter(|u| *u > now) {
+                return Err(until - now);
+            }
+            if s.pending == 0 && now.duration_since(s.last) > LOGIN_FORGET_AFTER {
+                s.failures = 0;
+            }
+            // Attempts that may run before the next lockout: what is left of
+            // the free ones, or one at a time once a lockout has expired
+            // (each failure then locks again, for twice as long).
+            let allowance = LOGIN_FREE_FAILURES.saturating_sub(s.failures).max(1);
+            if s.pending >= allowance {
+                return Err(WAIT_FOR_PENDING);
+            }
+        }
+        for k in &keys {
+            if let Some(s) = map.get_mut(k) {
+                s.pending += 1;
+            }
+        }
+        Ok(LoginAttempt {
+            throttles: self,
+            keys,
+            settled: false,
+        })
     }
 
-    /// Counts a failure against the IP and the account; returns the lockout
-    /// that starts now, if this failure crossed the threshold.
-    pub fn login_failed(
-        &self,
-        ip: IpAddr,
-        account: Option<&str>,
-        now: Instant,
-    ) -> Option<Duration> {
+    /// Ends a reserved attempt: its slot is released; a failure is
+    /// counted (returning the lockout that starts now, if any), and a
+    /// success clears the account.
+    fn settle(&self, keys: &[FailKey], outcome: Settled, now: Instant) -> Option<Duration> {
         let mut map = self.login.lock().ok()?;
-        if map.len() > MAX_TRACKED {
-            map.retain(|_, s| now.duration_since(s.last) < LOGIN_FORGET_AFTER);
-        }
         let mut started = None;
-        for k in keys(ip, account) {
-            let s = map.entry(k).or_insert(FailState {
-                failures: 0,
-                last: now,
-                locked_until: None,
-            });
-            let lock_over = s.locked_until.is_none_or(|u| u <= now);
-            if lock_over && now.duration_since(s.last) > LOGIN_FORGET_AFTER {
-                s.failures = 0;
+        for k in keys {
+            let Some(s) = map.get_mut(k) else { continue };
+            s.pending = s.pending.saturating_sub(1);
+            if outcome != Settled::Failed {
+                continue;
             }
             s.failures = s.failures.saturating_add(1);
             s.last = now;
@@ -133,15 +175,17 @@ impl Throttles {
                 started = Some(started.map_or(d, |m: Duration| m.max(d)));
             }
         }
-        started
-    }
-
-    /// A success clears the account's counter (not the IP's: one good
-    /// account must not reset an attacker's budget for guessing others).
-    pub fn login_succeeded(&self, account: &str) {
-        if let Ok(mut map) = self.login.lock() {
-            map.remove(&FailKey::Account(account.to_lowercase()));
+        if outcome == Settled::Succeeded {
+            // A success clears the account's counter, not the IP's: one good
+            // account must not reset an attacker's budget for guessing others.
+            if let Some(account @ FailKey::Account(_)) = keys.get(1) {
+                if let Some(s) = map.get_mut(account) {
+                    s.failures = 0;
+                    s.locked_until = None;
+                }
+            }
         }
+        started
     }
 
     /// An agent key's own limit, checked after it authenticated.
@@ -170,6 +214,47 @@ impl Throttles {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    Failed,
+    Succeeded,
+    /// The caller went away (or failed internally): only the slot is freed.
+    Abandoned,
+}
+
+/// One reserved login attempt. Say how it ended with `failed` or
+/// `succeeded`; dropped without either (the caller went away, or an
+/// internal error), it only releases its slot.
+#[must_use]
+pub struct LoginAttempt<'a> {
+    throttles: &'a Throttles,
+    keys: Vec<FailKey>,
+    settled: bool,
+}
+
+impl LoginAttempt<'_> {
+    /// Counts the failure; returns the lockout that starts now, if any.
+    pub fn failed(mut self, now: Instant) -> Option<Duration> {
+        self.settled = true;
+        self.throttles.settle(&self.keys, Settled::Failed, now)
+    }
+
+    pub fn succeeded(mut self) {
+        self.settled = true;
+        self.throttles
+            .settle(&self.keys, Settled::Succeeded, Instant::now());
+    }
+}
+
+impl Drop for LoginAttempt<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.throttles
+                .settle(&self.keys, Settled::Abandoned, Instant::now());
+        }
+    }
+}
+
 fn keys(ip: IpAddr, account: Option<&str>) -> Vec<FailKey> {
     let mut out = vec![FailKey::Ip(ip)];
     if let Some(a) = account {
@@ -186,25 +271,29 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn fail(t: &Throttles, ip_s: &str, account: Option<&str>, now: Instant) -> Option<Duration> {
+        t.reserve_login(ip(ip_s), account, now).ok()?.failed(now)
+    }
+
     #[test]
     fn lockout_after_five_then_doubles() {
         let t = Throttles::new();
         let now = Instant::now();
         for _ in 0..4 {
-            assert_eq!(t.login_failed(ip("10.0.0.1"), Some("Bob"), now), None);
+            assert_eq!(fail(&t, "10.0.0.1", Some("Bob"), now), None);
         }
-        assert_eq!(t.login_locked(ip("10.0.0.1"), Some("bob"), now), None);
+        assert!(t.reserve_login(ip("10.0.0.1"), Some("bob"), now).is_ok());
         assert_eq!(
-            t.login_failed(ip("10.0.0.1"), Some("bob"), now),
+            fail(&t, "10.0.0.1", Some("bob"), now),
             Some(LOGIN_BASE_LOCKOUT)
         );
         // The account is locked from any address; the IP for any account.
-        assert!(t.login_locked(ip("10.9.9.9"), Some("BOB"), now).is_some());
-        assert!(t.login_locked(ip("10.0.0.1"), Some("carol"), now).is_some());
+        assert!(t.reserve_login(ip("10.9.9.9"), Some("BOB"), now).is_err());
+        assert!(t.reserve_login(ip("10.0.0.1"), Some("carol"), now).is_err());
         let later = now + LOGIN_BASE_LOCKOUT + Duration::from_secs(1);
-        assert_eq!(t.login_locked(ip("10.0.0.1"), Some("bob"), later), None);
+        assert!(t.reserve_login(ip("10.0.0.1"), Some("bob"), later).is_ok());
         assert_eq!(
-            t.login_failed(ip("10.0.0.1"), Some("bob"), later),
+            fail(&t, "10.0.0.1", Some("bob"), later),
             Some(LOGIN_BASE_LOCKOUT * 2)
         );
         assert_eq!(lockout_for(40), LOGIN_MAX_LOCKOUT);
@@ -215,11 +304,48 @@ mod tests {
         let t = Throttles::new();
         let now = Instant::now();
         for _ in 0..5 {
-            t.login_failed(ip("10.0.0.2"), Some("eve"), now);
+            fail(&t, "10.0.0.2", Some("eve"), now);
         }
-        t.login_succeeded("EVE");
-        assert!(t.login_locked(ip("10.0.0.3"), Some("eve"), now).is_none());
-        assert!(t.login_locked(ip("10.0.0.2"), None, now).is_some());
+        // Locked: a success cannot even be attempted from the locked IP, so
+        // clear the account from another address after the lockout ends.
+        let later = now + LOGIN_BASE_LOCKOUT + Duration::from_secs(1);
+        t.reserve_login(ip("10.0.0.3"), Some("EVE"), later)
+            .unwrap()
+            .succeeded();
+        assert!(t.reserve_login(ip("10.0.0.4"), Some("eve"), later).is_ok());
+        // The IP's failures are still counted: its next failure locks again.
+        assert!(fail(&t, "10.0.0.2", None, later).is_some());
+    }
+
+    #[test]
+    fn attempts_in_flight_count_against_the_budget() {
+        let t = Throttles::new();
+        let now = Instant::now();
+        // Five reserved at once (none finished): the sixth is refused,
+        // for the account from any IP and for the IP for any account.
+        let held: Vec<_> = (0..5)
+            .map(|_| t.reserve_login(ip("10.0.0.5"), Some("ann"), now).unwrap())
+            .collect();
+        assert!(t.reserve_login(ip("10.0.0.5"), Some("ann"), now).is_err());
+        assert!(t.reserve_login(ip("10.7.7.7"), Some("ann"), now).is_err());
+        assert!(t.reserve_login(ip("10.0.0.5"), Some("bob"), now).is_err());
+        // All five fail: the lockout starts, and nothing more is admitted.
+        let locks: Vec<_> = held.into_iter().map(|a| a.failed(now)).collect();
+        assert!(locks[4].is_some());
+        assert!(t.reserve_login(ip("10.0.0.5"), Some("ann"), now).is_err());
+    }
+
+    #[test]
+    fn an_abandoned_attempt_only_frees_its_slot() {
+        let t = Throttles::new();
+        let now = Instant::now();
+        for _ in 0..10 {
+            drop(t.reserve_login(ip("10.0.0.6"), Some("cy"), now).unwrap());
+        }
+        for _ in 0..4 {
+            assert_eq!(fail(&t, "10.0.0.6", Some("cy"), now), None);
+        }
+        assert!(fail(&t, "10.0.0.6", Some("cy"), now).is_some());
     }
 
     #[test]

@@ -16,9 +16,13 @@ use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
 use super::client_ip::ClientAddr;
-use super::extract::{Authorized, Identity, SESSION_COOKIE, Unauthenticated, admit_agent_key};
+use super::extract::{
+    Authorized, Identity, SESSION_COOKIE, Unauthenticated, admit_agent_key, cookie,
+};
+use crate::auth::device::{self, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE};
 use super::{ApiError, AppState, record};
-use crate::auth::throttle::retry_secs;
+use crate::auth::hash_gate::HashGateError;
+use crate::auth::throttle::{LoginAttempt, retry_secs};
 use crate::auth::tokens::{self, Kind};
 use crate::auth::{now_secs, password, validate_username};
 use crate::store::auth::{
@@ -28,6 +32,7 @@ use crate::store::auth::{
 use crate::store::users::UserRow;
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetupRequest {
     setup_token: String,
     username: String,
@@ -35,12 +40,14 @@ pub struct SetupRequest {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     username: String,
     password: String,
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct KeyLoginRequest {
     /// A human identity key, `hu-…`.
     key: String,
@@ -48,6 +55,7 @@ pub struct KeyLoginRequest {
 
 /// `grant_type` selects which other fields are read.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// `password`, `human_key`, `agent_key` or `refresh_token`.
     grant_type: String,
@@ -115,12 +123,11 @@ fn locked(wait: std::time::Duration) -> ApiError {
 async fn login_failed(
     state: &AppState,
     client: ClientAddr,
+    attempt: LoginAttempt<'_>,
     account: Option<&str>,
     method: &str,
 ) -> ApiError {
-    let lock = state
-        .throttles
-        .login_failed(client.ip, account, Instant::now());
+    let lock = attempt.failed(Instant::now());
     let target = account.map(|a| format!("user:{a}")).unwrap_or_default();
     let mut drafts = vec![
         audit::Draft::new(
@@ -150,37 +157,76 @@ async fn login_failed(
     }
 }
 
-/// Username and password → the user, with back-off and equal timing.
+/// Too many password checks are running: come back in a second.
+fn hashing_busy(e: HashGateError) -> ApiError {
+    match e {
+        HashGateError::Busy => {
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many sign-ins at once; try again in a moment",
+            );
+            e.retry_after = Some(1);
+            e
+        }
+        HashGateError::Failed => ApiError::internal(&e),
+    }
+}
+
+/// Hashes a new password under the server's bound on concurrent hashing.
+pub(super) async fn hash_new_password(
+    state: &AppState,
+    password: Zeroizing<String>,
+) -> Result<String, ApiError> {
+    state
+        .throttles
+        .hashing
+        .run(move || password::hash(&password))
+        .await
+        .map_err(hashing_busy)?
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// Username and password → the user, with back-off and equal timing. The
+/// attempt is reserved before the hash, so concurrent guesses cannot slip
+/// past the lockout.
 async fn check_password(
     state: &AppState,
     client: ClientAddr,
     username: &str,
     password: Zeroizing<String>,
+    device_cookie: Option<&str>,
 ) -> Result<UserRow, ApiError> {
-    if let Some(wait) = state
+    // A browser that signed in here before is counted on its own, so
+    // strangers' guesses cannot lock it out (auth/device.rs).
+    let account = device_cookie
+        .and_then(|c| device::verify(&state.pepper, username, c))
+        .unwrap_or_else(|| username.to_string());
+    let attempt = state
         .throttles
-        .login_locked(client.ip, Some(username), Instant::now())
-    {
-        return Err(locked(wait));
-    }
+        .reserve_login(client.ip, Some(&account), Instant::now())
+        .map_err(locked)?;
     let found = state.store.user_login_lookup(username.to_string()).await?;
-    let user = tokio::task::spawn_blocking(move || match found {
-        Some((user, Some(phc))) if !user.disabled => {
-            password::verify(&password, &phc).then_some(user)
-        }
-        _ => {
-            password::verify_dummy(&password);
-            None
-        }
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    let user = state
+        .throttles
+        .hashing
+        .run(move || match found {
+            Some((user, Some(phc))) if !user.disabled => {
+                password::verify(&password, &phc).then_some(user)
+            }
+            _ => {
+                password::verify_dummy(&password);
+                None
+            }
+        })
+        .await
+        .map_err(hashing_busy)?;
     match user {
         Some(u) => {
-            state.throttles.login_succeeded(username);
+            attempt.succeeded();
             Ok(u)
         }
-        None => Err(login_failed(state, client, Some(username), "password").await),
+        None => Err(login_failed(state, client, attempt, Some(username), "password").await),
     }
 }
 
@@ -190,12 +236,10 @@ async fn check_human_key(
     client: ClientAddr,
     key: &str,
 ) -> Result<UserRow, ApiError> {
-    if let Some(wait) = state
+    let attempt = state
         .throttles
-        .login_locked(client.ip, None, Instant::now())
-    {
-        return Err(locked(wait));
-    }
+        .reserve_login(client.ip, None, Instant::now())
+        .map_err(locked)?;
     let user = if Kind::of(key) == Some(Kind::HumanKey) {
         state
             .store
@@ -205,20 +249,26 @@ async fn check_human_key(
         None
     };
     match user {
-        Some(u) => Ok(u),
-        None => Err(login_failed(state, client, None, "human_key").await),
+        Some(u) => {
+            attempt.succeeded();
+            Ok(u)
+        }
+        None => Err(login_failed(state, client, attempt, None, "human_key").await),
     }
 }
 
-fn session_cookie(state: &AppState, value: &str, max_age: i64) -> String {
-    let https = state.config.server.tls.is_some()
+fn https(state: &AppState) -> bool {
+    state.config.server.tls.is_some()
         || state
             .config
             .server
             .public_origin
             .as_deref()
-            .is_some_and(|o| o.starts_with("https://"));
-    let secure = if https { "; Secure" } else { "" };
+            .is_some_and(|o| o.starts_with("https://"))
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age: i64) -> String {
+    let secure = if https(state) { "; Secure" } else { "" };
     format!(
         "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
     )
@@ -353,10 +403,7 @@ pub async fn setup(
             e.to_string(),
         )
     })?;
-    let phc = tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::internal(&e))?;
+    let phc = hash_new_password(&state, password).await?;
     let token = Zeroizing::new(req.setup_token);
     let hash = tokens::hash(&state.pepper, token.trim());
     match state
@@ -404,10 +451,27 @@ pub async fn setup(
 pub async fn login(
     Unauthenticated(client): Unauthenticated,
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let user = check_password(&state, client, &req.username, Zeroizing::new(req.password)).await?;
-    start_web_session(&state, user, client, "password").await
+    let device_cookie = cookie(&headers, DEVICE_COOKIE);
+    let password = Zeroizing::new(req.password);
+    let user = check_password(&state, client, &req.username, password, device_cookie.as_deref()).await?;
+    let mut resp = start_web_session(&state, user, client, "password").await?;
+    let device = device::mint(&state.pepper, &req.username);
+    let set = device_cookie_header(&state, &device);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&set) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(resp)
+}
+
+/// The device cookie: only sent back to the sign-in routes.
+fn device_cookie_header(state: &AppState, value: &str) -> String {
+    let secure = if https(state) { "; Secure" } else { "" };
+    format!(
+        "{DEVICE_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/api/v1/auth; Max-Age={DEVICE_COOKIE_MAX_AGE}{secure}"
+    )
 }
 
 /// Identity-key login (`hu-…`): same session as a password login.
@@ -452,7 +516,7 @@ pub async fn token(
         "password" => {
             let username = required(req.username, "username")?;
             let pw = required(req.password, "password")?;
-            let user = check_password(&state, client, &username, pw).await?;
+            let user = check_password(&state, client, &username, pw, None).await?;
             let actor = audit::Actor::user(user.id.to_string());
             start_token_session(&state, SessionOwner::User(user.id), actor, client, grant).await?
         }
@@ -464,6 +528,10 @@ pub async fn token(
         }
         "agent_key" => {
             let key = required(req.key, "key")?;
+            let attempt = state
+                .throttles
+                .reserve_login(client.ip, None, Instant::now())
+                .map_err(locked)?;
             let found = match Kind::of(key.trim()) {
                 Some(Kind::AgentKey) => {
                     state
@@ -474,8 +542,9 @@ pub async fn token(
                 _ => None,
             };
             let Some(k) = found else {
-                return Err(login_failed(&state, client, None, "agent_key").await);
+                return Err(login_failed(&state, client, attempt, None, "agent_key").await);
             };
+            attempt.succeeded();
             admit_agent_key(&state, &k, client).await?;
             let actor = audit::Actor::agent_key(k.id.clone());
             start_token_session(

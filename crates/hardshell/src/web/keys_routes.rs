@@ -19,6 +19,7 @@ use crate::store::auth::{AgentKeyRow, NewAgentKey};
 const MAX_RATE: u32 = 100_000;
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateKey {
     name: String,
     /// `resource:action` strings, e.g. `bookmarks:read`.

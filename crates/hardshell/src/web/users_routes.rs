@@ -19,6 +19,7 @@ use crate::auth::{Role, password, validate_username};
 use crate::store::users::UserRow;
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateUser {
     username: String,
     role: Role,
@@ -27,6 +28,7 @@ pub struct CreateUser {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     role: Option<Role>,
     disabled: Option<bool>,
@@ -73,11 +75,7 @@ pub async fn create(
         Some(pw) => {
             password::validate(&pw, &req.username)
                 .map_err(|e| unprocessable("weak_password", e.to_string()))?;
-            let phc = tokio::task::spawn_blocking(move || password::hash(&pw))
-                .await
-                .map_err(|e| ApiError::internal(&e))?
-                .map_err(|e| ApiError::internal(&e))?;
-            Some(phc)
+            Some(super::auth_routes::hash_new_password(&state, pw).await?)
         }
         None => None,
     };
