@@ -29,7 +29,16 @@ async fn the_first_run_seeds_one_assistant_with_safety_rules_once() {
     assert_eq!(agents.len(), 1, "{v}");
     assert_eq!(agents[0]["handle"], "assistant");
     let id = agents[0]["id"].as_i64().unwrap();
-    let (_, soul) = get(&server, &guest, &format!("/api/v1/agents/{id}/soul")).await;
+    // A guest sees the agent's name, never its SOUL.md or knowledge.
+    for path in [
+        format!("/api/v1/agents/{id}/soul"),
+        format!("/api/v1/agents/{id}/knowledge"),
+    ] {
+        let (s, _) = get(&server, &guest, &path).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
+    }
+    let owner = tokens(&server, "olga").await.0;
+    let (_, soul) = get(&server, &owner, &format!("/api/v1/agents/{id}/soul")).await;
     let soul = soul["soul"].as_str().unwrap();
     assert!(
         soul.contains("Safety rules") && soul.contains("UNTRUSTED"),
@@ -38,7 +47,6 @@ async fn the_first_run_seeds_one_assistant_with_safety_rules_once() {
     let file = env.data.join(format!("agents/{id}/SOUL.md"));
     assert_eq!(mode(&file) & 0o777, 0o600);
     // Deleted by the owner, it does not come back at the next start.
-    let owner = tokens(&server, "olga").await.0;
     let (s, _) = call(
         &server,
         &owner,

@@ -61,7 +61,9 @@ pub enum Access {
 #[derive(Clone, Debug)]
 pub enum Caller<'a> {
     Human(Role),
-    AgentKey(&'a [String]),
+    /// A key's grants, and its creator's role now: a key never does more
+    /// than its creator could (a demoted creator's keys lose the rest).
+    AgentKey { granted: &'a [String], creator: Role },
 }
 
 /// The matrix's answer.
@@ -77,9 +79,11 @@ impl Access {
         let ok = match (self, caller) {
             (Access::Public | Access::Any, _) => true,
             (Access::Human(min), Caller::Human(role)) => role.at_least(min),
-            (Access::Human(_), Caller::AgentKey(_)) => false,
+            (Access::Human(_), Caller::AgentKey { .. }) => false,
             (Access::Resource { min_role, .. }, Caller::Human(role)) => role.at_least(min_role),
-            (Access::Resource { perm, .. }, Caller::AgentKey(granted)) => perm.granted_by(granted),
+            (Access::Resource { min_role, perm }, Caller::AgentKey { granted, creator }) => {
+                perm.granted_by(granted) && creator.at_least(min_role)
+            }
         };
         if ok { Decision::Allow } else { Decision::Deny }
     }
@@ -261,10 +265,13 @@ pub const ROUTES: &[RouteRule] = &[
     rule("POST", "/api/v1/agents", Human(Role::Admin)),
     rule("PATCH", "/api/v1/agents/{id}", Human(Role::Admin)),
     rule("DELETE", "/api/v1/agents/{id}", Human(Role::Admin)),
+    // SOUL.md and knowledge are the agent's workings: members and above.
+    // A guest sees the conversations it was invited to and, in them, only
+    // the agents' names.
     res(
         "GET",
         "/api/v1/agents/{id}/soul",
-        Role::Guest,
+        Role::Member,
         "conversations:read",
     ),
     rule("PUT", "/api/v1/agents/{id}/soul", Human(Role::Admin)),
@@ -279,7 +286,7 @@ pub const ROUTES: &[RouteRule] = &[
     res(
         "GET",
         "/api/v1/agents/{id}/knowledge",
-        Role::Guest,
+        Role::Member,
         "knowledge:read",
     ),
     res(
@@ -364,12 +371,24 @@ mod tests {
     }
 
     #[test]
+    fn guests_never_read_an_agents_soul_or_knowledge() {
+        for p in ["/api/v1/agents/{id}/soul", "/api/v1/agents/{id}/knowledge"] {
+            let r = rule_for("GET", p).unwrap();
+            assert_eq!(r.access.decide(&Caller::Human(Role::Guest)), Decision::Deny, "{p}");
+            assert_eq!(r.access.decide(&Caller::Human(Role::Member)), Decision::Allow, "{p}");
+        }
+    }
+
+    #[test]
     fn agent_keys_never_pass_a_human_rule() {
         let all: Vec<String> = RESOURCES
             .iter()
             .flat_map(|r| ACTIONS.iter().map(move |a| format!("{r}:{a}")))
             .collect();
-        let key = Caller::AgentKey(&all);
+        let key = Caller::AgentKey {
+            granted: &all,
+            creator: Role::Owner,
+        };
         for r in ROUTES {
             if let Access::Human(_) = r.access {
                 assert_eq!(
@@ -386,7 +405,40 @@ mod tests {
             perm: Permission::parse("messages:read").unwrap(),
         };
         assert_eq!(read.decide(&key), Decision::Allow);
-        assert_eq!(read.decide(&Caller::AgentKey(&[])), Decision::Deny);
+        let none = Caller::AgentKey {
+            granted: &[],
+            creator: Role::Owner,
+        };
+        assert_eq!(read.decide(&none), Decision::Deny);
+    }
+
+    #[test]
+    fn a_key_never_does_more_than_its_creator_can_now() {
+        let all: Vec<String> = RESOURCES
+            .iter()
+            .flat_map(|r| ACTIONS.iter().map(move |a| format!("{r}:{a}")))
+            .collect();
+        for r in ROUTES {
+            let Access::Resource { .. } = r.access else {
+                continue;
+            };
+            for creator in Role::ALL {
+                let key = Caller::AgentKey {
+                    granted: &all,
+                    creator,
+                };
+                // Wherever the key is allowed, its creator is too.
+                if r.access.decide(&key) == Decision::Allow {
+                    assert_eq!(
+                        r.access.decide(&Caller::Human(creator)),
+                        Decision::Allow,
+                        "{} {} for a key made by a {creator}",
+                        r.method,
+                        r.path
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -71,6 +71,10 @@ pub async fn run(
     // The vault stays open in the server: agents need provider keys, and
     // the leak guard needs every value (see `secrets::live`).
     let state = crate::app::state(&opened, config, origins, &dd, unlocked.vault, Some(log))?;
+    // Revocations made from the shell reach live sockets within this long.
+    opened
+        .store
+        .watch_foreign_commits(std::time::Duration::from_millis(500));
     audit
         .record(
             Draft::new(Actor::system(), "server.start", Outcome::Success)

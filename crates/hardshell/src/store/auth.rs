@@ -99,6 +99,11 @@ pub struct AgentKeyRow {
     pub rate_limit_per_minute: Option<u32>,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The creator's role now, read with the key on every authentication
+    /// (a key never does more than its creator can do now); `None` where
+    /// the key was not read for authentication.
+    #[serde(skip)]
+    pub creator_role: Option<crate::auth::Role>,
 }
 
 pub struct NewAgentKey {
@@ -151,7 +156,22 @@ fn key_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<AgentKeyRow> {
         rate_limit_per_minute: r.get(at + 7)?,
         last_used_at: r.get(at + 8)?,
         revoked_at: r.get(at + 9)?,
+        creator_role: None,
     })
+}
+
+/// `KEY_COLS` joined with the creator, for authentication: a key whose
+/// creator is disabled (or gone) is not found at all.
+const KEY_AUTH_FROM: &str = "FROM agent_keys k JOIN users u ON u.id = k.created_by AND u.disabled = 0";
+
+/// A key read with `KEY_COLS, u.role` (`KEY_AUTH_FROM`).
+fn key_with_creator_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<AgentKeyRow> {
+    let mut key = key_from_row(r, at)?;
+    let role: String = r.get(at + 10)?;
+    key.creator_role = Some(role.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(at + 10, rusqlite::types::Type::Text, e.into())
+    })?);
+    Ok(key)
 }
 
 fn insert_tokens(
@@ -342,11 +362,11 @@ impl Store {
                 Some(k) => match conn
                     .query_row(
                         &format!(
-                            "SELECT {KEY_COLS} FROM agent_keys k WHERE k.id = ?1 AND k.revoked_at IS NULL
+                            "SELECT {KEY_COLS}, u.role {KEY_AUTH_FROM} WHERE k.id = ?1 AND k.revoked_at IS NULL
                                AND (k.expires_at IS NULL OR k.expires_at > ?2)"
                         ),
                         params![k, now],
-                        |r| key_from_row(r, 0),
+                        |r| key_with_creator_from_row(r, 0),
                     )
                     .optional()?
                 {
@@ -396,7 +416,7 @@ impl Store {
         now: i64,
         next: Vec<NewToken>,
     ) -> Result<RefreshOutcome, StoreError> {
-        self.write(move |conn| {
+        self.write_revoking(move |conn| {
             let tx = conn.transaction()?;
             let found = tx
                 .query_row(
@@ -446,6 +466,13 @@ impl Store {
                 "UPDATE auth_tokens SET spent_at = ?2 WHERE token_hash = ?1",
                 params![&hash[..], now],
             )?;
+            // The access tokens issued before this refresh end with it: a
+            // refreshed-away `api-` token must not live out its hour.
+            tx.execute(
+                "UPDATE auth_tokens SET spent_at = ?2
+                 WHERE session_id = ?1 AND kind = 'access' AND spent_at IS NULL",
+                params![sid, now],
+            )?;
             insert_tokens(&tx, sid, &next)?;
             tx.execute(
                 "UPDATE auth_sessions SET last_seen_at = ?2 WHERE id = ?1",
@@ -459,7 +486,7 @@ impl Store {
 
     /// Revokes one session by row id. True if it was live.
     pub async fn session_revoke(&self, session_id: i64) -> Result<bool, StoreError> {
-        self.write(move |conn| revoke_session(conn, session_id, crate::auth::now_secs()))
+        self.write_revoking(move |conn| revoke_session(conn, session_id, crate::auth::now_secs()))
             .await
     }
 
@@ -469,7 +496,7 @@ impl Store {
         user_id: i64,
         public_id: String,
     ) -> Result<bool, StoreError> {
-        self.write(move |conn| {
+        self.write_revoking(move |conn| {
             Ok(conn.execute(
                 "UPDATE auth_sessions SET revoked_at = ?3
                  WHERE user_id = ?1 AND public_id = ?2 AND revoked_at IS NULL",
@@ -481,7 +508,7 @@ impl Store {
 
     /// Revokes every live session of a user; returns how many.
     pub async fn sessions_revoke_all(&self, user_id: i64) -> Result<usize, StoreError> {
-        self.write(move |conn| {
+        self.write_revoking(move |conn| {
             Ok(conn.execute(
                 "UPDATE auth_sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
                 params![user_id, crate::auth::now_secs()],
@@ -620,9 +647,11 @@ impl Store {
         self.read(move |conn| {
             Ok(conn
                 .query_row(
-                    &format!("SELECT {KEY_COLS} FROM agent_keys k WHERE k.key_hash = ?1 AND k.revoked_at IS NULL"),
+                    &format!(
+                        "SELECT {KEY_COLS}, u.role {KEY_AUTH_FROM} WHERE k.key_hash = ?1 AND k.revoked_at IS NULL"
+                    ),
                     params![&hash[..]],
-                    |r| key_from_row(r, 0),
+                    |r| key_with_creator_from_row(r, 0),
                 )
                 .optional()?)
         })
@@ -642,7 +671,7 @@ impl Store {
 
     /// Revokes a key (and with it every bearer it was exchanged for).
     pub async fn agent_key_revoke(&self, public_id: String) -> Result<AgentKeyRow, StoreError> {
-        self.write(move |conn| {
+        self.write_revoking(move |conn| {
             let now = crate::auth::now_secs();
             conn.execute(
                 "UPDATE agent_keys SET revoked_at = ?2 WHERE public_id = ?1 AND revoked_at IS NULL",
@@ -660,7 +689,7 @@ impl Store {
     }
 
     pub async fn agent_key_delete(&self, public_id: String) -> Result<AgentKeyRow, StoreError> {
-        self.write(move |conn| {
+        self.write_revoking(move |conn| {
             let row = conn
                 .query_row(
                     &format!("SELECT {KEY_COLS} FROM agent_keys k WHERE k.public_id = ?1"),

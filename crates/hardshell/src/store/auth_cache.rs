@@ -82,6 +82,10 @@ pub(crate) struct AuthCache {
     observed_at: AtomicU64,
     epoch: Instant,
     entries: Mutex<Entries>,
+    /// Counts writes that may have revoked a credential (and commits by
+    /// another process, which may have). Live connections watch it and
+    /// re-check their own credential at once, instead of at the next ping.
+    revocations: tokio::sync::watch::Sender<u64>,
 }
 
 impl AuthCache {
@@ -92,12 +96,18 @@ impl AuthCache {
             observed_at: AtomicU64::new(0),
             epoch: Instant::now(),
             entries: Mutex::new(Entries::default()),
+            revocations: tokio::sync::watch::Sender::new(0),
         })
     }
 
     /// Forgets everything cached so far. Called after each write.
     pub(crate) fn bump(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Tells every watcher that a credential may have been revoked.
+    pub(crate) fn note_revocation(&self) {
+        self.revocations.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// The generation to stamp a lookup with; read before the lookup.
@@ -112,6 +122,8 @@ impl AuthCache {
         let now = data_version(writer)?;
         if self.data_version.swap(now, Ordering::SeqCst) != now {
             self.bump();
+            // Another process committed: it may have revoked something.
+            self.note_revocation();
         }
         self.observed_at.store(checked_at.max(1), Ordering::SeqCst);
         Ok(())
@@ -161,6 +173,44 @@ fn data_version(conn: &Connection) -> Result<i64, StoreError> {
 }
 
 impl Store {
+    /// A receiver that changes after every write that may have revoked a
+    /// credential, and after commits by other processes.
+    pub fn revocation_notices(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.auth_cache.revocations.subscribe()
+    }
+
+    /// Checks for commits by other processes (the CLI) now, so their
+    /// revocations reach live connections even while no request comes in.
+    pub async fn observe_foreign_commits(&self) -> Result<(), StoreError> {
+        let inner = std::sync::Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let writer = inner.writer.lock().map_err(|_| StoreError::TaskFailed)?;
+            inner.auth_cache.observe(&writer)
+        })
+        .await
+        .map_err(|_| StoreError::TaskFailed)?
+    }
+
+    /// Checks for foreign commits every `every` for as long as the store
+    /// is open (the server calls this once), so a `hardshell users
+    /// disable` from the shell closes that user's sockets within about
+    /// that long even when no request arrives.
+    pub fn watch_foreign_commits(&self, every: Duration) {
+        let weak = std::sync::Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let store = Store { inner };
+                if let Err(e) = store.observe_foreign_commits().await {
+                    tracing::warn!(error = %e, "checking for commits by other processes failed");
+                }
+            }
+        });
+    }
+
     /// The current generation after checking for commits by other
     /// processes (at most `OBSERVE_EVERY` ago), or `None` when that check
     /// would have to wait for the writer (then nothing cached may be used).

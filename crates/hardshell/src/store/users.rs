@@ -161,7 +161,7 @@ impl Store {
         id: i64,
         role: Role,
     ) -> Result<(UserRow, UserRow), StoreError> {
-        self.write(move |conn| {
+        self.write_revoking(move |conn| {
             let tx = conn.transaction()?;
             let before = get_user(&tx, id)?;
             tx.execute(
@@ -180,7 +180,7 @@ impl Store {
 
     /// Disables or re-enables a user. Disabling ends every session at once.
     pub async fn user_set_disabled(&self, id: i64, disabled: bool) -> Result<UserRow, StoreError> {
-        self.write(move |conn| {
+        self.write_revoking(move |conn| {
             let tx = conn.transaction()?;
             get_user(&tx, id)?;
             tx.execute(
@@ -202,7 +202,7 @@ impl Store {
 
     /// Deletes a user with their sessions, identity key and agent keys.
     pub async fn user_delete(&self, id: i64) -> Result<UserRow, StoreError> {
-        self.write(move |conn| {
+        self.write_revoking(move |conn| {
             let tx = conn.transaction()?;
             let before = get_user(&tx, id)?;
             tx.execute("DELETE FROM users WHERE id = ?1", [id])?;

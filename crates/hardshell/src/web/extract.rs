@@ -128,7 +128,15 @@ impl Principal {
     pub fn require(&self, access: Access) -> Result<(), ApiError> {
         let caller = match &self.identity {
             Identity::User(u) => Caller::Human(u.role),
-            Identity::AgentKey(k) => Caller::AgentKey(&k.permissions),
+            // A key is only ever authenticated together with its creator's
+            // current role; without it, refuse (fail closed).
+            Identity::AgentKey(k) => match k.creator_role {
+                Some(creator) => Caller::AgentKey {
+                    granted: &k.permissions,
+                    creator,
+                },
+                None => return Err(denied("you may not use this route")),
+            },
         };
         match access.decide(&caller) {
             Decision::Allow => Ok(()),
@@ -377,12 +385,33 @@ impl FromRequestParts<AppState> for Unauthenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let client = client_of(parts, state)?;
+        // Every public write takes JSON. Refusing anything else before it
+        // counts means a web page's cross-site `text/plain` POSTs (which
+        // need no preflight) cannot spend this address's budget and lock
+        // its owner out of the login page.
+        if parts.method != axum::http::Method::GET && !is_json(&parts.headers) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
         state
             .throttles
             .check_unauthenticated(client.ip)
             .map_err(|wait| too_many(wait, "too many requests from this address"))?;
         Ok(Unauthenticated(client))
     }
+}
+
+/// Whether the request declares a JSON body (`application/json`, any
+/// parameters such as `charset`).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Adds the `bearer` and `cookie` security schemes to the OpenAPI document.

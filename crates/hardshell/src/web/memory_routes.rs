@@ -200,7 +200,11 @@ mod tests {
                 assert_eq!(d == Decision::Allow, ok, "{m} {p} {role}");
             }
             let all = ["knowledge:read".to_string(), "knowledge:write".to_string()];
-            assert_eq!(rule.access.decide(&Caller::AgentKey(&all)), Decision::Deny);
+            let key = Caller::AgentKey {
+                granted: &all,
+                creator: Role::Owner,
+            };
+            assert_eq!(rule.access.decide(&key), Decision::Deny);
         }
     }
 }

@@ -306,10 +306,26 @@ impl Live {
 
         let mut ticker = interval_at(Instant::now() + period, period);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // A revocation anywhere (logout, key revoke, disable, role change,
+        // a CLI commit) is re-checked at once, not at the next ping.
+        let mut revocations = self.state.store.revocation_notices();
         let mut pinged = false;
         let mut heard = false;
         loop {
             tokio::select! {
+                changed = revocations.changed() => {
+                    if changed.is_err() {
+                        return End::Close(1001, "server stopping");
+                    }
+                    match self.revalidate().await {
+                        Ok(true) => {}
+                        Ok(false) => return End::Close(4001, "credential revoked"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "websocket credential check failed");
+                            return End::Close(1011, "internal error");
+                        }
+                    }
+                }
                 ev = rx.recv() => {
                     let first = match ev {
                         Ok(ev) => ev,
@@ -505,6 +521,11 @@ impl Live {
         let Some(identity) = identity else {
             return Ok(false);
         };
+        // A changed role (a user's, or a key creator's) ends the socket:
+        // the client reconnects with what its rights are now.
+        if role_of(&identity) != role_of(&self.principal.identity) {
+            return Ok(false);
+        }
         self.principal.identity = identity;
         if self.principal.membership_user() != self.member_user
             || self.principal.require(self.access).is_err()
@@ -514,6 +535,13 @@ impl Live {
         self.me = ref_of(&self.principal);
         self.can_post = can_post(&self.state, &self.principal).await?;
         Ok(true)
+    }
+}
+
+fn role_of(identity: &Identity) -> Option<Role> {
+    match identity {
+        Identity::User(u) => Some(u.role),
+        Identity::AgentKey(k) => k.creator_role,
     }
 }
 
