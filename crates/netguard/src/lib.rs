@@ -8,6 +8,7 @@ mod check;
 mod classify;
 mod client;
 mod error;
+mod metadata;
 mod policy;
 mod resolve;
 mod streaming;

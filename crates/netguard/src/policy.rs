@@ -147,6 +147,9 @@ impl Policy {
     /// Judges a normalised host key by name. An allow-list hit never skips
     /// the address check; only an `allow_private` grant does.
     pub(crate) fn judge_host(&self, key: &str) -> HostVerdict {
+        if crate::metadata::is_metadata_name(key) {
+            return HostVerdict::Refused("a cloud metadata service name".to_owned());
+        }
         if self.block.iter().any(|p| p.matches(key)) {
             return HostVerdict::Refused("on the block list".to_owned());
         }
@@ -156,6 +159,9 @@ impl Policy {
         let private_ok = self.allow_private.iter().any(|p| p.matches(key));
         if is_localhost_name(key) && !private_ok {
             return HostVerdict::Refused("localhost names always mean loopback".to_owned());
+        }
+        if crate::metadata::is_private_zone(key) && !private_ok {
+            return HostVerdict::Refused("a name in a private-network zone".to_owned());
         }
         HostVerdict::Passed { private_ok }
     }

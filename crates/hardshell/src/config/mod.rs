@@ -101,50 +101,43 @@ impl Default for Limits {
     }
 }
 
-/// A parsed trusted-proxy entry: one address or a CIDR block.
+/// A parsed trusted-proxy entry: one address or a CIDR block (`ipnet`).
+///
+/// Blocks wider than a /16 (IPv4) or a /48 (IPv6) are refused: a proxy
+/// list is a handful of machines, and `0.0.0.0/0` would let anyone on the
+/// internet set `X-Forwarded-For` and pass as a proxied local client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProxyNet {
-    addr: IpAddr,
-    prefix: u8,
-}
+pub struct ProxyNet(ipnet::IpNet);
+
+/// The widest block a trusted-proxy entry may name.
+pub const WIDEST_PROXY_V4: u8 = 16;
+pub const WIDEST_PROXY_V6: u8 = 48;
 
 impl ProxyNet {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let (ip, prefix) = match s.split_once('/') {
-            Some((ip, p)) => (ip, Some(p)),
-            None => (s, None),
+        let s = s.trim();
+        let net = match s.parse::<ipnet::IpNet>() {
+            Ok(net) => net,
+            Err(_) => s
+                .parse::<IpAddr>()
+                .map(ipnet::IpNet::from)
+                .map_err(|_| format!("not an IP address or CIDR block: {s}"))?,
         };
-        let addr: IpAddr = ip.trim().parse().map_err(|_| format!("not an IP: {s}"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("bad prefix length: {s}"))?,
-            None => max,
+        let widest = match net {
+            ipnet::IpNet::V4(_) => WIDEST_PROXY_V4,
+            ipnet::IpNet::V6(_) => WIDEST_PROXY_V6,
         };
-        Ok(Self { addr, prefix })
+        if net.prefix_len() < widest {
+            return Err(format!(
+                "{s} is wider than a /{widest}: list the proxies' own addresses, \
+                 not a whole network (anyone in it could forge X-Forwarded-For)"
+            ));
+        }
+        Ok(Self(net.trunc()))
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical_ip(ip);
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&canonical_ip(ip))
     }
 }
 
@@ -263,22 +256,25 @@ mod tests {
 
     #[test]
     fn proxy_nets_match_cidrs_and_mapped_addresses() {
-        let n = ProxyNet::parse("10.0.0.0/8").unwrap();
+        let n = ProxyNet::parse("10.1.0.0/16").unwrap();
         assert!(n.contains("10.1.2.3".parse().unwrap()));
         assert!(n.contains("::ffff:10.1.2.3".parse().unwrap()));
-        assert!(!n.contains("11.0.0.1".parse().unwrap()));
+        assert!(!n.contains("10.2.0.1".parse().unwrap()));
         let one = ProxyNet::parse("127.0.0.1").unwrap();
         assert!(one.contains("127.0.0.1".parse().unwrap()));
         assert!(!one.contains("127.0.0.2".parse().unwrap()));
-        let v6 = ProxyNet::parse("fd00::/8").unwrap();
-        assert!(v6.contains("fd12::1".parse().unwrap()));
+        let v6 = ProxyNet::parse("fd00:1:2::/48").unwrap();
+        assert!(v6.contains("fd00:1:2::1".parse().unwrap()));
+        assert!(!v6.contains("fd00:1:3::1".parse().unwrap()));
         assert!(ProxyNet::parse("10.0.0.0/33").is_err());
         assert!(ProxyNet::parse("nope").is_err());
-        assert!(
-            ProxyNet::parse("0.0.0.0/0")
-                .unwrap()
-                .contains("8.8.8.8".parse().unwrap())
-        );
+        // Too wide to be a list of proxies: refused, with the reason.
+        for wide in ["0.0.0.0/0", "10.0.0.0/8", "10.0.0.0/15", "::/0", "fd00::/8", "2001:db8::/47"] {
+            let err = ProxyNet::parse(wide).unwrap_err();
+            assert!(err.contains("wider than"), "{wide}: {err}");
+        }
+        assert!(ProxyNet::parse("10.1.0.0/16").is_ok());
+        assert!(ProxyNet::parse("2001:db8:1::/48").is_ok());
     }
 
     #[test]

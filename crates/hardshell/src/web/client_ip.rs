@@ -101,7 +101,7 @@ mod tests {
     fn trusted_proxy_yields_rightmost_untrusted_hop() {
         let trusted = [
             ProxyNet::parse("127.0.0.1").unwrap(),
-            ProxyNet::parse("10.0.0.0/8").unwrap(),
+            ProxyNet::parse("10.0.0.0/16").unwrap(),
         ];
         // The client claims 9.9.9.9; the proxy appended the real address.
         let h = headers(&[("x-forwarded-for", "9.9.9.9, 198.51.100.7, 10.0.0.5")]);

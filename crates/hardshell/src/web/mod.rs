@@ -17,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod headers;
 mod health;
+mod host_check;
 mod keys_routes;
 mod knowledge_routes;
 mod memory_routes;
@@ -96,6 +97,7 @@ pub fn router(state: AppState) -> Router {
             .as_deref()
             .is_some_and(|o| o.starts_with("https://"));
     let json_limit = state.config.limits.json_body_bytes;
+    let hosts = host_check::AllowedHosts::from_origins(&state.origins);
     let (router, api) = api_routes().split_for_parts();
     router
         .route("/", axum::routing::get(assets::app_page))
@@ -107,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::Extension(Arc::new(api)))
         .layer(CatchPanicLayer::custom(headers::panic_response))
         .layer(DefaultBodyLimit::max(json_limit))
+        .layer(axum::middleware::from_fn_with_state(hosts, host_check::check))
         .layer(axum::middleware::from_fn_with_state(
             headers::HeaderPolicy { https },
             headers::security_headers,
