@@ -22,9 +22,13 @@ fn draft(i: usize) -> Draft {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let tmp = tempfile::tempdir().unwrap();
-    let dd = DataDir::at(tmp.path().join("data"));
+    // The outside anchor goes beside the (temporary) machine key.
+    let dd = DataDir::at(tmp.path().join("data")).with_anchor_home(tmp.path().join("machine"));
     let pass = SecretString::from("benchmark passphrase 123");
-    let machine = vault::MachineBinding::new(tmp.path().join("mk"), tmp.path().join("mid"));
+    let machine = vault::MachineBinding::new(
+        tmp.path().join("machine/machine.key"),
+        tmp.path().join("mid"),
+    );
     secrets::initialise(&dd, InitMode::Passphrase(pass.clone()), &machine).unwrap();
     let mut v = vault::Vault::open(&dd.vault_path(), &pass).unwrap();
     let opened = hardshell::app::open(&dd, &mut v).unwrap();

@@ -25,6 +25,8 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Secrets(#[from] secrets::UnlockError),
+    #[error(transparent)]
+    AnchorPlace(#[from] crate::audit_log::AnchorPlaceError),
 }
 
 pub(crate) fn key_from_vault(vault: &Vault, name: &str) -> Result<Option<DbKey>, StartError> {
@@ -80,9 +82,12 @@ pub fn open(dd: &DataDir, vault: &mut Vault) -> Result<Opened, StartError> {
     let store = open_store(dd, vault)?;
     let audit_key = secrets::key_bytes(vault, secrets::AUDIT_KEY)?;
     let pepper = Arc::new(secrets::key_bytes(vault, secrets::PEPPER)?);
+    let config = Config::load(&dd.config_path())?;
+    let places = crate::audit_log::AnchorPlaces::resolve(dd, &config.audit)?;
     let audit = AuditLog::start(
         store.clone(),
-        dd,
+        dd.audit_lock_path(),
+        places,
         audit::AuditKey::from_bytes(*audit_key),
         vault_values(vault),
     );

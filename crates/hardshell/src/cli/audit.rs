@@ -1,14 +1,16 @@
-//! `hardshell audit verify|tail|export|prune`.
+//! `hardshell audit verify|tail|export|prune|accept`.
 //!
-//! `verify` exits 0 with the entry count when the chain and anchor are
-//! intact, and 1 naming the first bad seq and the kind of break otherwise.
-//! Each verification is itself recorded, after the check.
+//! `verify` exits 0 with the entry count when the chain and every anchor
+//! are intact, 1 naming the first bad seq and the kind of break otherwise,
+//! and 2 when it could not run. It only reads: it never appends or
+//! re-signs, so a break stays visible to every later verification.
+//! `accept` is the one audited way past a break (after an intended restore).
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use audit::{Actor, ActorKind, Draft, Entry, Outcome};
+use audit::{Actor, ActorKind, Entry};
 use clap::Subcommand;
 use serde_json::json;
 
@@ -16,7 +18,7 @@ use super::GlobalArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain and the anchor.
+    /// Check the hash chain and every anchor (reads only).
     Verify {
         #[arg(long)]
         json: bool,
@@ -40,56 +42,46 @@ pub enum AuditCommand {
         #[arg(long, value_name = "DATE")]
         before: String,
     },
+    /// Accept the chain as it is now (after an intended restore or a
+    /// reviewed incident): records the old anchors and the head, then
+    /// re-anchors. The only way to write again after a break.
+    Accept {
+        /// Why this state is accepted; stored in the audit log.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
 }
+
+/// Exit status of a verification that could not run.
+const COULD_NOT_RUN: u8 = 2;
 
 pub fn cli_actor() -> Actor {
     Actor::new(ActorKind::System, "cli")
 }
 
 pub async fn run(g: &GlobalArgs, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
-    let (_unlocked, opened) = super::open_all(g)?;
+    let opened = super::open_all(g);
     match cmd {
         AuditCommand::Verify { json } => {
-            let report = opened.audit.verify().await?;
-            let outcome = if report.intact {
-                Outcome::Success
-            } else {
-                Outcome::Failure
+            let report = match opened {
+                Ok((_unlocked, opened)) => verify(&opened, json).await,
+                Err(e) => Err(e),
             };
-            let mut draft =
-                Draft::new(cli_actor(), "audit.verify", outcome).detail("entries", report.count);
-            if let Some(b) = report.first_break {
-                draft = draft
-                    .detail("first_bad_seq", b.seq)
-                    .detail("break", b.kind.as_str());
-            }
-            opened.audit.record(draft).await?;
-            if json {
-                println!(
-                    "{}",
-                    json!({
-                        "intact": report.intact,
-                        "entries": report.count,
-                        "first_bad_seq": report.first_break.map(|b| b.seq),
-                        "break": report.first_break.map(|b| b.kind.as_str()),
-                    })
-                );
-            } else if let Some(b) = report.first_break {
-                println!(
-                    "audit chain BROKEN: {} at seq {} ({} entries read)",
-                    b.kind.as_str(),
-                    b.seq,
-                    report.count
-                );
-            } else {
-                println!("audit chain intact: {} entries", report.count);
-            }
-            Ok(if report.intact {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(report.unwrap_or_else(|e| {
+                eprintln!("audit verify could not run: {e:#}");
+                ExitCode::from(COULD_NOT_RUN)
+            }))
         }
+        other => {
+            let (_unlocked, opened) = opened?;
+            run_opened(opened, other).await
+        }
+    }
+}
+
+async fn run_opened(opened: crate::app::Opened, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AuditCommand::Verify { json } => verify(&opened, json).await,
         AuditCommand::Tail { n, json } => {
             let entries = opened.store.audit_tail(n).await?;
             let mut out = std::io::stdout().lock();
@@ -127,7 +119,49 @@ pub async fn run(g: &GlobalArgs, cmd: AuditCommand) -> anyhow::Result<ExitCode> 
             eprintln!("pruned {removed} entries older than {before}");
             Ok(ExitCode::SUCCESS)
         }
+        AuditCommand::Accept { reason } => {
+            let head = opened.audit.accept(cli_actor(), &reason).await?;
+            println!(
+                "accepted: the audit log records the acceptance at seq {}; the anchors now name it",
+                head.seq
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// `audit verify`: reads the chain and every anchor, appends nothing.
+async fn verify(opened: &crate::app::Opened, json: bool) -> anyhow::Result<ExitCode> {
+    let report = opened.audit.verify().await?;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "intact": report.intact,
+                "entries": report.count,
+                "first_bad_seq": report.first_break.map(|b| b.seq),
+                "break": report.first_break.map(|b| b.kind.as_str()),
+                "found": report.detail,
+            })
+        );
+    } else if let Some(b) = report.first_break {
+        println!(
+            "audit chain BROKEN: {} at seq {} ({} entries read)",
+            b.kind.as_str(),
+            b.seq,
+            report.count
+        );
+        if let Some(d) = &report.detail {
+            println!("found: {d}");
+        }
+    } else {
+        println!("audit chain intact: {} entries", report.count);
+    }
+    Ok(if report.intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn human_line(e: &Entry) -> String {

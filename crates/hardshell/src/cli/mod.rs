@@ -96,7 +96,18 @@ pub enum Command {
 
 impl GlobalArgs {
     pub fn data_dir(&self) -> anyhow::Result<DataDir> {
-        Ok(DataDir::resolve(self.data_dir.clone())?)
+        let dd = DataDir::resolve(self.data_dir.clone())?;
+        // The outside audit anchor lives beside the machine key by default.
+        let home = self.machine().ok().and_then(|m| {
+            m.machine_key_path()
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(std::path::Path::to_path_buf)
+        });
+        Ok(match home {
+            Some(h) => dd.with_anchor_home(h),
+            None => dd,
+        })
     }
 
     pub fn machine(&self) -> anyhow::Result<vault::MachineBinding> {

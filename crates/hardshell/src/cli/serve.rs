@@ -42,6 +42,9 @@ pub async fn run(
     log.set_secrets(crate::app::vault_values(&unlocked.vault));
     let opened = crate::app::open(&dd, &mut unlocked.vault)?;
     let audit = &opened.audit;
+    // Never start past a break: the chain must agree with every anchor
+    // (inside, outside, witness) before anything is appended or served.
+    audit.check().await?;
     let addr = args.bind.unwrap_or(config.server.bind);
     // Refused before the socket exists: nothing ever listens unprotected.
     if let Err(refusal) = check_bind(addr, &config, opened.store.owner_exists().await?) {

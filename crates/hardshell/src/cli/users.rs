@@ -109,6 +109,10 @@ pub async fn run(g: &GlobalArgs, cmd: UsersCommand) -> anyhow::Result<ExitCode> 
     let (_unlocked, opened) = super::open_all(g)?;
     let store = &opened.store;
     let audit = &opened.audit;
+    if !matches!(cmd, UsersCommand::List { .. }) {
+        // Refused before any change: nothing may change unaudited.
+        audit.check().await?;
+    }
     match cmd {
         UsersCommand::Add {
             username,

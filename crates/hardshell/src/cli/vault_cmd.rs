@@ -93,6 +93,7 @@ pub async fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> 
             }
             let _lock = DataDirLock::acquire(&dd)?;
             let mut u = secrets::unlock(&dd, &g.unlock_options()?)?;
+            audit_writable(&dd, &mut u.vault).await?;
             let value = read_value(&name)?;
             u.vault.set(&name, value)?;
             record(&dd, &mut u.vault, "vault.set", &name).await?;
@@ -105,6 +106,7 @@ pub async fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> 
             }
             let _lock = DataDirLock::acquire(&dd)?;
             let mut u = secrets::unlock(&dd, &g.unlock_options()?)?;
+            audit_writable(&dd, &mut u.vault).await?;
             if !u.vault.remove(&name)? {
                 bail!("no secret named {name}");
             }
@@ -118,6 +120,7 @@ pub async fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> 
             let _lock = DataDirLock::acquire(&dd)?;
             let opts = g.unlock_options()?;
             let mut u = secrets::unlock(&dd, &opts)?;
+            audit_writable(&dd, &mut u.vault).await?;
             let new = new_passphrase(new_passphrase_file)?;
             u.vault.change_passphrase(&new)?;
             if vault::seal::is_sealed(&dd.seal_path()) {
@@ -135,6 +138,7 @@ pub async fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> 
             let _lock = DataDirLock::acquire(&dd)?;
             let opts = g.unlock_options()?;
             let mut u = secrets::unlock(&dd, &opts)?;
+            audit_writable(&dd, &mut u.vault).await?;
             let pin = g
                 .pin_file
                 .as_deref()
@@ -166,6 +170,7 @@ pub async fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> 
             // Unseal means the seal is the source, whatever else is set.
             opts.passphrase_file = None;
             let mut u = secrets::unlock(&dd, &opts)?;
+            audit_writable(&dd, &mut u.vault).await?;
             let new = new_passphrase(new_passphrase_file)?;
             u.vault.change_passphrase(&new)?;
             remove_seal(&dd.seal_path())?;
@@ -218,6 +223,17 @@ fn status(g: &GlobalArgs, json_out: bool) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a vault change up front when the audit log could not record it
+/// (its chain disagrees with an anchor), so nothing changes unaudited.
+async fn audit_writable(
+    dd: &crate::config::DataDir,
+    vault: &mut vault::Vault,
+) -> anyhow::Result<()> {
+    let opened = crate::app::open(dd, vault)?;
+    opened.audit.check().await?;
+    Ok(())
 }
 
 /// Records a vault change in the audit log (the value never appears).

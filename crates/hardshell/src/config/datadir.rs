@@ -39,6 +39,8 @@ fn io_err(path: &Path, source: std::io::Error) -> DataDirError {
 #[derive(Debug, Clone)]
 pub struct DataDir {
     root: PathBuf,
+    /// Default directory of the outside audit anchor (beside the machine key).
+    anchor_home: Option<PathBuf>,
 }
 
 impl DataDir {
@@ -48,11 +50,28 @@ impl DataDir {
             Some(p) => p,
             None => home_dir().ok_or(DataDirError::NoHome)?.join(".hardshell"),
         };
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            anchor_home: None,
+        })
     }
 
     pub fn at(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            anchor_home: None,
+        }
+    }
+
+    /// Sets where the outside audit anchor goes unless config says otherwise
+    /// (the machine key's directory): outside this data directory.
+    pub fn with_anchor_home(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.anchor_home = Some(dir.into());
+        self
+    }
+
+    pub fn anchor_home(&self) -> Option<&Path> {
+        self.anchor_home.as_deref()
     }
 
     pub fn root(&self) -> &Path {

@@ -33,6 +33,19 @@ pub enum ConfigError {
 pub struct Config {
     pub server: ServerConfig,
     pub limits: Limits,
+    /// Where the audit chain's anchors live outside the data directory.
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`: the outside anchor's place and the optional witness (DESIGN §5).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Directory for the outside anchor (another disk, a mounted share).
+    /// Default: beside the machine key (`~/.config/hardshell`).
+    pub outside_anchor_dir: Option<PathBuf>,
+    /// Append-only file that receives each new signed head (never content).
+    pub witness_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -3,13 +3,15 @@
 //!
 //! The chain logic (sealing, verifying) belongs to the `audit` crate; this
 //! file only moves entries in and out of rows. An append holds the
-//! cross-process `audit.lock` from reading the head to writing the anchor,
-//! so neither two processes nor two tasks can fork the chain or leave the
-//! anchor behind it.
+//! cross-process `audit.lock` from reading the head to writing the anchors,
+//! and asks its [`AppendGuard`] to check the chain against every anchor
+//! inside that same lock and transaction, so no writer can fork the chain,
+//! leave the anchors behind it, or append past a break another writer (or
+//! an attacker) left.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use audit::{ActorKind, AnchorFile, ChainHead, Draft, Entry, Outcome};
+use audit::{ActorKind, ChainHead, Draft, Entry, Finding, Outcome};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{Store, StoreError};
@@ -26,12 +28,68 @@ pub struct AuditQuery {
     pub actor_id: Option<String>,
 }
 
-/// Where an append writes its anchor, and the lock that serialises appends
-/// across processes.
-#[derive(Debug, Clone)]
-pub struct AnchorTarget {
-    pub anchor_path: PathBuf,
-    pub lock_path: PathBuf,
+/// What every append consults: the check of the chain against the anchors
+/// before anything is written, and the anchors' publication after commit.
+/// Both run while `audit.lock` is held.
+pub trait AppendGuard: Send + Sync + 'static {
+    /// `Ok(Err(finding))` refuses the append: the transaction rolls back.
+    fn check(&self, chain: &ChainRead<'_>) -> Result<Result<(), Finding>, StoreError>;
+    /// Signs `head` into every anchor, after the commit.
+    fn publish(&self, head: &ChainHead) -> Result<(), StoreError>;
+}
+
+/// Indexed reads of the chain inside an append's transaction (or a read).
+pub struct ChainRead<'a>(&'a Connection);
+
+/// One row as read back: `None` when it no longer parses as an entry.
+pub type StoredEntry = Option<Entry>;
+
+impl ChainRead<'_> {
+    /// The entry with the highest seq; `None` for an empty log.
+    pub fn head(&self) -> Result<Option<StoredEntry>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1"
+            ))?
+            .query_row([], row_to_entry)
+            .optional()?)
+    }
+
+    /// The entry with this seq, if the log has one.
+    pub fn entry_at(&self, seq: u64) -> Result<Option<StoredEntry>, StoreError> {
+        let Ok(seq) = i64::try_from(seq) else {
+            return Ok(None);
+        };
+        Ok(self
+            .0
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM audit_log WHERE seq = ?1"))?
+            .query_row([seq], row_to_entry)
+            .optional()?)
+    }
+
+    /// Whether the database holds any user: an empty log is then a break.
+    pub fn holds_users(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .0
+            .query_row("SELECT EXISTS(SELECT 1 FROM users)", [], |r| r.get(0))?)
+    }
+
+    /// The latest retention checkpoint entry.
+    pub fn latest_checkpoint(&self) -> Result<Option<Entry>, StoreError> {
+        latest_checkpoint(self.0)
+    }
+}
+
+fn latest_checkpoint(conn: &Connection) -> Result<Option<Entry>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM audit_log WHERE action = ?1 ORDER BY seq DESC LIMIT 1"),
+            [audit::CHECKPOINT_ACTION],
+            row_to_entry,
+        )
+        .optional()?
+        .flatten())
 }
 
 fn row_to_entry(row: &Row<'_>) -> Result<Option<Entry>, rusqlite::Error> {
@@ -99,6 +157,25 @@ fn insert(conn: &Connection, e: &Entry) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Seals and inserts `drafts` after the current head; returns the new head
+/// twice (for the anchors and for the caller).
+fn append_drafts<S>(
+    tx: &Connection,
+    drafts: Vec<Draft>,
+    seal: &S,
+) -> Result<Option<(ChainHead, ChainHead)>, StoreError>
+where
+    S: Fn(&ChainHead, Draft) -> Entry,
+{
+    let mut current = head(tx)?;
+    for draft in drafts {
+        let entry = seal(&current, draft);
+        insert(tx, &entry)?;
+        current = ChainHead::of(&entry);
+    }
+    Ok(Some((current.clone(), current)))
+}
+
 /// Holds `audit.lock` (flock) for the life of the value.
 struct AppendLock(#[allow(dead_code)] std::fs::File);
 
@@ -109,53 +186,101 @@ fn lock(path: &std::path::Path) -> Result<AppendLock, StoreError> {
     Ok(AppendLock(f))
 }
 
-/// Runs `body` in an IMMEDIATE transaction while holding `audit.lock`. When
-/// `body` returns a new head, commits and signs that head into the anchor
-/// before the lock is released, so the anchor never lags another writer.
-/// `None` from `body` means nothing changed: the transaction rolls back.
+/// What an append may do about the guard's check.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// Refuse when the chain disagrees with an anchor.
+    Check,
+    /// `audit accept`: write regardless (the caller records what it found).
+    Accept,
+}
+
+/// Runs `body` in an IMMEDIATE transaction while holding `audit.lock`,
+/// after the guard's check passed. When `body` returns a new head, commits
+/// and signs that head into the anchors before the lock is released, so the
+/// anchors never lag another writer. `None` from `body` means nothing
+/// changed: the transaction rolls back.
 fn anchored<T>(
     conn: &mut Connection,
-    anchor: &AnchorTarget,
-    sign: impl FnOnce(&ChainHead) -> AnchorFile,
+    lock_path: &Path,
+    guard: &dyn AppendGuard,
+    gate: Gate,
     body: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<Option<(ChainHead, T)>, StoreError>,
-) -> Result<Option<T>, StoreError> {
-    let _guard = lock(&anchor.lock_path)?;
+) -> Result<Result<Option<T>, Finding>, StoreError> {
+    let _guard = lock(lock_path)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if gate == Gate::Check
+        && let Err(finding) = guard.check(&ChainRead(&tx))?
+    {
+        return Ok(Err(finding));
+    }
     let Some((new_head, out)) = body(&tx)? else {
-        return Ok(None);
+        return Ok(Ok(None));
     };
     tx.commit()?;
-    audit::write_anchor(&anchor.anchor_path, &sign(&new_head))
-        .map_err(|e| StoreError::io(&anchor.anchor_path, std::io::Error::other(e)))?;
-    Ok(Some(out))
+    guard.publish(&new_head)?;
+    Ok(Ok(Some(out)))
 }
 
 impl Store {
-    /// Seals and appends `drafts` in one transaction, then signs the new
-    /// head into the anchor file. `seal` turns (head, draft) into an entry.
+    /// Seals and appends `drafts` in one transaction, after the guard found
+    /// the chain in agreement with every anchor, then signs the new head
+    /// into the anchors. `seal` turns (head, draft) into an entry. A refusal
+    /// is `Ok(Err(finding))`, with nothing written.
     pub async fn audit_append<S>(
         &self,
         drafts: Vec<Draft>,
         seal: S,
-        anchor: AnchorTarget,
-        sign: impl FnOnce(&ChainHead) -> AnchorFile + Send + 'static,
-    ) -> Result<ChainHead, StoreError>
+        lock_path: PathBuf,
+        guard: std::sync::Arc<dyn AppendGuard>,
+    ) -> Result<Result<ChainHead, Finding>, StoreError>
     where
         S: Fn(&ChainHead, Draft) -> Entry + Send + 'static,
     {
         self.write(move |conn| {
-            let appended = anchored(conn, &anchor, sign, |tx| {
-                let mut current = head(tx)?;
-                for draft in drafts {
-                    let entry = seal(&current, draft);
-                    insert(tx, &entry)?;
-                    current = ChainHead::of(&entry);
-                }
-                Ok(Some((current.clone(), current)))
+            let appended = anchored(conn, &lock_path, guard.as_ref(), Gate::Check, |tx| {
+                append_drafts(tx, drafts, &seal)
             })?;
-            appended.ok_or(StoreError::NotFound)
+            Ok(appended.map(|head| head.unwrap_or_else(ChainHead::genesis)))
         })
         .await
+    }
+
+    /// `audit accept`: under the same lock, lets `describe` read the chain
+    /// and the anchors as they are and build the acceptance entry, appends
+    /// it without the guard's check, then re-anchors on the new head.
+    pub async fn audit_accept<S, D>(
+        &self,
+        describe: D,
+        seal: S,
+        lock_path: PathBuf,
+        guard: std::sync::Arc<dyn AppendGuard>,
+    ) -> Result<ChainHead, StoreError>
+    where
+        D: FnOnce(&ChainRead<'_>) -> Result<Draft, StoreError> + Send + 'static,
+        S: Fn(&ChainHead, Draft) -> Entry + Send + 'static,
+    {
+        self.write(move |conn| {
+            let appended = anchored(conn, &lock_path, guard.as_ref(), Gate::Accept, |tx| {
+                let draft = describe(&ChainRead(tx))?;
+                append_drafts(tx, vec![draft], &seal)
+            })?;
+            // The accept gate never refuses and always appends one entry.
+            match appended {
+                Ok(Some(head)) => Ok(head),
+                _ => Err(StoreError::NotFound),
+            }
+        })
+        .await
+    }
+
+    /// Indexed reads of the chain outside any append (status, verify).
+    pub async fn audit_read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&ChainRead<'_>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.read(move |conn| f(&ChainRead(conn))).await
     }
 
     /// Deletes entries older than `before` (RFC 3339) and appends a
@@ -165,14 +290,14 @@ impl Store {
         &self,
         before: String,
         seal: S,
-        anchor: AnchorTarget,
-        sign: impl FnOnce(&ChainHead) -> AnchorFile + Send + 'static,
-    ) -> Result<u64, StoreError>
+        lock_path: PathBuf,
+        guard: std::sync::Arc<dyn AppendGuard>,
+    ) -> Result<Result<u64, Finding>, StoreError>
     where
         S: Fn(&ChainHead, Draft) -> Entry + Send + 'static,
     {
         self.write(move |conn| {
-            let removed = anchored(conn, &anchor, sign, |tx| {
+            let removed = anchored(conn, &lock_path, guard.as_ref(), Gate::Check, |tx| {
                 let last = tx
                     .query_row(
                         &format!(
@@ -199,7 +324,7 @@ impl Store {
                 insert(tx, &entry)?;
                 Ok(Some((ChainHead::of(&entry), removed as u64)))
             })?;
-            Ok(removed.unwrap_or(0))
+            Ok(removed.map(|n| n.unwrap_or(0)))
         })
         .await
     }
@@ -212,16 +337,7 @@ impl Store {
         T: Send + 'static,
     {
         self.read(move |conn| {
-            let checkpoint = conn
-                .query_row(
-                    &format!(
-                        "SELECT {COLUMNS} FROM audit_log WHERE action = ?1 ORDER BY seq DESC LIMIT 1"
-                    ),
-                    [audit::CHECKPOINT_ACTION],
-                    row_to_entry,
-                )
-                .optional()?
-                .flatten();
+            let checkpoint = latest_checkpoint(conn)?;
             let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY id"))?;
             let mut failure = None;
             let out = {

@@ -56,7 +56,8 @@ pub struct VerifyView {
     intact: bool,
     entries: u64,
     first_bad_seq: Option<u64>,
-    /// `modified`, `missing`, `reordered`, `truncated` or `anchor_mismatch`.
+    /// `modified`, `missing`, `reordered`, `truncated`, `anchor_mismatch`,
+    /// `anchor_rolled_back`, `chain_emptied` or `anchor_missing`.
     #[serde(rename = "break")]
     break_kind: Option<&'static str>,
 }
@@ -120,19 +121,13 @@ pub async fn verify(
     Authorized(who): Authorized,
 ) -> Result<Json<VerifyView>, ApiError> {
     let report = state.audit.verify().await?;
-    let outcome = if report.intact {
-        audit::Outcome::Success
-    } else {
-        audit::Outcome::Failure
-    };
-    let mut draft =
-        audit::Draft::new(who.actor(), "audit.verify", outcome).detail("entries", report.count);
-    if let Some(b) = report.first_break {
-        draft = draft
-            .detail("first_bad_seq", b.seq)
-            .detail("break", b.kind.as_str());
+    // Who verified is recorded only on an intact chain: nothing is ever
+    // appended past a break (the writer would refuse anyway).
+    if report.intact {
+        let draft = audit::Draft::new(who.actor(), "audit.verify", audit::Outcome::Success)
+            .detail("entries", report.count);
+        super::record(&state, draft).await?;
     }
-    super::record(&state, draft).await?;
     Ok(Json(VerifyView {
         intact: report.intact,
         entries: report.count,
