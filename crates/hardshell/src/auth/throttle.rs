@@ -66,6 +66,9 @@ pub struct Throttles {
     pub hashing: super::hash_gate::HashGate,
     unauth: DefaultKeyedRateLimiter<IpAddr>,
     login: Mutex<HashMap<FailKey, FailState>>,
+    /// The minute each principal's last audited limit hit fell in, so hits
+    /// are audited once per principal and minute, never flooding the log.
+    limit_hits: Mutex<HashMap<String, u64>>,
     keys: Mutex<HashMap<i64, (u32, std::sync::Arc<DefaultDirectRateLimiter>)>>,
 }
 
@@ -97,6 +100,7 @@ impl Throttles {
             hashing: super::hash_gate::HashGate::for_this_machine(),
             unauth: RateLimiter::keyed(per_minute(UNAUTH_PER_MINUTE)),
             login: Mutex::new(HashMap::new()),
+            limit_hits: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
         }
     }
@@ -186,6 +190,18 @@ impl Throttles {
             }
         }
         started
+    }
+
+    /// True for the first limit hit of `principal` in the minute `minute`
+    /// (Unix seconds / 60): only that one is audited.
+    pub fn first_limit_hit_in_minute(&self, principal: &str, minute: u64) -> bool {
+        let Ok(mut map) = self.limit_hits.lock() else {
+            return false;
+        };
+        if map.len() > MAX_TRACKED {
+            map.retain(|_, m| *m == minute);
+        }
+        map.insert(principal.to_string(), minute) != Some(minute)
     }
 
     /// An agent key's own limit, checked after it authenticated.
@@ -346,6 +362,15 @@ mod tests {
             assert_eq!(fail(&t, "10.0.0.6", Some("cy"), now), None);
         }
         assert!(fail(&t, "10.0.0.6", Some("cy"), now).is_some());
+    }
+
+    #[test]
+    fn limit_hits_are_reported_once_per_principal_and_minute() {
+        let t = Throttles::new();
+        assert!(t.first_limit_hit_in_minute("ip:10.0.0.1", 100));
+        assert!(!t.first_limit_hit_in_minute("ip:10.0.0.1", 100));
+        assert!(t.first_limit_hit_in_minute("key:abc", 100));
+        assert!(t.first_limit_hit_in_minute("ip:10.0.0.1", 101));
     }
 
     #[test]

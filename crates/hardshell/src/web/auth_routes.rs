@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use super::client_ip::ClientAddr;
 use super::extract::{
-    Authorized, Identity, SESSION_COOKIE, Unauthenticated, admit_agent_key, cookie,
+    Authorized, Identity, SESSION_COOKIE, Unauthenticated, admit_agent_key, cookie, limit_hit,
 };
 use crate::auth::device::{self, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE};
 use super::{ApiError, AppState, record};
@@ -119,6 +119,17 @@ fn locked(wait: std::time::Duration) -> ApiError {
     e
 }
 
+/// A sign-in refused by the lockout; audited once per address and minute.
+async fn lockout_refusal(
+    state: &AppState,
+    client: ClientAddr,
+    wait: std::time::Duration,
+) -> ApiError {
+    let principal = format!("ip:{}", client.ip);
+    let refusal = locked(wait);
+    limit_hit(state, audit::Actor::system(), principal, client, "login_lockout", refusal).await
+}
+
 /// Counts a failed login and audits it (and a lockout, if one starts).
 async fn login_failed(
     state: &AppState,
@@ -202,10 +213,13 @@ async fn check_password(
     let account = device_cookie
         .and_then(|c| device::verify(&state.pepper, username, c))
         .unwrap_or_else(|| username.to_string());
-    let attempt = state
+    let attempt = match state
         .throttles
         .reserve_login(client.ip, Some(&account), Instant::now())
-        .map_err(locked)?;
+    {
+        Ok(a) => a,
+        Err(wait) => return Err(lockout_refusal(state, client, wait).await),
+    };
     let found = state.store.user_login_lookup(username.to_string()).await?;
     let user = state
         .throttles
@@ -236,10 +250,13 @@ async fn check_human_key(
     client: ClientAddr,
     key: &str,
 ) -> Result<UserRow, ApiError> {
-    let attempt = state
+    let attempt = match state
         .throttles
         .reserve_login(client.ip, None, Instant::now())
-        .map_err(locked)?;
+    {
+        Ok(a) => a,
+        Err(wait) => return Err(lockout_refusal(state, client, wait).await),
+    };
     let user = if Kind::of(key) == Some(Kind::HumanKey) {
         state
             .store
@@ -528,10 +545,13 @@ pub async fn token(
         }
         "agent_key" => {
             let key = required(req.key, "key")?;
-            let attempt = state
+            let attempt = match state
                 .throttles
                 .reserve_login(client.ip, None, Instant::now())
-                .map_err(locked)?;
+            {
+                Ok(a) => a,
+                Err(wait) => return Err(lockout_refusal(&state, client, wait).await),
+            };
             let found = match Kind::of(key.trim()) {
                 Some(Kind::AgentKey) => {
                     state

@@ -179,6 +179,29 @@ fn is_state_changing(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// Audits a rate-limit or lockout hit, once per principal and minute (an
+/// attack cannot flood the log), and gives back the refusal to send.
+pub(crate) async fn limit_hit(
+    state: &AppState,
+    actor: audit::Actor,
+    principal: String,
+    client: ClientAddr,
+    limit: &'static str,
+    refusal: ApiError,
+) -> ApiError {
+    let minute = u64::try_from(now_secs()).unwrap_or_default() / 60;
+    if state.throttles.first_limit_hit_in_minute(&principal, minute) {
+        let draft = audit::Draft::new(actor, "ratelimit.hit", audit::Outcome::Denied)
+            .target(principal)
+            .ip(client.ip)
+            .detail("limit", limit);
+        if let Err(e) = state.audit.record(draft).await {
+            return ApiError::internal(&e);
+        }
+    }
+    refusal
+}
+
 fn too_many(wait: std::time::Duration, msg: &str) -> ApiError {
     let mut e = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -216,7 +239,16 @@ pub async fn admit_agent_key(
     if let Some(limit) = key.rate_limit_per_minute
         && let Err(wait) = state.throttles.check_key(key.row_id, limit)
     {
-        return Err(too_many(wait, "this key's rate limit is exhausted"));
+        let refusal = too_many(wait, "this key's rate limit is exhausted");
+        return Err(limit_hit(
+            state,
+            audit::Actor::agent_key(key.id.clone()),
+            format!("key:{}", key.id),
+            client,
+            "key_per_minute",
+            refusal,
+        )
+        .await);
     }
     if key.last_used_at.is_none_or(|t| now > t) {
         state.store.agent_key_touch(key.row_id, now).await?;
@@ -396,10 +428,18 @@ impl FromRequestParts<AppState> for Unauthenticated {
                 "send the body as application/json",
             ));
         }
-        state
-            .throttles
-            .check_unauthenticated(client.ip)
-            .map_err(|wait| too_many(wait, "too many requests from this address"))?;
+        if let Err(wait) = state.throttles.check_unauthenticated(client.ip) {
+            let refusal = too_many(wait, "too many requests from this address");
+            return Err(limit_hit(
+                state,
+                audit::Actor::system(),
+                format!("ip:{}", client.ip),
+                client,
+                "unauthenticated_per_ip",
+                refusal,
+            )
+            .await);
+        }
         Ok(Unauthenticated(client))
     }
 }
