@@ -204,8 +204,11 @@ async fn uploads_are_typed_listed_deduplicated_and_refused_by_role_and_type() {
     let (s, _) = upload(&server, &owner, agent, "empty.md", b"").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
-    // Everyone signed in lists; only owners, admins and granted keys change.
-    let (s, list) = get(&server, &gus, &kn_path(agent)).await;
+    // Members and above list (a guest sees agents' names only); only
+    // owners, admins and granted keys change.
+    let (s, _) = get(&server, &gus, &kn_path(agent)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, list) = get(&server, &owner, &kn_path(agent)).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         names(&list),

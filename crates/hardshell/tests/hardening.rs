@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use common::client;
 use common::identity::{
-    add_user, agent_key, bearer, installation, login, password_of, pf, token_grant, tokens,
+    add_user, agent_key, audit_rows, bearer, installation, login, password_of, pf, token_grant,
+    tokens,
 };
 use common::ws::{Cred, close_code, connect};
 use reqwest::{Method, StatusCode};
@@ -22,7 +23,7 @@ const CLOSE_WITHIN: Duration = Duration::from_secs(5);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_guesses_get_five_evaluations_not_forty_eight() {
-    let (_env, server) = installation(&[("olga", "owner")]);
+    let (env, server) = installation(&[("olga", "owner")]);
     let mut guesses = Vec::new();
     for i in 0..48 {
         let url = server.url("/api/v1/auth/login");
@@ -57,6 +58,13 @@ async fn concurrent_guesses_get_five_evaluations_not_forty_eight() {
         .unwrap()
         .status();
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    // The refusals are audited, merged per address and minute: dozens of
+    // hits, one or two entries (two if the burst crossed a minute).
+    let hits = audit_rows(&env)
+        .into_iter()
+        .filter(|r| r.0 == "ratelimit.hit" && r.3 == "ip:127.0.0.1")
+        .count();
+    assert!((1..=2).contains(&hits), "{hits} ratelimit.hit entries");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -312,4 +320,62 @@ async fn cross_site_text_posts_are_refused_before_they_count() {
     }
     // The owner still signs in from the same address.
     login(&server, "olga").await;
+}
+
+/// Starts an upload that sends its headers and the start of its body, then
+/// stalls, holding its slot while the socket stays open.
+fn stalled_upload(server: &common::Server, token: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    let start = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+                 Content-Type: text/plain\r\n\r\nhello, this upload is slow";
+    let head = format!(
+        "POST /api/v1/uploads HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: 100000\r\n\r\n"
+    );
+    sock.write_all(head.as_bytes()).unwrap();
+    sock.write_all(start.as_bytes()).unwrap();
+    sock
+}
+
+async fn upload_status(server: &common::Server, token: &str) -> StatusCode {
+    const B: &str = "hs-hardening-boundary";
+    let body = format!(
+        "--{B}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"note.txt\"\r\n\
+         Content-Type: text/plain\r\n\r\na small note\r\n--{B}--\r\n"
+    );
+    bearer(server, token, Method::POST, "/api/v1/uploads")
+        .header("content-type", format!("multipart/form-data; boundary={B}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Polls until `want` (the server takes and frees slots asynchronously).
+async fn upload_until(server: &common::Server, token: &str, want: StatusCode) -> bool {
+    for _ in 0..100 {
+        if upload_status(server, token).await == want {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_in_flight_are_bounded_per_person() {
+    let (_env, server) = installation(&[("ann", "member"), ("bo", "member")]);
+    let ann = tokens(&server, "ann").await.0;
+    let bo = tokens(&server, "bo").await.0;
+    let held = [stalled_upload(&server, &ann), stalled_upload(&server, &ann)];
+    // Ann's third upload waits for one of hers to finish...
+    assert!(upload_until(&server, &ann, StatusCode::TOO_MANY_REQUESTS).await);
+    // ...while Bo, within the server-wide bound, still uploads.
+    assert_eq!(upload_status(&server, &bo).await, StatusCode::CREATED);
+    // A stalled client that goes away frees its slot.
+    drop(held);
+    assert!(upload_until(&server, &ann, StatusCode::CREATED).await);
 }

@@ -9,4 +9,5 @@ pub mod markdown;
 pub mod mentions;
 pub mod search;
 pub mod upload_files;
+pub mod upload_slots;
 pub mod validate;

@@ -67,6 +67,8 @@ pub struct UploadFiles {
     dir: Arc<PathBuf>,
     name_key: Arc<Zeroizing<[u8; 32]>>,
     enc_key: Arc<Zeroizing<[u8; 32]>>,
+    /// Uploads in flight (see `upload_slots`).
+    pub slots: super::upload_slots::UploadSlots,
 }
 
 impl std::fmt::Debug for UploadFiles {
@@ -86,6 +88,7 @@ impl UploadFiles {
             dir: Arc::new(dir),
             name_key: derive(b"hardshell upload file name v1"),
             enc_key: derive(b"hardshell upload content v1"),
+            slots: super::upload_slots::UploadSlots::default(),
         }
     }
 

@@ -118,7 +118,7 @@ pub async fn upload(
     req: Request,
 ) -> Result<Response, ApiError> {
     let agent = agent_or_404(&state, id).await?;
-    let (name, data) = read_form(&state, req).await?;
+    let (name, data, _slot) = read_form(&state, &p, req).await?;
     let embedder = embedder_for(&state, &agent).await;
     let created_by = match &p.identity {
         Identity::User(u) => Some(u.id),

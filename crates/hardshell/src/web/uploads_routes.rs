@@ -23,6 +23,7 @@ use super::extract::{Authorized, Identity, Principal};
 use super::{ApiError, AppState, record};
 use crate::auth::now_secs;
 use crate::chat::upload_files::{is_public_id, public_id};
+use crate::chat::upload_slots::UploadSlot;
 use crate::store::chat::AttachmentRow;
 use crate::store::uploads::{NewUpload, Reader};
 use uploadtype::{self as upload_type, classify, content_disposition, display_name};
@@ -72,13 +73,14 @@ fn bad_form(message: impl Into<String>) -> ApiError {
     responses((status = 201, description = "Stored", body = AttachmentRow),
         (status = 400, description = "Not a multipart form with one non-empty `file` field"),
         (status = 413, description = "Larger than `limits.upload_bytes`"),
-        (status = 415, description = "Type not on the allowlist (decided from the bytes)")))]
+        (status = 415, description = "Type not on the allowlist (decided from the bytes)"),
+        (status = 429, description = "Too many uploads in flight (2 per person or key, 4 in all); see Retry-After")))]
 pub async fn upload(
     State(state): State<AppState>,
     Authorized(p): Authorized,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (name, data) = match read_form(&state, req).await {
+    let (name, data, _slot) = match read_form(&state, &p, req).await {
         Ok(v) => v,
         Err(e) => return Err(refused(&state, &p, e).await),
     };
@@ -159,11 +161,27 @@ async fn refused(state: &AppState, p: &Principal, e: ApiError) -> ApiError {
 
 /// Reads the form: exactly one field, `file`, at most
 /// `limits.upload_bytes` long and not empty. Returns the sanitised display
-/// name and the bytes. Nothing is written anywhere.
+/// name, the bytes, and the upload slot the caller holds while the bytes
+/// are in memory (taken before the body is read; over the bound: 429).
+/// Nothing is written anywhere.
 pub(super) async fn read_form(
     state: &AppState,
+    p: &Principal,
     req: Request,
-) -> Result<(String, Vec<u8>), ApiError> {
+) -> Result<(String, Vec<u8>, UploadSlot), ApiError> {
+    let principal = match &p.identity {
+        Identity::User(u) => format!("user:{}", u.id),
+        Identity::AgentKey(k) => format!("key:{}", k.id),
+    };
+    let Some(slot) = state.uploads.slots.try_take(&principal) else {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_uploads",
+            "too many uploads in flight; wait for one to finish",
+        );
+        e.retry_after = Some(1);
+        return Err(e);
+    };
     let cap = state.config.limits.upload_bytes;
     let body_cap = cap.saturating_add(MULTIPART_OVERHEAD);
     let declared = req
@@ -223,7 +241,7 @@ pub(super) async fn read_form(
     if data.is_empty() {
         return Err(bad_form("the file is empty"));
     }
-    Ok((name, data))
+    Ok((name, data, slot))
 }
 
 /// Downloads an upload the caller may read.
