@@ -26,6 +26,7 @@ pub async fn run(
     args: ServeArgs,
     log: crate::logging::LogRedactor,
 ) -> anyhow::Result<ExitCode> {
+    crate::auth::hash_gate::return_hash_buffers_to_the_os();
     let dd = g.data_dir()?;
     if !dd.is_initialised() {
         first_run(g, &dd)?;
