@@ -260,3 +260,32 @@ fn a_missing_helper_is_refused_by_the_probe() {
         "{reason}"
     );
 }
+
+#[test]
+fn a_layer_that_cannot_be_applied_aborts_before_the_command() {
+    // Landlock ABI 99 cannot be enforced: the helper must refuse, never exec.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let out = Command::new(HELPER)
+        .args([
+            "__sandbox-exec",
+            "v1",
+            "99",
+            "ro",
+            "1000000",
+            "1",
+            "8",
+            "1000",
+            "64",
+        ])
+        .arg(format!("touch {}", marker.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("landlock: unsupported ABI 99"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!marker.exists());
+}
