@@ -1,13 +1,15 @@
 // Agents inside a conversation: live reply placeholders fed by the
-// agent.* WebSocket events (streamed text goes in as text, never HTML),
+// agent.* WebSocket events (each agent.delta carries the server's rendered,
+// sanitised snapshot of the reply so far, inserted with setSafeHtml; raw
+// text only ever goes in as text),
 // tool-call and injection badges (live and from a stored message's meta),
 // the Stop button, and the members-panel controls for adding an agent and
 // choosing a group's default agent. The stored reply (message.created)
-// always replaces the placeholder; this module never renders reply HTML.
+// always replaces the placeholder; this module never renders Markdown.
 import { get, post, patch } from "./api.js";
-import { h, byId, toast, avatar } from "./dom.js";
+import { h, byId, toast, avatar, setSafeHtml } from "./dom.js";
 
-const turns = new Map(); // turn_id -> { conversationId, agent, text, tools, error, done, el }
+const turns = new Map(); // turn_id -> { conversationId, agent, text, html, tools, error, done, el }
 let hooks = null;
 let agentsCache = null; // agent list for the member controls (loaded on demand)
 
@@ -32,13 +34,14 @@ export function onAgentFrame(frame) {
   switch (frame.type) {
     case "agent.started":
       if (!t) {
-        t = { conversationId: frame.conversation_id, agent: d.agent || { name: "agent" }, text: "", tools: new Map(), error: null, done: false, el: null };
+        t = { conversationId: frame.conversation_id, agent: d.agent || { name: "agent" }, text: "", html: null, tools: new Map(), error: null, done: false, el: null };
         turns.set(d.turn_id, t);
       }
       break;
     case "agent.delta":
       if (!t) return true;
       t.text += typeof d.text === "string" ? d.text : "";
+      if (typeof d.html === "string") t.html = d.html;
       break;
     case "agent.tool_call":
       if (!t) return true;
@@ -103,9 +106,12 @@ export function conversationChanged() {
 
 function renderTurn(t) {
   const name = t.agent.name || "agent";
-  const body = h("div", { class: "msg-content stream-text" });
-  if (t.text) body.textContent = t.text;
-  else if (!t.error) body.append(h("span", { class: "thinking muted", text: "thinking…" }));
+  const body = h("div", { class: "msg-content" });
+  if (t.html) setSafeHtml(body, t.html);
+  else if (t.text) {
+    body.classList.add("stream-text");
+    body.textContent = t.text;
+  } else if (!t.error) body.append(h("span", { class: "thinking muted", text: "thinking…" }));
   const el = h("article", {
     class: "msg turn" + (t.done ? "" : " streaming") + (t.error ? " turn-error" : ""),
     "aria-label": `${name} is replying`,

@@ -5,10 +5,13 @@
 // is never pre-filled and the server never returns it ("key set" only).
 // Every value from the server goes in as text or a form value.
 import { get, post, patch, del, api } from "./api.js";
-import { h, toast, fmtDateTime, fmtSize, confirmDialog } from "./dom.js";
+import { h, toast, fmtDateTime, fmtSize, confirmDialog, table } from "./dom.js";
 import { chatWithAgent, forgetAgents } from "./agent-chat.js";
 
 const KINDS = ["openai", "ollama", "anthropic"];
+// Browsers compile `pattern` with the `v` flag, where a bare `-` in a class
+// is a syntax error (and the whole check is silently dropped): escape it.
+const HANDLE_PATTERN = "[a-z0-9][a-z0-9_\\-]{0,31}";
 // Shown as placeholders only (the server applies the same defaults). Kept
 // as scheme + rest so the bundle names no external URL literally: the asset
 // test refuses those to catch accidental third-party fetches.
@@ -29,14 +32,6 @@ const field = (label, input, hint) => h("div", { class: "field" },
   h("label", {}, label, hint ? h("span", { class: "hint", text: ` ${hint}` }) : null, input));
 const errorLine = () => h("p", { class: "status error form-error", role: "alert" });
 const numOrNull = (v) => (String(v).trim() === "" ? null : Number(v));
-
-function table(headers, rows, empty) {
-  if (rows.length === 0) return h("p", { class: "muted", text: empty });
-  return h("div", { class: "table-wrap" },
-    h("table", {},
-      h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col", text: t })))),
-      h("tbody", {}, rows)));
-}
 
 async function modelList() {
   try {
@@ -81,7 +76,7 @@ async function newAgentForm(rerender) {
   const status = errorLine();
   const form = h("form", { class: "stack", autocomplete: "off", "aria-label": "New agent" },
     h("div", { class: "row-fields" },
-      field("Handle", h("input", { name: "handle", required: true, maxlength: 32, pattern: "[a-z0-9][a-z0-9_-]{0,31}", placeholder: "helper" })),
+      field("Handle", h("input", { name: "handle", required: true, maxlength: 32, pattern: HANDLE_PATTERN, placeholder: "helper" })),
       field("Name", h("input", { name: "name", required: true, maxlength: 100, placeholder: "Helper" })),
       field("Model", h("input", { name: "model", required: true, list: "model-options", placeholder: "provider/model" }))),
     await modelList(),
@@ -296,6 +291,7 @@ function knowledgePanel(agent, result, rerender) {
 /** The Providers settings tab (owner only; the server enforces it too). */
 export async function providersTab(me, rerender) {
   const { providers } = await get("/api/v1/providers");
+  const testStatus = h("p", { class: "status", role: "status", "aria-live": "polite" });
   const rows = providers.map((p) => h("tr", { dataset: { name: p.name } },
     h("td", {}, h("strong", { text: p.name })),
     h("td", { text: p.kind }),
@@ -303,14 +299,39 @@ export async function providersTab(me, rerender) {
     h("td", {}, h("span", { class: `tag ${p.has_api_key ? "ok-tag" : ""}`, text: p.has_api_key ? "key set" : "no key" })),
     h("td", { text: (p.models || []).join(", ") || "—" }),
     h("td", { class: "row-actions" },
+      h("button", { type: "button", class: "secondary small", text: "Test connection", "aria-label": `Test the connection to ${p.name}`, onclick: (e) => testProvider(p.name, e.currentTarget, testStatus) }),
       h("button", { type: "button", class: "secondary small", text: "Edit", "aria-label": `Edit ${p.name}`, onclick: () => { editingProvider = p.name; rerender(); } }),
       p.has_api_key ? h("button", { type: "button", class: "ghost small", text: "Remove key", "aria-label": `Remove the API key of ${p.name}`, onclick: () => removeKey(p, rerender) }) : null,
       h("button", { type: "button", class: "danger small", text: "Delete", "aria-label": `Delete ${p.name}`, onclick: () => deleteProvider(p, rerender) }))));
   const editing = providers.find((p) => p.name === editingProvider) || null;
   return [
     panel(editing ? `Edit provider ${editing.name}` : "Add a provider", providerForm(editing, rerender)),
-    panel("Providers", table(["Name", "Kind", "Base URL", "API key", "Models", ""], rows, "No providers yet. Add one so agents can answer.")),
+    panel("Providers", table(["Name", "Kind", "Base URL", "API key", "Models", ""], rows, "No providers yet. Add one so agents can answer."), testStatus),
   ];
+}
+
+/**
+ * Runs the server's connection test (one real call with the saved settings
+ * and key) and says what happened in `status`. Returns the result.
+ */
+export async function testProvider(name, button, status) {
+  if (button) button.disabled = true;
+  status.className = "status";
+  status.textContent = `Testing ${name}…`;
+  try {
+    const r = await post(`/api/v1/providers/${encodeURIComponent(name)}/test`, {});
+    status.className = r.ok ? "status ok" : "status error";
+    status.textContent = r.ok
+      ? `${name}: connected. ${r.models.length} model${r.models.length === 1 ? "" : "s"} available${r.models.length ? ` (${r.models.slice(0, 5).join(", ")}${r.models.length > 5 ? ", …" : ""})` : ""}.`
+      : `${name}: ${r.message || r.code}`;
+    return r;
+  } catch (e) {
+    status.className = "status error";
+    status.textContent = `${name}: ${e.message}`;
+    return null;
+  } finally {
+    if (button) button.disabled = false;
+  }
 }
 
 const providerBody = (p) => ({
@@ -327,7 +348,7 @@ function providerForm(p, rerender) {
   const key = h("input", { name: "api_key", type: "password", autocomplete: "new-password", placeholder: p && p.has_api_key ? "unchanged" : "" });
   const form = h("form", { class: "stack", autocomplete: "off", "aria-label": "Provider" },
     h("div", { class: "row-fields" },
-      field("Name", h("input", { name: "name", required: true, maxlength: 32, pattern: "[a-z0-9][a-z0-9_-]{0,31}", value: p ? p.name : "", readonly: !!p, placeholder: "openai" })),
+      field("Name", h("input", { name: "name", required: true, maxlength: 32, pattern: HANDLE_PATTERN, value: p ? p.name : "", readonly: !!p, placeholder: "openai" })),
       field("Kind", kind),
       field("Base URL", baseUrl, "(empty: the default)")),
     h("div", { class: "row-fields" },

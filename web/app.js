@@ -2,11 +2,13 @@
 // and settings, the live connection, search, theme toggle, the drawer on
 // small screens and keyboard shortcuts (Ctrl/Cmd+K search, Esc closes).
 import { get, post, csrfToken, goToLogin } from "./api.js";
-import { h, byId, toast, avatar, fmtDateTime } from "./dom.js";
+import { h, byId, toast, avatar, fmtDateTime, highlighted } from "./dom.js";
 import * as chat from "./chat.js";
 import { connectLive, closeLive } from "./live.js";
 import { showSettings } from "./settings.js";
 import { onAgentFrame, onStoredMessage, resetTurns } from "./agent-chat.js";
+import { loadSidebarAgents } from "./sidebar-agents.js";
+import { initWelcome } from "./first-run.js";
 
 const app = byId("app");
 
@@ -38,6 +40,8 @@ async function boot() {
   } catch (e) {
     toast(e.message, "error");
   }
+  await loadSidebarAgents(me.user);
+  initWelcome(me.user);
   connectLive({
     since: () => chat.state.lastSeen,
     event: onFrame,
@@ -95,6 +99,8 @@ async function route() {
     await showSettings(parts[1] || "sessions", chat.state.me);
     return;
   }
+  // Back from settings: agents may have been added, renamed or disabled.
+  if (!settingsView.hidden) loadSidebarAgents();
   settingsView.hidden = true;
   chatView.hidden = false;
   if (parts[0] === "c" && /^\d+$/.test(parts[1] || "")) {
@@ -217,7 +223,7 @@ async function runSearch(q, mine, latest) {
           h("span", { class: "hit-conv", text: conv ? conv.title : `Conversation ${hit.conversation_id}` }),
           h("time", { class: "muted", text: fmtDateTime(hit.message.created_at) })),
         h("span", { class: "hit-author", text: hit.message.author.name }),
-        h("span", { class: "hit-snippet", text: hit.snippet || hit.message.text })));
+        h("span", { class: "hit-snippet" }, highlighted(hit.snippet || hit.message.text, q))));
   }));
   byId("search-results").hidden = false;
   byId("conversations").hidden = true;

@@ -48,6 +48,7 @@ export function initChat() {
     els[id] = byId(id);
   }
   els.messages.addEventListener("scroll", onScroll, { passive: true });
+  els.messages.addEventListener("click", toggleActionsOnTouch);
   els["toggle-members"].addEventListener("click", () => toggleMembers());
   els["close-members"].addEventListener("click", () => toggleMembers(false));
   els["add-member"].addEventListener("submit", addMember);
@@ -79,6 +80,15 @@ export async function loadConversations() {
   renderConvList();
 }
 
+/** "2 people · 1 agent": the same count in the list and the header. */
+export function memberSummary(conv) {
+  const people = conv.members.filter((m) => m.kind === "user").length;
+  const agents = conv.members.length - people;
+  const parts = [`${people} ${people === 1 ? "person" : "people"}`];
+  if (agents) parts.push(`${agents} ${agents === 1 ? "agent" : "agents"}`);
+  return parts.join(" · ");
+}
+
 function sortedConversations() {
   return [...state.convs.values()].sort((a, b) =>
     (b.last_activity_at || b.created_at) - (a.last_activity_at || a.created_at) || b.id - a.id);
@@ -88,8 +98,7 @@ export function renderConvList() {
   const items = sortedConversations().map((c) => {
     const unread = state.unread.get(c.id) || 0;
     const active = c.id === state.current;
-    const people = c.members.filter((m) => m.kind === "user").length;
-    const sub = c.kind === "direct" ? "direct" : `${people} ${people === 1 ? "person" : "people"}`;
+    const sub = c.kind === "direct" ? "direct chat" : memberSummary(c);
     return h("li", {},
       h("a", {
         class: "conv" + (active ? " active" : "") + (unread ? " unread" : ""),
@@ -175,7 +184,7 @@ function renderHeader() {
   if (!conv) return;
   els["conv-title"].textContent = conv.title;
   const names = conv.members.map((m) => (m.kind === "user" && m.id === state.me.id ? "you" : m.name));
-  els["conv-sub"].textContent = `${conv.members.length} members · ${names.join(", ")}`;
+  els["conv-sub"].textContent = `${memberSummary(conv)} · ${names.join(", ")}`;
   document.title = `${conv.title} · Hardshell`;
 }
 
@@ -260,6 +269,22 @@ function attachmentEl(a) {
     h("span", { class: "att-text" },
       h("span", { class: "att-name", text: a.name }),
       h("span", { class: "att-size muted", text: fmtSize(a.size) })));
+}
+
+const touchOnly = window.matchMedia("(hover: none)");
+
+/**
+ * On a touch screen there is no hover: a tap on a message shows its
+ * Edit/Delete toolbar and a tap anywhere else hides it again.
+ */
+function toggleActionsOnTouch(event) {
+  if (!touchOnly.matches) return;
+  const target = event.target instanceof Element ? event.target : null;
+  if (target && target.closest("a, button, textarea, input, summary")) return;
+  const msg = target ? target.closest(".msg") : null;
+  const wasOpen = !!msg && msg.classList.contains("actions-open");
+  els.messages.querySelectorAll(".msg.actions-open").forEach((m) => m.classList.remove("actions-open"));
+  if (msg && !wasOpen) msg.classList.add("actions-open");
 }
 
 function nearBottom() {

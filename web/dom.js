@@ -77,6 +77,87 @@ export function fmtDateTime(secs) {
   return new Date(secs * 1000).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 }
 
+const RELATIVE = new Intl.RelativeTimeFormat([], { numeric: "auto" });
+const UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+
+/** "5 minutes ago", "yesterday", "in 3 days". */
+export function fmtRelative(secs, now = Date.now() / 1000) {
+  const diff = secs - now;
+  if (Math.abs(diff) < 45) return "just now";
+  for (const [unit, size] of UNITS) {
+    if (Math.abs(diff) >= size || unit === "minute") return RELATIVE.format(Math.round(diff / size), unit);
+  }
+  return "just now";
+}
+
+/**
+ * Seconds since the epoch from what the API sends: a number, digits, or an
+ * RFC 3339 string (nanosecond fractions are cut to milliseconds, which
+ * Date.parse reads everywhere). null when it is none of those.
+ */
+export function toSecs(value) {
+  if (typeof value === "number") return value;
+  if (typeof value !== "string" || !value) return null;
+  if (/^\d+$/.test(value)) return Number(value);
+  const ms = Date.parse(value.replace(/(\.\d{3})\d+/, "$1").replace(" ", "T"));
+  return Number.isNaN(ms) ? null : ms / 1000;
+}
+
+/** A <time> showing a relative time, with the exact time on hover. */
+export function timeAgo(secs) {
+  if (!secs) return document.createTextNode("—");
+  const exact = new Date(secs * 1000);
+  return h("time", {
+    datetime: exact.toISOString(),
+    title: exact.toLocaleString([], { dateStyle: "full", timeStyle: "long" }),
+    text: fmtRelative(secs),
+  });
+}
+
+/**
+ * A table; on a phone each row becomes a card, so every cell is labelled
+ * with its column (data-label, shown by CSS).
+ */
+export function table(headers, rows, empty, extraClass = "") {
+  if (rows.length === 0) return h("p", { class: "muted", text: empty });
+  for (const row of rows) {
+    [...row.children].forEach((cell, i) => { if (headers[i]) cell.dataset.label = headers[i]; });
+  }
+  return h("div", { class: "table-wrap" },
+    h("table", { class: `cards ${extraClass}`.trim() },
+      h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col", text: t })))),
+      h("tbody", {}, rows)));
+}
+
+/**
+ * Text with every case-insensitive occurrence of the query's words wrapped
+ * in <mark>. Built from text nodes only: nothing is ever parsed as HTML.
+ */
+export function highlighted(text, query) {
+  const words = String(query).toLowerCase().split(/\s+/).map((w) => w.replace(/["*^()]/g, "")).filter((w) => w.length > 0);
+  const out = [];
+  text = String(text);
+  const lower = text.toLowerCase();
+  // Lower-casing can change the length (U+0130); then positions would not
+  // line up, so mark nothing rather than the wrong letters.
+  if (lower.length !== text.length) return [text];
+  let at = 0;
+  while (words.length && at < lower.length) {
+    let best = -1;
+    let len = 0;
+    for (const w of words) {
+      const i = lower.indexOf(w, at);
+      if (i !== -1 && (best === -1 || i < best || (i === best && w.length > len))) { best = i; len = w.length; }
+    }
+    if (best === -1) break;
+    if (best > at) out.push(text.slice(at, best));
+    out.push(h("mark", { text: text.slice(best, best + len) }));
+    at = best + len;
+  }
+  if (at < text.length) out.push(text.slice(at));
+  return out;
+}
+
 export function fmtDay(secs) {
   const d = new Date(secs * 1000);
   const today = new Date();

@@ -1,6 +1,7 @@
 // Sign-in: password, or the identity-key file ({"username","uuid","token"})
 // that the owner downloaded. The key is read locally and posted once; the
-// CSRF token from the answer is kept for this tab only.
+// CSRF token from the answer is kept for this tab only. Before setup, the
+// page says where the setup link is.
 import { setCsrfToken, clearCsrfToken } from "./api.js";
 
 const form = document.getElementById("login");
@@ -55,6 +56,12 @@ async function signIn(path, body) {
 }
 
 clearCsrfToken();
+
+// Before setup there is nobody to sign in as: say where the setup link is.
+fetch("/api/v1/setup", { headers: { Accept: "application/json" }, credentials: "same-origin" })
+  .then((r) => (r.ok ? r.json() : null))
+  .then((s) => { if (s && s.setup_done === false) document.getElementById("setup-hint").hidden = false; })
+  .catch(() => { /* the hint is optional */ });
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();

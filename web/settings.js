@@ -1,13 +1,21 @@
 // Settings: your sessions (revoke, sign out everywhere, your key file);
-// agent keys for admins (created keys are shown once, then only their
-// metadata); users and roles for the owner; the audit log with Verify.
-// Every value from the server is shown as text.
+// API keys for admins (keys for outside automations: shown once, then only
+// their metadata); users and roles for the owner; the audit log with
+// Verify, actors shown by name. Every value from the server is shown as
+// text; times are relative with the exact time on hover.
 import { get, post, patch, del, goToLogin } from "./api.js";
-import { h, byId, toast, fmtDateTime, confirmDialog, downloadJson } from "./dom.js";
+import { h, byId, toast, confirmDialog, downloadJson, table, timeAgo, toSecs } from "./dom.js";
 import { agentsTab, providersTab } from "./agents.js";
 
-const RESOURCES = ["bookmarks", "conversations", "messages", "knowledge"];
+// Only permissions some route checks today (bookmarks are not built yet,
+// and knowledge has no edit): a checkbox that grants nothing would mislead.
+const RESOURCES = ["conversations", "messages", "knowledge"];
 const ACTIONS = ["read", "write", "edit", "delete"];
+const GRANTABLE = new Set([
+  "conversations:read", "conversations:write", "conversations:edit", "conversations:delete",
+  "messages:read", "messages:write", "messages:edit", "messages:delete",
+  "knowledge:read", "knowledge:write", "knowledge:delete",
+]);
 const ROLES = ["owner", "admin", "member", "guest"];
 
 let me = null;
@@ -19,7 +27,7 @@ function tabsFor(user) {
     ["sessions", "Sessions", true],
     ["agents", "Agents", true],
     ["providers", "Providers", user.role === "owner"],
-    ["keys", "Agent keys", admin],
+    ["keys", "API keys", admin],
     ["users", "Users", admin],
     ["audit", "Audit log", admin],
   ].filter((t) => t[2]);
@@ -48,16 +56,8 @@ export async function showSettings(tab, user) {
 }
 
 const rerender = (tab) => showSettings(tab, me);
-const when = (secs) => (secs ? fmtDateTime(secs) : "—");
+const when = (value) => timeAgo(toSecs(value));
 const panel = (title, ...children) => h("section", { class: "panel" }, h("h2", { text: title }), ...children);
-
-function table(headers, rows, empty) {
-  if (rows.length === 0) return h("p", { class: "muted", text: empty });
-  return h("div", { class: "table-wrap" },
-    h("table", {},
-      h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col", text: t })))),
-      h("tbody", {}, rows)));
-}
 
 // ---------------------------------------------------------------- sessions
 
@@ -65,8 +65,8 @@ async function sessions() {
   const list = await get("/api/v1/auth/sessions");
   const rows = list.map((s) => h("tr", {},
     h("td", { text: s.kind === "web" ? "Browser" : "API token" }),
-    h("td", { text: when(s.created_at) }),
-    h("td", { text: when(s.last_seen_at) }),
+    h("td", {}, when(s.created_at)),
+    h("td", {}, when(s.last_seen_at)),
     h("td", { text: s.ip || "—" }),
     h("td", {}, s.current ? h("span", { class: "tag ok-tag", text: "this session" })
       : h("button", { type: "button", class: "danger small", text: "Revoke", onclick: () => revokeSession(s) }))));
@@ -117,7 +117,7 @@ async function mintKeyFile(user) {
   }
 }
 
-// ---------------------------------------------------------------- agent keys
+// ---------------------------------------------------------------- API keys
 
 async function keys() {
   const list = await get("/api/v1/keys");
@@ -126,17 +126,19 @@ async function keys() {
     return h("tr", {},
       h("td", {}, h("strong", { text: k.name }), h("div", { class: "muted mono", text: k.id })),
       h("td", {}, h("div", { class: "perm-tags" }, k.permissions.map((p) => h("span", { class: "tag", text: p })))),
-      h("td", { text: when(k.created_at) }),
-      h("td", { text: when(k.last_used_at) }),
-      h("td", { text: k.expires_at ? when(k.expires_at) : "never" }),
+      h("td", {}, when(k.created_at)),
+      h("td", {}, k.last_used_at ? when(k.last_used_at) : "never"),
+      h("td", {}, k.expires_at ? when(k.expires_at) : "never"),
       h("td", {}, h("span", { class: `tag ${status === "active" ? "ok-tag" : "err-tag"}`, text: status })),
       h("td", { class: "row-actions" },
         status !== "revoked" ? h("button", { type: "button", class: "danger small", text: "Revoke", onclick: () => revokeKey(k) }) : null,
         h("button", { type: "button", class: "ghost small", text: "Delete", onclick: () => deleteKey(k) })));
   });
   return [
-    panel("Create an agent key", keyForm()),
-    panel("Agent keys", table(["Name", "Permissions", "Created", "Last used", "Expires", "Status", ""], rows, "No agent keys yet.")),
+    panel("Create an API key",
+      h("p", { class: "muted", text: "API keys let outside automations and agents read and write your team's data. They are not Hardshell's own agents (those are under Agents)." }),
+      keyForm()),
+    panel("API keys", table(["Name", "Permissions", "Created", "Last used", "Expires", "Status", ""], rows, "No API keys yet.")),
   ];
 }
 
@@ -145,8 +147,10 @@ function keyForm() {
     h("span", {}), ACTIONS.map((a) => h("span", { class: "perm-head", text: a })),
     RESOURCES.map((r) => [
       h("span", { class: "perm-res", text: r }),
-      ACTIONS.map((a) => h("label", { class: "check perm-cell" },
-        h("input", { type: "checkbox", name: "perm", value: `${r}:${a}`, "aria-label": `${r} ${a}` }))),
+      ACTIONS.map((a) => (GRANTABLE.has(`${r}:${a}`)
+        ? h("label", { class: "check perm-cell" },
+          h("input", { type: "checkbox", name: "perm", value: `${r}:${a}`, "aria-label": `${r} ${a}` }))
+        : h("span", { class: "perm-cell muted", "aria-hidden": "true", text: "—" }))),
     ]));
   const status = h("p", { class: "status error", role: "status" });
   const form = h("form", { class: "stack" },
@@ -180,7 +184,7 @@ function keyForm() {
 }
 
 function showKeyOnce(created) {
-  const field = h("input", { type: "text", readonly: true, class: "mono", "aria-label": "The new agent key" });
+  const field = h("input", { type: "text", readonly: true, class: "mono", "aria-label": "The new API key" });
   field.value = created.token;
   const copyStatus = h("span", { class: "muted", role: "status" });
   const copy = h("button", {
@@ -246,7 +250,7 @@ async function users() {
       h("td", {}, h("strong", { text: u.username }), self ? h("span", { class: "muted", text: " (you)" }) : null),
       h("td", {}, role),
       h("td", {}, h("span", { class: `tag ${u.disabled ? "err-tag" : "ok-tag"}`, text: u.disabled ? "disabled" : "active" })),
-      h("td", { text: u.created_at }),
+      h("td", {}, when(u.created_at)),
       h("td", { class: "row-actions" },
         owner || self ? h("button", { type: "button", class: "secondary small", text: "Key file", "aria-label": `Key file for ${u.username}`, onclick: () => mintKeyFile(u) }) : null,
         owner && !self ? h("button", { type: "button", class: "ghost small", text: u.disabled ? "Enable" : "Disable", onclick: () => updateUser(u, { disabled: !u.disabled }) }) : null,
@@ -320,20 +324,24 @@ async function audit() {
     after = page.next_after_seq;
   }
   entries.reverse();
+  const names = await actorNames();
+  const who = (kind, id) => names(kind, id);
   const filter = h("input", { type: "search", placeholder: "Filter by action, actor or target", "aria-label": "Filter the audit log" });
-  const tbody = h("tbody", {});
+  const wrap = h("div", { class: "table-wrap" });
+  const headers = ["#", "When", "Who", "Action", "Target", "Outcome", "Address", ""];
   const draw = () => {
     const q = filter.value.trim().toLowerCase();
-    const shown = entries.filter((e) => !q || `${e.action} ${e.actor_kind}:${e.actor_id} ${e.target} ${e.outcome}`.toLowerCase().includes(q)).slice(0, 500);
-    tbody.replaceChildren(...shown.map((e) => h("tr", {},
+    const shown = entries.filter((e) => !q || `${e.action} ${who(e.actor_kind, e.actor_id)} ${e.actor_kind}:${e.actor_id} ${e.target} ${e.outcome}`.toLowerCase().includes(q)).slice(0, 500);
+    const rows = shown.map((e) => h("tr", {},
       h("td", { class: "mono", text: e.seq }),
-      h("td", { text: e.ts }),
-      h("td", { text: `${e.actor_kind}:${e.actor_id}` }),
+      h("td", {}, when(e.ts)),
+      h("td", { title: `${e.actor_kind}:${e.actor_id}`, text: who(e.actor_kind, e.actor_id) }),
       h("td", { class: "mono", text: e.action }),
-      h("td", { text: e.target || "—" }),
+      h("td", { class: "wrap-cell", text: e.target ? targetName(e.target, names) : "—" }),
       h("td", {}, h("span", { class: `tag ${e.outcome === "success" ? "ok-tag" : "err-tag"}`, text: e.outcome })),
-      h("td", { text: e.ip || "—" }),
-      h("td", {}, h("details", {}, h("summary", { text: "details" }), h("pre", { text: JSON.stringify(e.details, null, 2) }))))));
+      h("td", { class: "mono", text: e.ip || "—" }),
+      h("td", {}, h("details", {}, h("summary", { text: "details" }), h("pre", { text: JSON.stringify(e.details, null, 2) })))));
+    wrap.replaceChildren(table(headers, rows, q ? "Nothing matches." : "No entries.", "audit"));
   };
   filter.addEventListener("input", draw);
   draw();
@@ -357,8 +365,36 @@ async function audit() {
       },
     }));
   }
-  return [panel(`Audit log (${entries.length} entries)`, actions, result,
-    h("div", { class: "table-wrap" }, h("table", { class: "audit" },
-      h("thead", {}, h("tr", {}, ["Seq", "Time", "Actor", "Action", "Target", "Outcome", "Address", ""].map((t) => h("th", { scope: "col", text: t })))),
-      tbody)))];
+  return [panel(`Audit log (${entries.length} entries)`, actions, result, wrap)];
+}
+
+/**
+ * A lookup from audit actors to names: users, API keys and agents by id,
+ * the server itself as "Hardshell". Unknown ids (deleted since) stay as
+ * "kind #id"; a list the caller may not read just leaves ids.
+ */
+async function actorNames() {
+  const [users, keyList, agentList] = await Promise.all([
+    get("/api/v1/users").catch(() => []),
+    get("/api/v1/keys").catch(() => []),
+    get("/api/v1/agents").then((r) => r.agents).catch(() => []),
+  ]);
+  const map = new Map();
+  for (const u of users) map.set(`user:${u.id}`, u.username);
+  for (const k of keyList) map.set(`agent_key:${k.id}`, `API key “${k.name}”`);
+  for (const a of agentList) map.set(`agent:${a.id}`, `@${a.handle}`);
+  const label = { user: "user", agent_key: "API key", agent: "agent", channel_sender: "channel sender" };
+  return (kind, id) => {
+    if (kind === "system") return "Hardshell";
+    return map.get(`${kind}:${id}`) || `${label[kind] || kind} #${id}`;
+  };
+}
+
+/** "user:3" as the user's name, "agent:2" as @handle; other targets as sent. */
+function targetName(target, names) {
+  const m = /^(user|agent|agent_key|key):(.+)$/.exec(target);
+  if (!m) return target;
+  const kind = m[1] === "key" ? "agent_key" : m[1];
+  const name = names(kind, m[2]);
+  return name.includes("#") ? target : `${name} (${target})`;
 }

@@ -1,13 +1,17 @@
 // Test fixtures: a fresh server per test, and `newPage(label)` which opens
 // a page in its own browser context (its own cookies) and watches it:
 // any JS dialog (alert/confirm/prompt), any Content-Security-Policy
-// report on the console, or any uncaught script error fails the test.
+// report or other error on the console, or any uncaught script error fails
+// the test. The one console error allowed is the browser's own note on an
+// HTTP 4xx answer, which tests provoke on purpose (refusals, signed out).
 // On failure every page is screenshotted into e2e/artifacts/.
 import { test as base, expect } from "@playwright/test";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer } from "./server.js";
+
+const EXPECTED_CONSOLE_ERROR = /^Failed to load resource: the server responded with a status of 4\d\d\b/;
 
 const ARTIFACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "artifacts");
 
@@ -35,7 +39,9 @@ export const test = base.extend({
         d.dismiss().catch(() => {});
       });
       page.on("console", (m) => {
-        if (/content[ -]security[ -]policy/i.test(m.text())) problems.push(`${label}: CSP violation: ${m.text()}`);
+        const text = m.text();
+        if (/content[ -]security[ -]policy/i.test(text)) problems.push(`${label}: CSP violation: ${text}`);
+        else if (m.type() === "error" && !EXPECTED_CONSOLE_ERROR.test(text)) problems.push(`${label}: console error: ${text}`);
       });
       page.on("pageerror", (e) => problems.push(`${label}: uncaught error: ${e.message}`));
       opened.push({ label, page, context });

@@ -86,7 +86,7 @@ test("the owner sets up a provider and an agent, and the reply streams in", asyn
   await expect(page.locator("#stop-turns")).toBeVisible();
   // Some, but not all, of the text: the reply is streaming.
   await expect.poll(async () => {
-    const t = (await bubble.locator(".stream-text").textContent().catch(() => "")) || "";
+    const t = (await bubble.locator(".msg-content").textContent().catch(() => "")) || "";
     return t.startsWith("Hello") && t.length < full.length;
   }, { intervals: [50] }).toBe(true);
   // The stored reply replaces the placeholder.
@@ -120,7 +120,7 @@ test("stop cancels a slow reply, and the stored part says it was stopped", async
   llm.script(chunks, 250);
   await sendUI(page, "@echo think slowly");
   const bubble = streamed(page);
-  await expect(bubble.locator(".stream-text")).toContainText("word1");
+  await expect(bubble.locator(".msg-content")).toContainText("word1");
   await page.locator("#stop-turns").click();
   await expect(page.locator("#stop-turns")).toBeHidden();
   await expect(streamed(page)).toHaveCount(0);
@@ -335,7 +335,7 @@ test("screenshots of the agent editor and a streaming reply", async ({ server, n
   await openConversationUI(page, "Agents lab");
   llm.script("Sure! Here is a short answer that arrives word by word so you can watch it stream in.".split(/(?= )/), 200);
   await sendUI(page, "@helper how does streaming look?");
-  await expect(streamed(page).locator(".stream-text")).toContainText("short answer");
+  await expect(streamed(page).locator(".msg-content")).toContainText("short answer");
   await page.screenshot({ path: `${dir}/agent-streaming-light.png` });
   await expect(streamed(page)).toHaveCount(0);
 });

@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::Server;
-use common::agents::{create_agent, direct, set_provider};
+use common::agents::{create_agent, direct, offline_provider, set_provider};
 use common::chat::{call, get, post};
 use common::fake_llm::FakeLlm;
 use common::identity::{agent_key, audit_rows, bearer, db, installation, tokens};
@@ -108,6 +108,7 @@ async fn uploads_are_typed_listed_deduplicated_and_refused_by_role_and_type() {
         ("gus", "guest"),
     ]);
     let owner = tokens(&server, "olga").await.0;
+    offline_provider(&server, &owner).await;
     let admin = tokens(&server, "adam").await.0;
     let ann = tokens(&server, "ann").await.0;
     let gus = tokens(&server, "gus").await.0;

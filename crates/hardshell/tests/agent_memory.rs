@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::agents::{create_agent, direct, set_provider};
+use common::agents::{create_agent, direct, offline_provider, set_provider};
 use common::chat::{call, get, group, post};
 use common::fake_llm::FakeLlm;
 use common::identity::{agent_key, audit_rows, installation, tokens};
@@ -43,6 +43,7 @@ fn texts(v: &Value) -> Vec<String> {
 async fn owners_and_admins_curate_memories_with_dedup_validation_and_audit() {
     let (env, server) = installation(&[("olga", "owner"), ("adam", "admin"), ("ann", "member")]);
     let owner = tokens(&server, "olga").await.0;
+    offline_provider(&server, &owner).await;
     let admin = tokens(&server, "adam").await.0;
     let ann_token = tokens(&server, "ann").await.0;
     let olga_id = user_id(&server, &owner).await;
@@ -201,6 +202,7 @@ async fn owners_and_admins_curate_memories_with_dedup_validation_and_audit() {
 async fn members_guests_and_keys_cannot_read_or_write_memories() {
     let (_env, server) = installation(&[("olga", "owner"), ("ann", "member"), ("gus", "guest")]);
     let owner = tokens(&server, "olga").await.0;
+    offline_provider(&server, &owner).await;
     let agent = create_agent(&server, &owner, "helper", "openai/m1", json!({})).await;
     let (s, m) = add(
         &server,
@@ -313,6 +315,7 @@ async fn a_turn_for_one_user_never_sees_another_users_memories() {
 async fn a_full_memory_answers_409_and_keeps_answering_duplicates() {
     let (_env, server) = installation(&[("olga", "owner")]);
     let owner = tokens(&server, "olga").await.0;
+    offline_provider(&server, &owner).await;
     let agent = create_agent(&server, &owner, "helper", "openai/m1", json!({})).await;
     // The cap is 1000 per agent; fill it 20 requests at a time.
     for batch in 0..50 {

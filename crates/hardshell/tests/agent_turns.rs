@@ -429,7 +429,19 @@ async fn stop_cancels_a_running_turn() {
 async fn missing_or_unreachable_providers_explain_themselves() {
     let w = world().await;
     let (mut ws, _) = connect(&w.server, Cred::Bearer(&w.owner), "").await;
+    // An agent whose provider was deleted after it was created (creating
+    // one for a provider that does not exist is refused).
+    set_provider(&w.server, &w.owner, "nope", json!({"kind": "ollama"})).await;
     let nowhere = create_agent(&w.server, &w.owner, "nowhere", "nope/m1", json!({})).await;
+    let (s, _) = call(
+        &w.server,
+        &w.owner,
+        Method::DELETE,
+        "/api/v1/providers/nope",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
     let conv = direct(&w.server, &w.owner, nowhere).await;
     post(&w.server, &w.owner, conv, "hello?").await;
     let frames = failed_turn_frames(&mut ws).await;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::agents::{create_agent, set_provider};
+use common::agents::{create_agent, offline_provider, set_provider};
 use common::chat::{call, get};
 use common::fake_llm::FakeLlm;
 use common::identity::{self, audit_rows, installation, pf, tokens};
@@ -69,6 +69,7 @@ async fn agents_are_validated_and_only_admins_manage_them() {
     let (env, server) = installation(&[("olga", "owner"), ("adam", "admin"), ("ann", "member")]);
     let admin = tokens(&server, "adam").await.0;
     let member = tokens(&server, "ann").await.0;
+    offline_provider(&server, &tokens(&server, "olga").await.0).await;
     let id = create_agent(
         &server,
         &admin,

@@ -38,6 +38,13 @@ fn table() -> Vec<Row> {
             [410; 7],
         ),
         (
+            "GET",
+            "/api/v1/setup",
+            "/api/v1/setup",
+            none.clone(),
+            [200; 7],
+        ),
+        (
             "POST",
             "/api/v1/auth/login",
             "/api/v1/auth/login",

@@ -7,8 +7,10 @@
 //! stripped and scanned before it reaches the model.
 
 pub mod budget;
+pub mod connect;
 mod context;
 pub mod knowledge;
+mod live_text;
 pub mod memory;
 pub mod model;
 pub mod prompt;

@@ -113,23 +113,44 @@ impl Registry {
         if let Some(p) = self.cache.lock().ok().and_then(|c| c.get(&lower).cloned()) {
             return Ok(Some((p, row)));
         }
-        let kind = ProviderKind::parse(&row.kind).ok_or_else(|| {
-            ProviderError::Protocol(format!("unknown provider kind {}", row.kind))
-        })?;
-        let config = ProviderConfig {
-            name: row.name.clone(),
-            kind,
-            base_url: row.base_url.clone(),
-            api_key: self.vault.get(&key_name(&row.name)),
-            embedding_model: row.embedding_model.clone(),
-            limits: self.limits.clone(),
-        };
-        let provider = providers::build(config)?;
+        let provider = providers::build(self.config_of(&row, self.limits.clone())?)?;
         if let Ok(mut cache) = self.cache.lock()
             && self.generation.load(Ordering::SeqCst) == generation
         {
             cache.insert(lower, Arc::clone(&provider));
         }
         Ok(Some((provider, row)))
+    }
+
+    /// A client for a provider with other call limits (the connection
+    /// test), built from the current settings and key and never cached.
+    pub async fn build_uncached(
+        &self,
+        name: &str,
+        limits: CallLimits,
+    ) -> Result<Option<(SharedProvider, ProviderRow)>, RegistryError> {
+        let Some(row) = self.store.provider_get(name).await? else {
+            return Ok(None);
+        };
+        let provider = providers::build(self.config_of(&row, limits)?)?;
+        Ok(Some((provider, row)))
+    }
+
+    fn config_of(
+        &self,
+        row: &ProviderRow,
+        limits: CallLimits,
+    ) -> Result<ProviderConfig, ProviderError> {
+        let kind = ProviderKind::parse(&row.kind).ok_or_else(|| {
+            ProviderError::Protocol(format!("unknown provider kind {}", row.kind))
+        })?;
+        Ok(ProviderConfig {
+            name: row.name.clone(),
+            kind,
+            base_url: row.base_url.clone(),
+            api_key: self.vault.get(&key_name(&row.name)),
+            embedding_model: row.embedding_model.clone(),
+            limits,
+        })
     }
 }

@@ -14,6 +14,8 @@ use crate::store::{Store, StoreError};
 
 pub const HANDLE: &str = "assistant";
 /// The default model; the owner connects `openai` or edits the agent.
+/// Seeded without a configured provider on purpose: the first-run path in
+/// the web UI connects one and points the agent at it.
 pub const MODEL: &str = "openai/gpt-4o-mini";
 
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +43,7 @@ pub async fn seed_default(store: &Store, dd: &DataDir) -> Result<Option<AgentRow
         budgets: model::default_budgets(),
         disabled: false,
     };
-    let Ok(row) = store.agent_create(fields, None).await? else {
+    let Ok(row) = store.agent_create(fields, None, None).await? else {
         // A user already has the handle; leave it to the owner.
         tracing::warn!("not seeding @{HANDLE}: the handle is taken");
         return Ok(None);
@@ -49,7 +51,7 @@ pub async fn seed_default(store: &Store, dd: &DataDir) -> Result<Option<AgentRow
     let dd2 = dd.clone();
     let id = row.id;
     let written = tokio::task::spawn_blocking(move || {
-        workspace::write_soul(&dd2, id, workspace::DEFAULT_SOUL)
+        workspace::write_soul(&dd2, id, &workspace::soul_template("Assistant"))
     })
     .await
     .map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -9,6 +9,7 @@
 //! in a row, on a budget, or when the turn is cancelled.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -18,6 +19,7 @@ use tokio::sync::watch;
 
 use super::budget::{self, Spend};
 use super::context;
+use super::live_text::{LiveText, Snapshot};
 use super::providers::{
     ChatMessage, ChatRequest, ProviderError, SharedProvider, StreamEvent, ToolCall, Usage,
 };
@@ -67,6 +69,8 @@ pub(super) struct Turn {
     pub live: bool,
     pub cancel: watch::Receiver<bool>,
     redactor: StreamRedactor,
+    /// Paces `agent.delta` events and renders their snapshots.
+    live_text: LiveText,
     /// Redacted visible output, exactly as streamed.
     pub text: String,
     pub tools: Vec<ToolRecord>,
@@ -126,6 +130,7 @@ impl Turn {
             live,
             cancel,
             redactor,
+            live_text: LiveText::default(),
             text: String::new(),
             tools: Vec::new(),
             tainted: false,
@@ -152,21 +157,41 @@ impl Turn {
         self.publish_text(safe);
     }
 
+    /// Adds redacted text to the reply; a rendered snapshot goes out when
+    /// one is due (see `live_text`).
     fn publish_text(&mut self, safe: String) {
         if safe.is_empty() {
             return;
         }
-        self.emit(
-            "agent.delta",
-            json!({"turn_id": self.turn_id, "agent_id": self.agent.id, "text": safe}),
-        );
         self.text.push_str(&safe);
+        if self.live {
+            let due = self.live_text.push(&safe, &self.text, Instant::now());
+            self.send_snapshot(due);
+        }
     }
 
-    /// Flushes the leak guard at the end of the turn.
+    /// Sends whatever text is still pending (before a tool call, at the end).
+    fn flush_text(&mut self) {
+        if self.live {
+            let pending = self.live_text.flush(&self.text, Instant::now());
+            self.send_snapshot(pending);
+        }
+    }
+
+    fn send_snapshot(&self, snapshot: Option<Snapshot>) {
+        if let Some(s) = snapshot {
+            self.emit(
+                "agent.delta",
+                json!({"turn_id": self.turn_id, "agent_id": self.agent.id, "text": s.text, "html": s.html}),
+            );
+        }
+    }
+
+    /// Flushes the leak guard and the pending snapshot at the end of the turn.
     pub(super) fn finish_text(&mut self) {
         let rest = self.redactor.finish();
         self.publish_text(rest);
+        self.flush_text();
     }
 
     pub(super) fn leak_kinds(&self) -> Vec<String> {
@@ -371,6 +396,7 @@ impl Turn {
         row: &ProviderRow,
     ) -> String {
         let call_id = call.id.clone();
+        self.flush_text();
         self.emit(
             "agent.tool_call",
             json!({"turn_id": self.turn_id, "agent_id": self.agent.id, "call_id": call_id,

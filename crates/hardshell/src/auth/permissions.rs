@@ -148,6 +148,7 @@ const fn split_perm(perm: &'static str) -> (&'static str, &'static str) {
 /// refused by `Authorized`.
 pub const ROUTES: &[RouteRule] = &[
     rule("POST", "/api/v1/setup", Public),
+    rule("GET", "/api/v1/setup", Public),
     rule("POST", "/api/v1/auth/login", Public),
     rule("POST", "/api/v1/auth/login/key", Public),
     rule("POST", "/api/v1/auth/token", Public),
@@ -279,6 +280,8 @@ pub const ROUTES: &[RouteRule] = &[
     rule("GET", "/api/v1/providers/{name}", Human(Role::Owner)),
     rule("PUT", "/api/v1/providers/{name}", Human(Role::Owner)),
     rule("DELETE", "/api/v1/providers/{name}", Human(Role::Owner)),
+    rule("POST", "/api/v1/providers/detect", Human(Role::Owner)),
+    rule("POST", "/api/v1/providers/{name}/test", Human(Role::Owner)),
     rule("GET", "/api/v1/models", Human(Role::Admin)),
     // Knowledge: readable by everyone who can see agents; changed by owners
     // and admins (or a key granted knowledge rights). Memories hold facts

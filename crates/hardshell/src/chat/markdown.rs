@@ -262,6 +262,14 @@ pub fn render(markdown: &str, resolved: &[String]) -> String {
     SANITIZER.clean(&html).to_string()
 }
 
+/// Renders a prefix of a reply that is still streaming. It is the full
+/// renderer and sanitiser of stored messages, so a snapshot is never less
+/// safe than a stored message, wherever the model's text was cut (half a
+/// tag, half a link, an open code fence); a test checks every prefix.
+pub fn render_partial(markdown_prefix: &str) -> String {
+    render(markdown_prefix, &[])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,5 +555,36 @@ mod tests {
             let s: String = parts.concat();
             assert_safe(&render(&s, &["ann".into()]));
         }
+
+        #[test]
+        fn every_prefix_of_a_streamed_reply_renders_safely(parts in proptest::collection::vec(prop_oneof![
+            Just("<"), Just(">"), Just("<script>alert(1)</script>"), Just("<img src=x onerror=alert(1)>"),
+            Just("javascript:"), Just("[x](javascript:alert(1))"), Just("[y](https://a.example/)"),
+            Just("![i](/api/v1/uploads/abc)"), Just("![i](https://x/y.png)"), Just(" onerror="),
+            Just("\""), Just("'"), Just("`"), Just("```"), Just("```html\n"), Just("&#106;"),
+            Just("\n"), Just(" "), Just("**"), Just("_"), Just("|a|b|\n|-|-|\n"), Just("- [ ] "),
+            Just("<a href=\"javascript:alert(1)\">"), Just("<svg onload=alert(1)>"), Just("<!--"),
+            Just("<style>"), Just("data:text/html,"), Just("<iframe src=//x>"), Just("word"),
+        ], 0..24)) {
+            let s: String = parts.concat();
+            for (cut, _) in s.char_indices().chain(std::iter::once((s.len(), ' '))) {
+                assert_safe(&render_partial(&s[..cut]));
+            }
+        }
+    }
+
+    #[test]
+    fn a_partial_reply_renders_markdown_but_never_live_html() {
+        let reply = "Here is **bold** text <script>alert(1)</script> and [a](javascript:alert(1)).";
+        let mut saw_bold = false;
+        for (cut, _) in reply.char_indices() {
+            let html = render_partial(&reply[..cut]);
+            assert_safe(&html);
+            saw_bold |= html.contains("<strong>bold</strong>");
+        }
+        assert!(
+            saw_bold,
+            "a partial snapshot renders Markdown as it streams"
+        );
     }
 }

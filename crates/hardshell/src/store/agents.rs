@@ -60,6 +60,8 @@ pub struct AgentFields {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AgentReject {
     HandleTaken,
+    /// The model names a provider that is not configured.
+    UnknownProvider,
 }
 
 const AGENT_COLS: &str = "id, uuid, handle, name, description, model, tools, memory_enabled, \
@@ -109,6 +111,13 @@ fn handle_free(conn: &Connection, handle: &str, except: Option<i64>) -> Result<b
         .prepare_cached("SELECT 1 FROM users WHERE username = ?1")?
         .exists([handle])?;
     Ok(!agent && !user)
+}
+
+/// Whether a provider with this name is configured.
+fn provider_exists(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM providers WHERE name = ?1")?
+        .exists([name])?)
 }
 
 fn tools_json(tools: &[String]) -> Result<String, StoreError> {
@@ -238,10 +247,13 @@ pub struct AgentMessage {
 }
 
 impl Store {
+    /// Creates an agent. `provider`, when given, must be configured: it is
+    /// checked in the same transaction as the insert.
     pub async fn agent_create(
         &self,
         fields: AgentFields,
         created_by: Option<i64>,
+        provider: Option<String>,
     ) -> Result<Result<AgentRow, AgentReject>, StoreError> {
         let now = crate::auth::now_secs();
         let uuid = crate::auth::tokens::uuid_v4();
@@ -249,6 +261,11 @@ impl Store {
             let tx = conn.transaction()?;
             if !handle_free(&tx, &fields.handle, None)? {
                 return Ok(Err(AgentReject::HandleTaken));
+            }
+            if let Some(p) = &provider
+                && !provider_exists(&tx, p)?
+            {
+                return Ok(Err(AgentReject::UnknownProvider));
             }
             // The row is born with its identity; every other column is set
             // by the same statement an update runs.
@@ -266,10 +283,13 @@ impl Store {
     }
 
     /// Replaces every field of an agent (the caller merged a patch).
+    /// `provider`, when given, must be configured (checked in the same
+    /// transaction).
     pub async fn agent_update(
         &self,
         id: i64,
         fields: AgentFields,
+        provider: Option<String>,
     ) -> Result<Result<AgentRow, AgentReject>, StoreError> {
         let now = crate::auth::now_secs();
         self.write(move |conn| {
@@ -279,6 +299,11 @@ impl Store {
             }
             if !handle_free(&tx, &fields.handle, Some(id))? {
                 return Ok(Err(AgentReject::HandleTaken));
+            }
+            if let Some(p) = &provider
+                && !provider_exists(&tx, p)?
+            {
+                return Ok(Err(AgentReject::UnknownProvider));
             }
             let row = write_fields(&tx, id, &fields, now)?;
             tx.commit()?;

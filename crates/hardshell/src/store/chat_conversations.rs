@@ -24,7 +24,9 @@ pub struct NewConversation {
     /// agent's name.
     pub title: Option<String>,
     pub created_by: i64,
-    /// Other human members by username (groups).
+    /// Other members by name (groups): a username, or an enabled agent's
+    /// handle (the two share one namespace). With exactly one agent named,
+    /// it becomes the group's default agent.
     pub usernames: Vec<String>,
     /// The agent (direct conversations).
     pub agent_id: Option<i64>,
@@ -54,6 +56,14 @@ fn user_exists(conn: &Connection, id: i64) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM users WHERE id = ?1")?
         .exists([id])?)
+}
+
+/// An enabled agent's id by handle.
+fn agent_id_by_handle(conn: &Connection, handle: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM agents WHERE handle = ?1 AND disabled = 0")?
+        .query_row([handle], |r| r.get(0))
+        .optional()?)
 }
 
 /// An enabled agent's name.
@@ -158,12 +168,17 @@ impl Store {
         self.write(move |conn| {
             in_tx(conn, |tx| {
                 let mut user_ids = vec![new.created_by];
+                let mut agent_ids: Vec<i64> = Vec::new();
                 let mut unknown = Vec::new();
                 for name in &new.usernames {
                     match user_id_by_name(tx, name)? {
                         Some(id) if !user_ids.contains(&id) => user_ids.push(id),
                         Some(_) => {}
-                        None => unknown.push(name.clone()),
+                        None => match agent_id_by_handle(tx, name)? {
+                            Some(id) if !agent_ids.contains(&id) => agent_ids.push(id),
+                            Some(_) => {}
+                            None => unknown.push(name.clone()),
+                        },
                     }
                 }
                 if !unknown.is_empty() {
@@ -173,6 +188,11 @@ impl Store {
                     Some(id) => Some((id, agent_name(tx, id)?.ok_or(Reject::UnknownAgent)?)),
                     None => None,
                 };
+                let default_agent = match (&agent, agent_ids.as_slice()) {
+                    (Some((id, _)), _) => Some(*id),
+                    (None, [only]) => Some(*only),
+                    _ => None,
+                };
                 let title = match (&new.title, &agent) {
                     (Some(t), _) => t.clone(),
                     (None, Some((_, name))) => name.clone(),
@@ -181,17 +201,14 @@ impl Store {
                 tx.execute(
                     "INSERT INTO conversations (kind, title, created_by, default_agent_id, \
                      created_at, last_activity_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                    params![
-                        new.kind,
-                        title,
-                        new.created_by,
-                        agent.as_ref().map(|a| a.0),
-                        now
-                    ],
+                    params![new.kind, title, new.created_by, default_agent, now],
                 )?;
                 let id = tx.last_insert_rowid();
                 for uid in user_ids {
                     insert_member(tx, id, Some(uid), None, now)?;
+                }
+                for aid in agent_ids {
+                    insert_member(tx, id, None, Some(aid), now)?;
                 }
                 if let Some((aid, _)) = agent {
                     insert_member(tx, id, None, Some(aid), now)?;

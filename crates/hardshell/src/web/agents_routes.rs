@@ -150,6 +150,28 @@ fn taken() -> ApiError {
     )
 }
 
+/// The provider part of an already checked `provider/model`.
+fn provider_of(model: &str) -> Option<String> {
+    model::parse_model(model)
+        .ok()
+        .map(|m| m.provider.to_string())
+}
+
+/// Maps a store refusal to its API error.
+fn rejected(r: AgentReject, model: &str) -> ApiError {
+    match r {
+        AgentReject::HandleTaken => taken(),
+        AgentReject::UnknownProvider => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_provider",
+            format!(
+                "no provider named `{}` is configured; add it under Settings → Providers first",
+                provider_of(model).unwrap_or_default()
+            ),
+        ),
+    }
+}
+
 fn draft(p: &Principal, action: &str, id: i64) -> audit::Draft {
     audit::Draft::new(p.actor(), action, audit::Outcome::Success)
         .target(format!("agent:{id}"))
@@ -211,13 +233,16 @@ pub async fn create(
     model::check_fields(&fields).map_err(invalid)?;
     let soul = body
         .soul
-        .unwrap_or_else(|| workspace::DEFAULT_SOUL.to_string());
+        .unwrap_or_else(|| workspace::soul_template(&fields.name));
     model::check_soul(&soul).map_err(invalid)?;
     let creator = p.user().map(|u| u.id);
-    let row = match state.store.agent_create(fields, creator).await? {
-        Ok(row) => row,
-        Err(AgentReject::HandleTaken) => return Err(taken()),
-    };
+    let model_name = fields.model.clone();
+    let provider = provider_of(&model_name);
+    let row = state
+        .store
+        .agent_create(fields, creator, provider)
+        .await?
+        .map_err(|r| rejected(r, &model_name))?;
     let dd = state.data_dir.clone();
     let id = row.id;
     let written = tokio::task::spawn_blocking(move || workspace::write_soul(&dd, id, &soul))
@@ -260,6 +285,9 @@ pub async fn update(
     Json(body): Json<UpdateAgent>,
 ) -> Result<Json<AgentView>, ApiError> {
     let a = agent_or_404(&state, id).await?;
+    // A changed model must name a configured provider; an unchanged one
+    // may outlive its provider (the agent then explains why it cannot answer).
+    let new_model = body.model.as_ref().filter(|m| **m != a.model).cloned();
     let fields = AgentFields {
         handle: body
             .handle
@@ -287,10 +315,12 @@ pub async fn update(
         disabled: body.disabled.unwrap_or(a.disabled),
     };
     model::check_fields(&fields).map_err(invalid)?;
-    let row = match state.store.agent_update(id, fields).await? {
-        Ok(row) => row,
-        Err(AgentReject::HandleTaken) => return Err(taken()),
-    };
+    let provider = new_model.as_deref().and_then(provider_of);
+    let row = state
+        .store
+        .agent_update(id, fields, provider)
+        .await?
+        .map_err(|r| rejected(r, new_model.as_deref().unwrap_or_default()))?;
     if row.disabled {
         // A disabled agent stops talking now, not after its current turn.
         state.runtime.stop_agent(id);

@@ -38,6 +38,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("settings.js", web!("settings.js"), JS),
     ("agents.js", web!("agents.js"), JS),
     ("agent-chat.js", web!("agent-chat.js"), JS),
+    ("sidebar-agents.js", web!("sidebar-agents.js"), JS),
+    ("first-run.js", web!("first-run.js"), JS),
     ("icon.svg", web!("icon.svg"), SVG),
 ];
 

@@ -395,6 +395,26 @@ async fn start_token_session(
     })
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct SetupStatus {
+    /// An owner exists; the setup link no longer works.
+    setup_done: bool,
+}
+
+/// Whether first-run setup is done, so the sign-in page can say that the
+/// setup link is in the server's output. It tells nothing that
+/// `POST /api/v1/setup` (410 or 401) would not.
+#[utoipa::path(get, path = "/api/v1/setup", tag = "auth",
+    responses((status = 200, description = "Setup state", body = SetupStatus)))]
+pub async fn setup_status(
+    Unauthenticated(_client): Unauthenticated,
+    State(state): State<AppState>,
+) -> Result<Json<SetupStatus>, ApiError> {
+    Ok(Json(SetupStatus {
+        setup_done: state.store.owner_exists().await?,
+    }))
+}
+
 /// First-run setup: creates the owner once, with the printed setup token.
 #[utoipa::path(post, path = "/api/v1/setup", tag = "auth", request_body = SetupRequest,
     responses((status = 201, description = "Owner created", body = UserRow),

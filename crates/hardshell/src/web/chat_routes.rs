@@ -37,7 +37,9 @@ pub struct CreateConversation {
     kind: ConversationKind,
     /// Required for groups; a direct conversation defaults to the agent's name.
     title: Option<String>,
-    /// Usernames to add besides the creator (groups).
+    /// Members to add besides the creator (groups): usernames or agent
+    /// handles (a leading `@` is ignored). A group started with exactly one
+    /// agent has it as its default agent.
     members: Option<Vec<String>>,
     /// The agent (direct conversations).
     agent_id: Option<i64>,
@@ -81,7 +83,7 @@ pub(super) fn rejected(r: Reject) -> ApiError {
     match r {
         Reject::UnknownUsers(names) => unprocessable(
             "unknown_user",
-            format!("no such user: {}", names.join(", ")),
+            format!("no such user or agent: {}", names.join(", ")),
         ),
         Reject::UnknownAgent => unprocessable("unknown_agent", "no such agent"),
         Reject::AlreadyMember => ApiError::new(
@@ -258,7 +260,12 @@ pub async fn create(
                     "a group starts without agents; add them as members",
                 ));
             }
-            let usernames = req.members.unwrap_or_default();
+            let usernames: Vec<String> = req
+                .members
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| m.trim().trim_start_matches('@').to_string())
+                .collect();
             if usernames.len() > MAX_INITIAL_MEMBERS {
                 return Err(unprocessable(
                     "invalid_body",

@@ -123,7 +123,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::openapi_json))
-        .routes(routes!(auth_routes::setup))
+        .routes(routes!(auth_routes::setup, auth_routes::setup_status))
         .routes(routes!(auth_routes::login))
         .routes(routes!(auth_routes::login_key))
         .routes(routes!(auth_routes::token))
@@ -171,6 +171,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
             providers_routes::delete
         ))
         .routes(routes!(providers_routes::models))
+        .routes(routes!(providers_routes::detect))
+        .routes(routes!(providers_routes::test))
         .routes(routes!(agents_routes::stop))
 }
 

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::extract::{Authorized, Principal};
 use super::{ApiError, AppState, record};
+use crate::agents::connect::{self, Probe};
 use crate::agents::model;
 use crate::agents::providers::ProviderKind;
 use crate::agents::registry::{KeyChange, RegistryError};
@@ -286,4 +287,95 @@ pub async fn models(
     models.sort();
     models.dedup();
     Ok(Json(ModelList { models, errors }))
+}
+
+/// The result of a connection check.
+#[derive(Serialize, ToSchema)]
+pub struct ProbeView {
+    /// The provider answered and listed its models.
+    ok: bool,
+    /// Where it looked.
+    base_url: String,
+    /// The models it lists (sorted, at most 500).
+    models: Vec<String>,
+    /// A stable code when it failed (`provider_unreachable`, `provider_error`…).
+    code: Option<String>,
+    /// What went wrong, for a person.
+    message: Option<String>,
+}
+
+impl From<Probe> for ProbeView {
+    fn from(p: Probe) -> Self {
+        ProbeView {
+            ok: p.ok,
+            base_url: p.base_url,
+            models: p.models,
+            code: p.code,
+            message: p.message,
+        }
+    }
+}
+
+/// Where to look for Ollama; absent means `http://127.0.0.1:11434`.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DetectRequest {
+    base_url: Option<String>,
+}
+
+fn probe_draft(p: &Principal, action: &str, target: String, probe: &Probe) -> audit::Draft {
+    let outcome = if probe.ok {
+        audit::Outcome::Success
+    } else {
+        audit::Outcome::Failure
+    };
+    audit::Draft::new(p.actor(), action, outcome)
+        .target(target)
+        .ip(p.client.ip)
+        .detail("base_url", probe.base_url.clone())
+        .detail("error", probe.code.clone().unwrap_or_default())
+}
+
+/// Looks for a running Ollama (one model-list request, short timeouts)
+/// and lists its models. The browser cannot reach it itself under the CSP.
+#[utoipa::path(post, path = "/api/v1/providers/detect", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])), request_body = DetectRequest,
+    responses((status = 200, body = ProbeView), (status = 422)))]
+pub async fn detect(
+    State(state): State<AppState>,
+    Authorized(p): Authorized,
+    Json(body): Json<DetectRequest>,
+) -> Result<Json<ProbeView>, ApiError> {
+    let base_url = body.base_url.as_deref().map(check_base_url).transpose()?;
+    let probe = connect::detect_ollama(base_url).await;
+    // Not finding Ollama is an answer, not a failure.
+    let draft = audit::Draft::new(p.actor(), "provider.detected", audit::Outcome::Success)
+        .target("provider:ollama")
+        .ip(p.client.ip)
+        .detail("base_url", probe.base_url.clone())
+        .detail("found", probe.ok);
+    record(&state, draft).await?;
+    Ok(Json(probe.into()))
+}
+
+/// Tests a configured provider: one real request with its saved settings
+/// and key. `ok: false` with a code and message when it fails.
+#[utoipa::path(post, path = "/api/v1/providers/{name}/test", tag = "agents",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = ProbeView), (status = 404)))]
+pub async fn test(
+    State(state): State<AppState>,
+    Authorized(p): Authorized,
+    Path(name): Path<String>,
+) -> Result<Json<ProbeView>, ApiError> {
+    let probe = connect::test_configured(state.runtime.registry(), &name)
+        .await
+        .map_err(registry_error)?
+        .ok_or_else(ApiError::not_found)?;
+    record(
+        &state,
+        probe_draft(&p, "provider.tested", format!("provider:{name}"), &probe),
+    )
+    .await?;
+    Ok(Json(probe.into()))
 }

@@ -21,6 +21,19 @@ pub async fn set_provider(server: &Server, token: &str, name: &str, body: Value)
     v
 }
 
+/// An `openai` provider that agents may name but that nothing answers
+/// for (the discard port): creating an agent needs a configured provider.
+/// `token` must be the owner's.
+pub async fn offline_provider(server: &Server, token: &str) {
+    set_provider(
+        server,
+        token,
+        "openai",
+        json!({"kind": "openai", "base_url": "http://127.0.0.1:9"}),
+    )
+    .await;
+}
+
 /// Creates an agent (`extra` fields merged in); returns its id.
 pub async fn create_agent(
     server: &Server,
