@@ -41,6 +41,8 @@ export const test = base.extend({
       page.on("console", (m) => {
         const text = m.text();
         if (/content[ -]security[ -]policy/i.test(text)) problems.push(`${label}: CSP violation: ${text}`);
+        // Logged as a warning, but it silently turns off the field's check.
+        else if (/is not a valid regular expression/i.test(text)) problems.push(`${label}: invalid pattern: ${text}`);
         else if (m.type() === "error" && !EXPECTED_CONSOLE_ERROR.test(text)) problems.push(`${label}: console error: ${text}`);
       });
       page.on("pageerror", (e) => problems.push(`${label}: uncaught error: ${e.message}`));

@@ -58,6 +58,12 @@ test("every settings page fits a phone, with card rows and a reachable Chat butt
     expect(await created.getAttribute("title")).toMatch(/\d{4}/);
 
     await page.goto("/#/settings/agents");
+    // The handle's `pattern` compiles under the `v` flag and still checks.
+    const handle = page.getByRole("form", { name: "New agent" }).getByLabel("Handle");
+    await handle.fill("Bad Handle!");
+    expect(await handle.evaluate((el) => el.validity.patternMismatch)).toBe(true);
+    await handle.fill("good-handle_2");
+    expect(await handle.evaluate((el) => el.validity.valid)).toBe(true);
     const chat = page.getByRole("button", { name: "Chat with @helper" });
     await chat.scrollIntoViewIfNeeded();
     await expect(chat).toBeInViewport();
