@@ -126,7 +126,9 @@ pub fn state(
         Arc::clone(&vault),
         Arc::clone(&data_dir),
         crate::agents::providers::CallLimits::default(),
+        config.approvals.clone(),
     );
+    runtime.start_approvals();
     Ok(AppState {
         store: opened.store.clone(),
         audit: opened.audit.clone(),

@@ -15,4 +15,5 @@ pub mod lock;
 pub mod logging;
 pub mod secrets;
 pub mod store;
+pub mod trust;
 pub mod web;

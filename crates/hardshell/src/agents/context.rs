@@ -55,6 +55,10 @@ async fn history_item(turn: &mut Turn, m: &MessageRow) -> Option<HistoryItem> {
                 "key"
             };
             let source = format!("{kind}:{name}");
+            // Provenance: a message by a key or another agent taints the turn.
+            if turn.taint.is_none() {
+                turn.taint = Some(format!("a message by {source}"));
+            }
             let p = untrusted::prepare(&source, &body, &turn.nonce);
             if p.verdict.flagged {
                 turn.flag(&source, &p.verdict).await;
@@ -111,6 +115,9 @@ async fn retrieved(turn: &mut Turn, query: &str) -> (Vec<String>, Vec<String>) {
             Ok(hits) => {
                 for h in hits {
                     let source = format!("knowledge:{}", h.doc_name);
+                    if turn.taint.is_none() {
+                        turn.taint = Some(format!("knowledge document {}", h.doc_name));
+                    }
                     let p = untrusted::prepare(&source, &h.text, &turn.nonce);
                     if p.verdict.flagged || h.flagged {
                         turn.flag(&source, &p.verdict).await;
@@ -174,6 +181,8 @@ pub(super) async fn build(turn: &mut Turn, reply_to: i64) -> Result<Vec<ChatMess
 /// The prompt for a `call_agent` callee: its own SOUL and retrieval, and
 /// the caller's question as untrusted input (it was written by a model).
 pub(super) async fn build_nested(turn: &mut Turn, question: &str) -> Vec<ChatMessage> {
+    // The question was written by another agent's model.
+    turn.taint = Some("a question from another agent".into());
     let p = untrusted::prepare("agent_call", question, &turn.nonce);
     if p.verdict.flagged {
         turn.flag("agent_call", &p.verdict).await;

@@ -57,13 +57,15 @@ struct Running {
 
 /// Shared by every handler through `AppState`.
 pub struct Runtime {
-    pub(super) store: Store,
-    pub(super) hub: Hub,
-    pub(super) audit: AuditLog,
-    pub(super) vault: Arc<LiveVault>,
+    pub(crate) store: Store,
+    pub(crate) hub: Hub,
+    pub(crate) audit: AuditLog,
+    pub(crate) vault: Arc<LiveVault>,
     pub(super) registry: Registry,
-    pub(super) data_dir: Arc<DataDir>,
-    pub(super) limits: TurnLimits,
+    pub(crate) data_dir: Arc<DataDir>,
+    pub(crate) limits: TurnLimits,
+    /// Approval expiry and who decides (`[approvals]` in config).
+    pub(crate) approvals: crate::trust::ApprovalSettings,
     running: Mutex<HashMap<u64, Running>>,
     next_id: AtomicU64,
 }
@@ -96,6 +98,7 @@ impl Runtime {
         vault: Arc<LiveVault>,
         data_dir: Arc<DataDir>,
         call_limits: CallLimits,
+        approvals: crate::trust::ApprovalSettings,
     ) -> Arc<Self> {
         Arc::new(Runtime {
             registry: Registry::new(store.clone(), Arc::clone(&vault), call_limits),
@@ -105,6 +108,7 @@ impl Runtime {
             vault,
             data_dir,
             limits: TurnLimits::default(),
+            approvals,
             running: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         })
@@ -112,6 +116,19 @@ impl Runtime {
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Starts the approval sweeper: expiry, decisions made by the CLI or
+    /// before a restart, and parked turns a stopped process left behind.
+    pub fn start_approvals(self: &Arc<Self>) {
+        tokio::spawn(crate::trust::approvals::sweeper(Arc::clone(self)));
+    }
+
+    /// A decision was just made here: resume its parked turn now rather
+    /// than at the next sweep (the claim makes a double resume harmless).
+    pub fn approval_decided(self: &Arc<Self>, approval_id: i64) {
+        let rt = Arc::clone(self);
+        tokio::spawn(async move { super::turn_park::resume(rt, approval_id).await });
     }
 
     /// Registers a turn; the guard unregisters it.

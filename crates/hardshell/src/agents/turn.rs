@@ -24,7 +24,8 @@ use super::providers::{
     ChatMessage, ChatRequest, ProviderError, SharedProvider, StreamEvent, ToolCall, Usage,
 };
 use super::runtime::Runtime;
-use super::tools::{self, ToolScope};
+use super::tools;
+use crate::trust::gate::{self, CallSite, Gated};
 use super::untrusted;
 use crate::store::agents::{AgentMessage, AgentRow, ProviderRow};
 use crate::store::chat::Ref;
@@ -46,6 +47,8 @@ pub(super) enum End {
     Done,
     Stopped,
     Failed { code: &'static str, message: String },
+    /// Waiting for the owner to decide approval `approval` (state saved).
+    Parked { approval: i64 },
 }
 
 /// One tool call as the message metadata and UI badge show it.
@@ -76,6 +79,13 @@ pub(super) struct Turn {
     pub tools: Vec<ToolRecord>,
     /// Untrusted content was flagged during this turn.
     pub tainted: bool,
+    /// The untrusted source that tainted the turn (provenance or a flag):
+    /// from then on side-effecting calls need approval.
+    pub taint: Option<String>,
+    /// The message being answered.
+    pub reply_to: i64,
+    /// Calls a resumed turn handles before asking the model again.
+    pub pending: Option<super::turn_park::Pending>,
     pub usage: Usage,
     pub rounds: usize,
     pub note: Option<&'static str>,
@@ -134,6 +144,9 @@ impl Turn {
             text: String::new(),
             tools: Vec::new(),
             tainted: false,
+            taint: None,
+            reply_to: req.reply_to,
+            pending: None,
             usage: Usage::default(),
             rounds: 0,
             note: None,
@@ -264,7 +277,18 @@ impl Turn {
             return failed("no_provider", "invalid model");
         };
         let model = model.model.to_string();
-        let specs = tools::specs(&self.agent, self.depth, self.rt.limits.max_depth);
+        // Level-0 domains are not offered; the gate re-reads levels per call.
+        let levels = crate::trust::levels_of(&self.rt.store, self.agent.id)
+            .await
+            .unwrap_or_else(|_| crate::trust::Domain::ALL.map(|d| (d, 0)).to_vec());
+        let specs = tools::specs(&self.agent, self.depth, self.rt.limits.max_depth, &levels);
+        if let Some(pending) = self.pending.take()
+            && let Some(end) = self
+                .resume_pending(&mut messages, pending, &provider, &row)
+                .await
+        {
+            return end;
+        }
         let mut last_call: Option<(String, String)> = None;
         let mut repeats = 0usize;
         loop {
@@ -345,7 +369,7 @@ impl Turn {
                 return End::Done;
             }
             messages.push(ChatMessage::assistant(raw, calls.clone()));
-            for call in calls {
+            for (i, call) in calls.iter().enumerate() {
                 let key = (call.name.clone(), call.arguments.clone());
                 repeats = if last_call.as_ref() == Some(&key) {
                     repeats + 1
@@ -357,8 +381,14 @@ impl Turn {
                     self.note = Some("I stopped because I kept repeating the same tool call.");
                     return End::Done;
                 }
-                let content = self.run_tool(&call, &provider, &row).await;
-                messages.push(ChatMessage::tool(&call, content));
+                let content = match self.run_tool(call, &provider, &row, None).await {
+                    Ok(content) => content,
+                    Err(ask) => match self.park(&messages, &calls[i..], &ask).await {
+                        Ok(end) => return end,
+                        Err(content) => content,
+                    },
+                };
+                messages.push(ChatMessage::tool(call, content));
                 if self.cancelled() {
                     return End::Stopped;
                 }
@@ -388,13 +418,16 @@ impl Turn {
         }
     }
 
-    /// Runs one tool call; returns the (wrapped, scanned) content for the model.
-    async fn run_tool(
+    /// Runs one tool call through the gate; returns the (wrapped, scanned)
+    /// content for the model, or the approval request that parks the turn.
+    /// `approval` is the approval a resumed turn dispatches under.
+    pub(super) async fn run_tool(
         &mut self,
         call: &ToolCall,
         provider: &SharedProvider,
         row: &ProviderRow,
-    ) -> String {
+        approval: Option<i64>,
+    ) -> Result<String, crate::trust::gate::Ask> {
         let call_id = call.id.clone();
         self.flush_text();
         self.emit(
@@ -402,17 +435,33 @@ impl Turn {
             json!({"turn_id": self.turn_id, "agent_id": self.agent.id, "call_id": call_id,
                    "name": call.name, "status": "running", "flagged": false}),
         );
-        let scope = ToolScope {
+        let site = CallSite {
             agent: &self.agent,
             conversation_id: self.conversation_id,
             user_id: self.user_id,
             depth: self.depth,
+            turn_id: &self.turn_id,
+            taint: self.taint.as_deref(),
             embedder: row.embedding_model.as_ref().map(|_| Arc::clone(provider)),
+            approval,
         };
-        let result = tools::run(&self.rt, scope, call, self.cancel.clone()).await;
-        let (status, body) = match result {
-            Ok(text) => ("ok", text),
-            Err(text) => ("error", text),
+        let (status, body) = match gate::call(&self.rt, &site, call, self.cancel.clone()).await {
+            Gated::Ran { ok, text, taints } => {
+                if taints && self.taint.is_none() {
+                    self.taint = Some(format!("tool:{}", call.name));
+                }
+                (if ok { "ok" } else { "error" }, text)
+            }
+            Gated::Described(text) => ("described", text),
+            Gated::Refused(text) => ("refused", text),
+            Gated::Ask(ask) if self.live && self.depth == 0 => return Err(ask),
+            Gated::Ask(ask) => (
+                "refused",
+                format!(
+                    "`{}` needs the owner's approval ({}), which a call made for another agent cannot wait for; it did not run",
+                    ask.tool, ask.reason
+                ),
+            ),
         };
         let prepared = untrusted::prepare(&format!("tool:{}", call.name), &body, &self.nonce);
         let flagged = prepared.verdict.flagged;
@@ -430,12 +479,15 @@ impl Turn {
             json!({"turn_id": self.turn_id, "agent_id": self.agent.id, "call_id": call_id,
                    "name": call.name, "status": status, "flagged": flagged}),
         );
-        prepared.text
+        Ok(prepared.text)
     }
 
     /// Audits a flagged item and taints the turn.
     pub(super) async fn flag(&mut self, source: &str, verdict: &promptguard::Verdict) {
         self.tainted = true;
+        if self.taint.is_none() {
+            self.taint = Some(source.to_string());
+        }
         let draft = audit::Draft::new(
             audit::Actor::system(),
             "agent.injection_flagged",
@@ -498,17 +550,27 @@ pub(super) fn run_nested(
             End::Done => Ok(turn.text),
             End::Stopped => Err("the call was stopped".into()),
             End::Failed { message, .. } => Err(message),
+            // Nested turns refuse calls that need approval instead of parking.
+            End::Parked { .. } => Err("the call is waiting for an approval".into()),
         }
     })
 }
 
 /// Stores the reply (or the explanation), publishes, audits.
-async fn finish(rt: &Arc<Runtime>, turn: &mut Turn, end: End, reply_to: i64) {
+pub(super) async fn finish(rt: &Arc<Runtime>, turn: &mut Turn, end: End, reply_to: i64) {
     let (error, stopped) = match &end {
         End::Failed { code, .. } => (Some(*code), false),
         End::Stopped => (None, true),
-        End::Done => (None, false),
+        End::Done | End::Parked { .. } => (None, false),
     };
+    let parked = match &end {
+        End::Parked { approval } => Some(*approval),
+        _ => None,
+    };
+    if let Some(id) = parked {
+        turn.note = Some("Waiting for the owner's approval; I will continue when it is decided.");
+        tracing::debug!(approval = id, "turn parked");
+    }
     let mut text = turn.text.clone();
     if let Some(note) = turn.note {
         text = if text.is_empty() {
@@ -546,7 +608,7 @@ async fn finish(rt: &Arc<Runtime>, turn: &mut Turn, end: End, reply_to: i64) {
     let meta = json!({
         "turn_id": turn.turn_id, "model": turn.agent.model, "tool_calls": turn.tools,
         "flagged": turn.tainted, "error": error, "stopped": stopped,
-        "usage": turn.usage,
+        "usage": turn.usage, "parked": parked, "taint_source": turn.taint,
     });
     let mut message_id = None;
     if !text.trim().is_empty() {
@@ -594,6 +656,7 @@ async fn finish(rt: &Arc<Runtime>, turn: &mut Turn, end: End, reply_to: i64) {
         .detail("output_tokens", turn.usage.output_tokens)
         .detail("flagged", turn.tainted)
         .detail("stopped", stopped)
+        .detail("parked", parked.map_or(serde_json::Value::Null, serde_json::Value::from))
         .detail("error", error.unwrap_or(""));
     if let Err(e) = rt.audit.record(draft).await {
         tracing::error!(%e, "could not audit an agent turn");

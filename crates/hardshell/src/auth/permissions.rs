@@ -317,6 +317,21 @@ pub const ROUTES: &[RouteRule] = &[
         Role::Member,
         "messages:write",
     ),
+    // Approvals and trust (DESIGN §9): owners and admins see them; the
+    // handlers further limit deciding to the owner (and admins if config
+    // allows) and level changes to the owner. Never an agent key.
+    rule("GET", "/api/v1/approvals", Human(Role::Admin)),
+    rule("GET", "/api/v1/approvals/{id}", Human(Role::Admin)),
+    rule("POST", "/api/v1/approvals/{id}/approve", Human(Role::Admin)),
+    rule("POST", "/api/v1/approvals/{id}/deny", Human(Role::Admin)),
+    rule("GET", "/api/v1/agents/{id}/trust", Human(Role::Admin)),
+    rule("PUT", "/api/v1/agents/{id}/trust/{domain}", Human(Role::Owner)),
+    rule("GET", "/api/v1/trust/history", Human(Role::Admin)),
+    rule(
+        "POST",
+        "/api/v1/trust/history/{id}/rollback",
+        Human(Role::Owner),
+    ),
 ];
 
 /// The rule for a matched route, if the matrix has one.

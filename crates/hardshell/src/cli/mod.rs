@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own file and is a thin layer over domain
 //! functions; secrets are read from files, prompts or stdin, never argv.
 
+mod approvals;
 mod audit;
 mod db;
 mod db_shell;
@@ -92,6 +93,12 @@ pub enum Command {
     Net(net::NetCommand),
     /// Prompt-injection verdict for the text on stdin.
     Scan(scan::ScanArgs),
+    /// Approval requests from agents: list, approve, deny.
+    #[command(subcommand)]
+    Approvals(approvals::ApprovalsCommand),
+    /// Agents' trust levels: show, set, history, rollback.
+    #[command(subcommand)]
+    Trust(approvals::TrustCommand),
 }
 
 impl GlobalArgs {
@@ -160,5 +167,7 @@ pub async fn run(
         Command::Net(c) => net::run(c).await,
         Command::Scan(a) => scan::run(a),
         Command::Users(c) => users::run(&g, c).await,
+        Command::Approvals(c) => approvals::run_approvals(&g, c).await,
+        Command::Trust(c) => approvals::run_trust(&g, c).await,
     }
 }

@@ -33,6 +33,8 @@ pub enum ConfigError {
 pub struct Config {
     pub server: ServerConfig,
     pub limits: Limits,
+    /// Approval expiry and who may decide (DESIGN §9).
+    pub approvals: crate::trust::ApprovalSettings,
     /// Where the audit chain's anchors live outside the data directory.
     pub audit: AuditConfig,
 }

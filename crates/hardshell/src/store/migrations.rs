@@ -9,6 +9,7 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up(V3),
         M::up(V4),
         M::up(super::memory_schema::V5),
+        M::up(super::tools_schema::V6),
     ])
 }
 

@@ -7,6 +7,7 @@
 //! (WAL, busy timeout) serialises them across processes (CLI and server).
 
 pub mod agents;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 mod auth_cache;
@@ -22,6 +23,8 @@ pub mod knowledge;
 pub mod memories;
 mod memory_schema;
 mod migrations;
+mod tools_schema;
+pub mod trust;
 pub mod uploads;
 pub mod users;
 

@@ -7,6 +7,7 @@
 
 mod access_log;
 mod agents_routes;
+mod approvals_routes;
 mod assets;
 mod audit_routes;
 mod auth_routes;
@@ -24,6 +25,7 @@ mod memory_routes;
 mod messages_routes;
 mod providers_routes;
 pub mod server;
+mod trust_routes;
 mod uploads_routes;
 mod users_routes;
 mod ws;
@@ -174,6 +176,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(providers_routes::detect))
         .routes(routes!(providers_routes::test))
         .routes(routes!(agents_routes::stop))
+        .routes(routes!(approvals_routes::list))
+        .routes(routes!(approvals_routes::get))
+        .routes(routes!(approvals_routes::approve))
+        .routes(routes!(approvals_routes::deny))
+        .routes(routes!(trust_routes::get))
+        .routes(routes!(trust_routes::set))
+        .routes(routes!(trust_routes::history))
+        .routes(routes!(trust_routes::rollback))
 }
 
 /// The generated OpenAPI document (what `openapi.json` serves).

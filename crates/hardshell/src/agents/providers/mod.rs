@@ -38,8 +38,9 @@ pub struct ToolCall {
     pub arguments: String,
 }
 
-/// One message sent to a provider.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One message sent to a provider. Serialisable so a parked turn's
+/// prompt can be saved while it waits for an approval.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub role: Role,
     pub content: String,

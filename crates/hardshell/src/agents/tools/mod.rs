@@ -1,0 +1,192 @@
+//! The tool registry: every tool's name, domain, read-only flag, strict
+//! argument schema and executor, one file per tool family.
+//!
+//! Owns parsing a call into typed arguments, its canonical form and its
+//! resolved target (what an approval's fingerprint covers). Executors are
+//! private to this module: the only way in is `execute_with_permit`, which takes a
+//! `trust::gate::Permit` that only the gate can make. Nothing here decides
+//! whether a call may run.
+
+mod agents;
+mod knowledge;
+mod memory;
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::providers::{SharedProvider, ToolCall, ToolSpec};
+use super::runtime::Runtime;
+use crate::store::agents::AgentRow;
+use crate::trust::Domain;
+use crate::trust::gate::Permit;
+
+/// Who is calling, for scoping what a tool may touch.
+pub(crate) struct ToolScope<'a> {
+    pub agent: &'a AgentRow,
+    pub conversation_id: i64,
+    pub user_id: Option<i64>,
+    pub depth: u8,
+    pub embedder: Option<SharedProvider>,
+}
+
+/// One tool as the registry knows it.
+pub(crate) struct ToolDef {
+    pub name: &'static str,
+    pub domain: Domain,
+    /// Reads only the agent's own data: always allowed, never parks.
+    pub read_only: bool,
+    /// Its result is untrusted content that taints the turn.
+    pub taints: bool,
+    description: &'static str,
+    schema: fn() -> Value,
+}
+
+impl ToolDef {
+    pub fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: self.name.into(),
+            description: self.description.into(),
+            parameters: (self.schema)(),
+        }
+    }
+}
+
+/// Every tool, in the order they are offered.
+pub(crate) static REGISTRY: &[ToolDef] = &[
+    memory::SAVE,
+    memory::SEARCH,
+    knowledge::SEARCH,
+    agents::CALL_AGENT,
+];
+
+pub(crate) fn lookup(name: &str) -> Option<&'static ToolDef> {
+    REGISTRY.iter().find(|t| t.name == name)
+}
+
+/// The agent's settings allow this tool at this depth (trust aside).
+pub(crate) fn available(agent: &AgentRow, name: &str, depth: u8, max_depth: u8) -> bool {
+    agent.tools.iter().any(|t| t == name)
+        && match name {
+            "memory_save" | "memory_search" => agent.memory,
+            "knowledge_search" => agent.knowledge,
+            "call_agent" => depth < max_depth,
+            _ => lookup(name).is_some(),
+        }
+}
+
+/// The specs offered to the model: available tools whose domain is above
+/// level 0 (`levels` gives each domain's level).
+pub(crate) fn specs(
+    agent: &AgentRow,
+    depth: u8,
+    max_depth: u8,
+    levels: &[(Domain, u8)],
+) -> Vec<ToolSpec> {
+    REGISTRY
+        .iter()
+        .filter(|t| available(agent, t.name, depth, max_depth))
+        .filter(|t| t.read_only || levels.iter().any(|(d, l)| *d == t.domain && *l > 0))
+        .map(ToolDef::spec)
+        .collect()
+}
+
+/// A call parsed against its schema.
+pub(crate) enum Args {
+    MemorySave(memory::SaveArgs),
+    MemorySearch(memory::QueryArgs),
+    KnowledgeSearch(memory::QueryArgs),
+    CallAgent(agents::CallArgs),
+}
+
+/// A parsed call: typed arguments, their normalised form and the resolved
+/// target, which together are what an approval is bound to.
+pub(crate) struct Prepared {
+    pub def: &'static ToolDef,
+    args: Args,
+    /// Normalised arguments (parsed and re-serialised: no unknown fields,
+    /// keys in canonical order when hashed).
+    pub normalised: Value,
+    /// What the call acts on, resolved: a URL with method, a workspace path,
+    /// an agent handle, a memory scope.
+    pub target: String,
+    /// Extra bytes the fingerprint covers (a request body's hash).
+    pub target_extra: String,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(call: &ToolCall) -> Result<T, String> {
+    let raw = if call.arguments.trim().is_empty() {
+        "{}"
+    } else {
+        &call.arguments
+    };
+    serde_json::from_str(raw).map_err(|e| format!("invalid arguments for {}: {e}", call.name))
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// Parses `call` strictly (unknown fields refused) and resolves its target.
+pub(crate) fn prepare(call: &ToolCall, scope: &ToolScope<'_>) -> Result<Prepared, String> {
+    let def = lookup(&call.name).ok_or_else(|| format!("unknown tool `{}`", call.name))?;
+    let (args, normalised, target) = match def.name {
+        "memory_save" => {
+            let a: memory::SaveArgs = parse(call)?;
+            let target = memory::target(&a, scope)?;
+            let v = to_value(&a);
+            (Args::MemorySave(a), v, target)
+        }
+        "memory_search" => {
+            let a: memory::QueryArgs = parse(call)?;
+            let v = to_value(&a);
+            (Args::MemorySearch(a), v, "memory".into())
+        }
+        "knowledge_search" => {
+            let a: memory::QueryArgs = parse(call)?;
+            let v = to_value(&a);
+            (Args::KnowledgeSearch(a), v, "knowledge".into())
+        }
+        "call_agent" => {
+            let a: agents::CallArgs = parse(call)?;
+            let handle = agents::handle_of(&a);
+            // Refused before any approval is asked for: it could never run.
+            if handle.eq_ignore_ascii_case(&scope.agent.handle) {
+                return Err("an agent cannot call itself".into());
+            }
+            let target = format!("agent:@{handle}");
+            let v = to_value(&a);
+            (Args::CallAgent(a), v, target)
+        }
+        other => return Err(format!("unknown tool `{other}`")),
+    };
+    Ok(Prepared {
+        def,
+        args,
+        normalised,
+        target,
+        target_extra: String::new(),
+    })
+}
+
+/// Runs a prepared call. Only the gate holds a `Permit`. `Ok` is the
+/// result text, `Err` an error the model reads.
+pub(crate) async fn execute_with_permit(
+    _permit: Permit,
+    rt: &Arc<Runtime>,
+    scope: ToolScope<'_>,
+    prepared: Prepared,
+    cancel: watch::Receiver<bool>,
+) -> Result<String, String> {
+    match prepared.args {
+        Args::MemorySave(a) => memory::save(rt, &scope, a).await,
+        Args::MemorySearch(a) => memory::search(rt, &scope, a).await,
+        Args::KnowledgeSearch(a) => knowledge::search(rt, &scope, a).await,
+        Args::CallAgent(a) => agents::call_agent(rt, &scope, a, cancel).await,
+    }
+}
+
+#[cfg(test)]
+mod tests;
