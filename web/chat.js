@@ -48,7 +48,7 @@ export function initChat() {
     els[id] = byId(id);
   }
   els.messages.addEventListener("scroll", onScroll, { passive: true });
-  els.messages.addEventListener("click", toggleActionsOnTouch);
+  document.addEventListener("click", toggleActionsOnTouch);
   els["toggle-members"].addEventListener("click", () => toggleMembers());
   els["close-members"].addEventListener("click", () => toggleMembers(false));
   els["add-member"].addEventListener("submit", addMember);
@@ -281,7 +281,7 @@ function toggleActionsOnTouch(event) {
   if (!touchOnly.matches) return;
   const target = event.target instanceof Element ? event.target : null;
   if (target && target.closest("a, button, textarea, input, summary")) return;
-  const msg = target ? target.closest(".msg") : null;
+  const msg = target ? target.closest("#messages .msg") : null;
   const wasOpen = !!msg && msg.classList.contains("actions-open");
   els.messages.querySelectorAll(".msg.actions-open").forEach((m) => m.classList.remove("actions-open"));
   if (msg && !wasOpen) msg.classList.add("actions-open");

@@ -8,6 +8,7 @@ import { test as base, expect } from "../lib/fixtures.js";
 import { apiSetup, apiAddUser, apiLogin, password } from "../lib/server.js";
 import { loginUI, sendUI } from "../lib/ui.js";
 import { startFakeLlm } from "../lib/fake_llm.js";
+import { gradientPng } from "../lib/png.js";
 
 const test = base.extend({
   llm: async ({}, use) => {
@@ -109,4 +110,51 @@ test("a new group takes people and agents; search marks the match", async ({ ser
   // Markup in a message stays text in the snippet, marked or not.
   await expect(hit.locator(".hit-snippet b")).toHaveCount(0);
   await expect(hit.locator(".hit-snippet")).toContainText("<b>quarterly</b>");
+});
+
+test("a PDF card keeps its own height beside an image; a tap shows and hides a message's toolbar on a phone", async ({ server, newPage }) => {
+  const owner = await apiSetup(server, "olivia");
+  const conv = await owner.ok("POST", "/api/v1/conversations", { kind: "group", title: "Files", members: [] });
+  const upload = async (name, type, bytes) => {
+    const form = new FormData();
+    form.append("file", new Blob([bytes], { type }), name);
+    const resp = await fetch(owner.base + "/api/v1/uploads", {
+      method: "POST",
+      headers: { Cookie: `hs_session=${owner.cookie}`, "X-CSRF-Token": owner.csrf, Origin: owner.base },
+      body: form,
+    });
+    expect(resp.status).toBe(201);
+    return (await resp.json()).id;
+  };
+  const img = await upload("tall.png", "image/png", gradientPng(200, 260));
+  const pdf = await upload("report.pdf", "application/pdf", "%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n");
+  await owner.ok("POST", `/api/v1/conversations/${conv.id}/messages`, { text: "Both files", attachments: [img, pdf] });
+
+  // Side by side on a desktop, the card is not stretched to the image.
+  const desk = await newPage("desktop", { viewport: { width: 1280, height: 800 } });
+  await loginUI(desk, "olivia");
+  await desk.goto(`/#/c/${conv.id}`);
+  const image = desk.locator(".att-image img");
+  await expect.poll(() => image.evaluate((el) => el.naturalWidth)).toBeGreaterThan(0);
+  const card = await desk.locator(".att-file").boundingBox();
+  const picture = await image.boundingBox();
+  expect(Math.abs(card.y - picture.y)).toBeLessThan(5); // one row
+  expect(card.height).toBeLessThan(picture.height / 2);
+
+  const page = await newPage("phone", { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+  await loginUI(page, "olivia");
+  await page.goto(`/#/c/${conv.id}`);
+
+  const msg = page.locator("#messages .msg", { hasText: "Both files" });
+  const toolbar = msg.locator(".msg-actions");
+  await expect(toolbar).toHaveCSS("opacity", "0");
+  await msg.locator(".msg-content").tap();
+  await expect(msg).toHaveClass(/actions-open/);
+  await expect(toolbar).toHaveCSS("opacity", "1");
+  await page.locator("#conv-title").tap();
+  await msg.locator(".msg-content").tap();
+  await expect(msg).toHaveClass(/actions-open/);
+  await page.locator("#messages .day").first().tap();
+  await expect(msg).not.toHaveClass(/actions-open/);
+  await expect(toolbar).toHaveCSS("opacity", "0");
 });
