@@ -492,3 +492,15 @@ async fn doctor_can_tell_whether_the_outside_anchor_is_present_and_current() {
     let status = opened.audit.outside_anchor_status().await.unwrap();
     assert!(!status.present && !status.current, "{status:?}");
 }
+
+#[test]
+fn a_verification_that_cannot_run_exits_2() {
+    // No data directory at all: nothing to open, so no verdict either way.
+    let env = Env::new();
+    let out = env.run(
+        &["audit", "verify", "--json", "--passphrase-file", &pf(&env)],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not run"));
+}
