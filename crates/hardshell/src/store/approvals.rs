@@ -289,3 +289,71 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DbKey;
+
+    fn new_approval(fingerprint: &str) -> NewApproval {
+        NewApproval {
+            agent_id: 1,
+            conversation_id: 1,
+            tool: "memory_save".into(),
+            domain: "files".into(),
+            fingerprint: fingerprint.into(),
+            target: "memory:conversation:1".into(),
+            arguments: "{}".into(),
+            taint_source: None,
+            reason: "trust level 2 for files".into(),
+            expires_at: crate::auth::now_secs() + 600,
+            parked: "{}".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_approval_dispatches_once_and_only_with_its_fingerprint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("db"), DbKey::generate()).unwrap();
+        // The approval's agent and conversation are not what is tested here.
+        store
+            .write(|c| {
+                c.execute_batch("PRAGMA foreign_keys = OFF;")?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let Requested::New(row) = store.approval_request(new_approval("aa")).await.unwrap() else {
+            panic!("first request must be new");
+        };
+        let Requested::Merged(same) = store.approval_request(new_approval("aa")).await.unwrap()
+        else {
+            panic!("an identical pending request must merge");
+        };
+        assert_eq!((same.id, same.merged), (row.id, 1));
+        // Not approved yet: nothing dispatches.
+        assert!(!store.approval_dispatch(row.id, "aa").await.unwrap());
+        store.approval_decide(row.id, true, 1).await.unwrap();
+        assert!(matches!(
+            store.approval_decide(row.id, false, 1).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(
+            !store.approval_dispatch(row.id, "bb").await.unwrap(),
+            "other call"
+        );
+        assert!(store.approval_dispatch(row.id, "aa").await.unwrap());
+        assert!(
+            !store.approval_dispatch(row.id, "aa").await.unwrap(),
+            "second dispatch"
+        );
+        let row = store.approval_get(row.id).await.unwrap().unwrap();
+        assert_eq!(row.status, "dispatched");
+        // The parked turn is claimed once.
+        assert_eq!(
+            store.approval_claim(row.id).await.unwrap().as_deref(),
+            Some("{}")
+        );
+        assert_eq!(store.approval_claim(row.id).await.unwrap(), None);
+    }
+}
