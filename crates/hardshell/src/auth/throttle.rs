@@ -182,11 +182,11 @@ impl Throttles {
         if outcome == Settled::Succeeded {
             // A success clears the account's counter, not the IP's: one good
             // account must not reset an attacker's budget for guessing others.
-            if let Some(account @ FailKey::Account(_)) = keys.get(1) {
-                if let Some(s) = map.get_mut(account) {
-                    s.failures = 0;
-                    s.locked_until = None;
-                }
+            if let Some(account @ FailKey::Account(_)) = keys.get(1)
+                && let Some(s) = map.get_mut(account)
+            {
+                s.failures = 0;
+                s.locked_until = None;
             }
         }
         started

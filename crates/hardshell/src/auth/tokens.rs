@@ -103,20 +103,9 @@ pub fn public_id() -> String {
         .collect()
 }
 
-/// A random RFC 4122 version-4 UUID.
+/// A random RFC 4122 version-4 UUID (the `uuid` crate, not hand-set bits).
 pub fn uuid_v4() -> String {
-    let mut b: [u8; 16] = rand::rng().random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// The stored form of a credential: `HMAC-SHA256(pepper, token)`.

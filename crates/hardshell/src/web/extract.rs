@@ -165,14 +165,16 @@ pub fn client_of(parts: &Parts, state: &AppState) -> Result<ClientAddr, ApiError
 
 /// The value of cookie `name`, if sent.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    // The `cookie` crate parses each `Cookie:` header (RFC 6265 pairs,
+    // quoting, stray whitespace); a malformed pair is skipped, never fatal.
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_string())
+        .flat_map(::cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
 }
 
 fn is_state_changing(m: &Method) -> bool {
