@@ -201,8 +201,22 @@ impl Store {
         .await
     }
 
-    /// Marks every overdue pending request expired; returns them.
+    /// Marks every overdue pending request expired; returns them. Called
+    /// every second, so it writes only when something is overdue: every
+    /// write forgets the credential and chat caches.
     pub async fn approvals_expire(&self, now: i64) -> Result<Vec<ApprovalRow>, StoreError> {
+        let overdue = self
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT 1 FROM approvals WHERE status = 'pending' AND expires_at <= ?1 LIMIT 1",
+                    )?
+                    .exists([now])?)
+            })
+            .await?;
+        if !overdue {
+            return Ok(Vec::new());
+        }
         self.write(move |conn| {
             let tx = conn.transaction()?;
             let sql = format!(
