@@ -2,9 +2,10 @@
 //!
 //! Owns the entry model, canonical JSON, redaction, sealing, the signed
 //! anchors (inside, outside, witness), the check of the chain's end against
-//! them, and streaming verification (DESIGN §5). It must never open the
-//! database or write SQL: the application's single writer stores entries and
-//! hands them back here, in physical insertion order, for verification.
+//! them, and streaming verification (docs/architecture.md, "Audit log and
+//! anchors"). It must never open the database or write SQL: the
+//! application's single writer stores entries and hands them back here, in
+//! physical insertion order, for verification.
 
 pub mod anchor;
 pub mod canonical;

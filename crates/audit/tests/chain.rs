@@ -1,4 +1,4 @@
-//! Chain verification: every tampering case DESIGN §5 names, classified.
+//! Chain verification: every kind of tampering `audit verify` names, classified.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,4 +1,4 @@
-//! netguard: SSRF-safe HTTP egress for tools (DESIGN §9). One classifier for
+//! netguard: SSRF-safe HTTP egress for tools and providers. One classifier for
 //! every special-purpose address, one resolution per hop with the connection
 //! pinned to the checked addresses, redirects re-checked by hand, and hard
 //! limits on time, size and concurrency. Nothing in this crate resolves a name

@@ -86,7 +86,8 @@ pub fn is_localhost_name(key: &str) -> bool {
     key == "localhost" || key.ends_with(".localhost")
 }
 
-/// Fetch limits. Defaults follow DESIGN §9.
+/// Fetch limits. Defaults: 5 MiB bodies, 10 s to connect, 30 s per read,
+/// 60 s in all, 5 redirects, 10 fetches at once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub connect_timeout: Duration,

@@ -1,5 +1,5 @@
 //! promptguard: prompt-injection scanner and secret-leak redactor for
-//! untrusted content (DESIGN.md §8).
+//! untrusted content (docs/architecture.md, "The path of an agent turn").
 //!
 //! Owns: normalising and scanning text for injection evidence, redacting
 //! secret values and well-known key formats, stripping chat-template tokens

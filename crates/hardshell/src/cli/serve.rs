@@ -109,7 +109,7 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// DESIGN §4 first run: a terminal is asked for a passphrase; without one
+/// First run: a terminal is asked for a passphrase; without one
 /// (systemd, Docker, CI) the vault is sealed to this machine and we say so.
 fn first_run(g: &GlobalArgs, dd: &DataDir) -> anyhow::Result<()> {
     let machine = g.machine()?;

@@ -27,7 +27,7 @@ pub struct ListParams {
     actor: Option<String>,
 }
 
-/// One audit entry as stored (see DESIGN §5).
+/// One audit entry as stored (docs/architecture.md, "Audit log and anchors").
 #[derive(Serialize, ToSchema)]
 pub struct EntryView {
     seq: u64,
