@@ -348,3 +348,31 @@ async fn bad_trust_input_gets_a_precise_error() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(w.level(agent, "files").await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_error_text_passes_the_leak_guard() {
+    let w = world("").await;
+    let (_agent, conv) = w.agent("helper").await;
+    // Another vault value than the provider's own key (which its transport
+    // already scrubs): the error text is echoed back by a hostile server.
+    let other = "sk-ant-other-0123456789abcdefghijkl";
+    common::agents::set_provider(
+        &w.server,
+        &w.owner,
+        "anthropic",
+        json!({"kind": "anthropic", "base_url": w.llm.anthropic_base(), "api_key": other}),
+    )
+    .await;
+    w.llm.push(Reply::error(
+        400,
+        &format!("bad request: {other} is not valid here"),
+    ));
+    post(&w.server, &w.owner, conv, "hello").await;
+    let reply = eventually("the error reply", || async {
+        agent_messages(&w, conv).await.into_iter().next()
+    })
+    .await;
+    let text = reply["text"].as_str().unwrap();
+    assert!(text.contains("[REDACTED]"), "{text}");
+    assert!(!text.contains(other), "{text}");
+}

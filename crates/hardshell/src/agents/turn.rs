@@ -580,6 +580,8 @@ pub(super) async fn finish(rt: &Arc<Runtime>, turn: &mut Turn, end: End, reply_t
         };
     }
     if let End::Failed { code, message } = &end {
+        // A provider's own error text can echo what it was sent.
+        let (message, _) = rt.vault.redactor().redact(message);
         turn.emit(
             "agent.error",
             json!({"turn_id": turn.turn_id, "agent_id": turn.agent.id, "code": code, "message": message}),
