@@ -25,10 +25,10 @@ use super::providers::{
 };
 use super::runtime::Runtime;
 use super::tools;
-use crate::trust::gate::{self, CallSite, Gated};
 use super::untrusted;
 use crate::store::agents::{AgentMessage, AgentRow, ProviderRow};
 use crate::store::chat::Ref;
+use crate::trust::gate::{self, CallSite, Gated};
 
 /// What started a turn.
 #[derive(Clone, Debug)]
@@ -46,9 +46,14 @@ pub struct TurnRequest {
 pub(super) enum End {
     Done,
     Stopped,
-    Failed { code: &'static str, message: String },
+    Failed {
+        code: &'static str,
+        message: String,
+    },
     /// Waiting for the owner to decide approval `approval` (state saved).
-    Parked { approval: i64 },
+    Parked {
+        approval: i64,
+    },
 }
 
 /// One tool call as the message metadata and UI badge show it.
@@ -658,7 +663,10 @@ pub(super) async fn finish(rt: &Arc<Runtime>, turn: &mut Turn, end: End, reply_t
         .detail("output_tokens", turn.usage.output_tokens)
         .detail("flagged", turn.tainted)
         .detail("stopped", stopped)
-        .detail("parked", parked.map_or(serde_json::Value::Null, serde_json::Value::from))
+        .detail(
+            "parked",
+            parked.map_or(serde_json::Value::Null, serde_json::Value::from),
+        )
         .detail("error", error.unwrap_or(""));
     if let Err(e) = rt.audit.record(draft).await {
         tracing::error!(%e, "could not audit an agent turn");

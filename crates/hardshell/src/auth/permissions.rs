@@ -325,7 +325,11 @@ pub const ROUTES: &[RouteRule] = &[
     rule("POST", "/api/v1/approvals/{id}/approve", Human(Role::Admin)),
     rule("POST", "/api/v1/approvals/{id}/deny", Human(Role::Admin)),
     rule("GET", "/api/v1/agents/{id}/trust", Human(Role::Admin)),
-    rule("PUT", "/api/v1/agents/{id}/trust/{domain}", Human(Role::Owner)),
+    rule(
+        "PUT",
+        "/api/v1/agents/{id}/trust/{domain}",
+        Human(Role::Owner),
+    ),
     rule("GET", "/api/v1/trust/history", Human(Role::Admin)),
     rule(
         "POST",
