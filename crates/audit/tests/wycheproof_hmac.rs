@@ -9,8 +9,8 @@ use sha2::Sha256;
 use std::path::PathBuf;
 
 fn vectors() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/testdata/hmac_sha256_test.json");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/hmac_sha256_test.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("Wycheproof vectors missing at {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()

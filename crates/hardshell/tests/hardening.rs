@@ -98,7 +98,10 @@ async fn a_key_never_outlives_or_outranks_its_creator() {
         json!({"name": "sync", "permissions": ["conversations:read", "knowledge:read", "knowledge:write"]}),
     )
     .await;
-    assert_eq!(get_status(&server, &key, "/api/v1/conversations").await, StatusCode::OK);
+    assert_eq!(
+        get_status(&server, &key, "/api/v1/conversations").await,
+        StatusCode::OK
+    );
     let agents: Value = bearer(&server, &key, Method::GET, "/api/v1/agents")
         .send()
         .await
@@ -112,9 +115,18 @@ async fn a_key_never_outlives_or_outranks_its_creator() {
 
     // Demoted to guest: the key keeps what a guest may do, loses the rest.
     let p = pf(&env);
-    env.ok(&["users", "set-role", "ada", "guest", "--passphrase-file", &p], None);
-    assert_eq!(get_status(&server, &key, "/api/v1/conversations").await, StatusCode::OK);
-    assert_eq!(get_status(&server, &key, &knowledge).await, StatusCode::FORBIDDEN);
+    env.ok(
+        &["users", "set-role", "ada", "guest", "--passphrase-file", &p],
+        None,
+    );
+    assert_eq!(
+        get_status(&server, &key, "/api/v1/conversations").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_status(&server, &key, &knowledge).await,
+        StatusCode::FORBIDDEN
+    );
 
     // Disabled: the key is refused outright.
     env.ok(&["users", "disable", "ada", "--passphrase-file", &p], None);
@@ -130,7 +142,10 @@ async fn a_key_never_outlives_or_outranks_its_creator() {
 async fn a_refreshed_access_token_dies_with_the_refresh() {
     let (_env, server) = installation(&[("ann", "member")]);
     let (old_access, refresh) = tokens(&server, "ann").await;
-    assert_eq!(get_status(&server, &old_access, "/api/v1/auth/me").await, StatusCode::OK);
+    assert_eq!(
+        get_status(&server, &old_access, "/api/v1/auth/me").await,
+        StatusCode::OK
+    );
     let (s, v) = token_grant(
         &server,
         json!({"grant_type": "refresh_token", "refresh_token": refresh}),
@@ -138,7 +153,10 @@ async fn a_refreshed_access_token_dies_with_the_refresh() {
     .await;
     assert_eq!(s, StatusCode::OK);
     let new_access = v["access_token"].as_str().unwrap();
-    assert_eq!(get_status(&server, new_access, "/api/v1/auth/me").await, StatusCode::OK);
+    assert_eq!(
+        get_status(&server, new_access, "/api/v1/auth/me").await,
+        StatusCode::OK
+    );
     assert_eq!(
         get_status(&server, &old_access, "/api/v1/auth/me").await,
         StatusCode::UNAUTHORIZED
@@ -160,7 +178,11 @@ async fn revocations_close_live_sockets_at_once() {
         .unwrap()
         .status();
     assert!(s.is_success());
-    assert_eq!(close_code(&mut ws, CLOSE_WITHIN).await, Some(4001), "logout");
+    assert_eq!(
+        close_code(&mut ws, CLOSE_WITHIN).await,
+        Some(4001),
+        "logout"
+    );
 
     // Revoking a key closes the key's socket.
     let (key_id, key) = agent_key(
@@ -170,13 +192,22 @@ async fn revocations_close_live_sockets_at_once() {
     )
     .await;
     let (mut ws, _) = connect(&server, Cred::Bearer(&key), "").await;
-    let s = bearer(&server, &owner, Method::POST, &format!("/api/v1/keys/{key_id}/revoke"))
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let s = bearer(
+        &server,
+        &owner,
+        Method::POST,
+        &format!("/api/v1/keys/{key_id}/revoke"),
+    )
+    .send()
+    .await
+    .unwrap()
+    .status();
     assert!(s.is_success());
-    assert_eq!(close_code(&mut ws, CLOSE_WITHIN).await, Some(4001), "key revoke");
+    assert_eq!(
+        close_code(&mut ws, CLOSE_WITHIN).await,
+        Some(4001),
+        "key revoke"
+    );
 
     // A refresh closes the socket of the access token it replaced.
     let (access, refresh) = tokens(&server, "ann").await;
@@ -187,7 +218,11 @@ async fn revocations_close_live_sockets_at_once() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(close_code(&mut ws, CLOSE_WITHIN).await, Some(4001), "refresh");
+    assert_eq!(
+        close_code(&mut ws, CLOSE_WITHIN).await,
+        Some(4001),
+        "refresh"
+    );
 
     // A role change through the API closes the user's socket.
     let (access, _) = tokens(&server, "ann").await;
@@ -200,21 +235,34 @@ async fn revocations_close_live_sockets_at_once() {
         .await
         .unwrap();
     let ann = me["user"]["id"].as_i64().unwrap();
-    let s = bearer(&server, &owner, Method::PATCH, &format!("/api/v1/users/{ann}"))
-        .json(&json!({"role": "guest"}))
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let s = bearer(
+        &server,
+        &owner,
+        Method::PATCH,
+        &format!("/api/v1/users/{ann}"),
+    )
+    .json(&json!({"role": "guest"}))
+    .send()
+    .await
+    .unwrap()
+    .status();
     assert!(s.is_success(), "{s}");
-    assert_eq!(close_code(&mut ws, CLOSE_WITHIN).await, Some(4001), "role change");
+    assert_eq!(
+        close_code(&mut ws, CLOSE_WITHIN).await,
+        Some(4001),
+        "role change"
+    );
 
     // Disabling from the shell, while no request arrives, closes too.
     let (access, _) = tokens(&server, "bo").await;
     let (mut ws, _) = connect(&server, Cred::Bearer(&access), "").await;
     let p = pf(&env);
     env.ok(&["users", "disable", "bo", "--passphrase-file", &p], None);
-    assert_eq!(close_code(&mut ws, CLOSE_WITHIN).await, Some(4001), "cli disable");
+    assert_eq!(
+        close_code(&mut ws, CLOSE_WITHIN).await,
+        Some(4001),
+        "cli disable"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -222,8 +270,14 @@ async fn a_rebinding_host_name_gets_421() {
     let (_env, server) = installation(&[("olga", "owner")]);
     let port = server.base.rsplit(':').next().unwrap().to_string();
     for (host, want) in [
-        (format!("evil.example:{port}"), StatusCode::MISDIRECTED_REQUEST),
-        (format!("127.0.0.1.nip.io:{port}"), StatusCode::MISDIRECTED_REQUEST),
+        (
+            format!("evil.example:{port}"),
+            StatusCode::MISDIRECTED_REQUEST,
+        ),
+        (
+            format!("127.0.0.1.nip.io:{port}"),
+            StatusCode::MISDIRECTED_REQUEST,
+        ),
         (format!("localhost:{port}"), StatusCode::OK),
         (format!("127.0.0.1:{port}"), StatusCode::OK),
     ] {
@@ -254,7 +308,10 @@ fn a_trusted_proxy_range_wider_than_a_slash_16_is_refused() {
     );
     std::fs::write(&cfg, text).unwrap();
     let p = pf(&env);
-    let out = env.run(&["serve", "--bind", "127.0.0.1:0", "--passphrase-file", &p], None);
+    let out = env.run(
+        &["serve", "--bind", "127.0.0.1:0", "--passphrase-file", &p],
+        None,
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("wider than"), "{err}");
@@ -293,7 +350,14 @@ fn metadata_host_names_are_refused_whatever_they_resolve_to() {
     ] {
         let host = url.split('/').nth(2).unwrap();
         let out = env.run(
-            &["net", "check", "--json", "--resolve", &format!("{host}:93.184.215.14"), url],
+            &[
+                "net",
+                "check",
+                "--json",
+                "--resolve",
+                &format!("{host}:93.184.215.14"),
+                url,
+            ],
             None,
         );
         assert_eq!(out.status.code(), Some(3), "{url}");

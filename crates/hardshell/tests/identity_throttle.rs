@@ -176,36 +176,62 @@ async fn login_with_device(
 async fn strangers_cannot_lock_out_a_browser_that_signed_in_before() {
     let env = env_with(&[("olivia", "owner")], true);
     let server = start(&env);
-    let (s, device) = login_with_device(&server, "198.51.100.20", &password_of("olivia"), None).await;
+    let (s, device) =
+        login_with_device(&server, "198.51.100.20", &password_of("olivia"), None).await;
     assert_eq!(s, 200);
     let device = device.expect("a device cookie after a good sign-in");
     // Strangers lock the account from elsewhere.
     for i in 0..5 {
-        let (s, _) =
-            login_with_device(&server, &format!("203.0.113.{i}"), "wrong-password-123", None).await;
+        let (s, _) = login_with_device(
+            &server,
+            &format!("203.0.113.{i}"),
+            "wrong-password-123",
+            None,
+        )
+        .await;
         assert_eq!(s, 401);
     }
     // Without the cookie, the owner meets the lockout too...
     let (s, _) = login_with_device(&server, "198.51.100.20", &password_of("olivia"), None).await;
     assert_eq!(s, 429);
     // ...with it, she signs in.
-    let (s, _) =
-        login_with_device(&server, "198.51.100.20", &password_of("olivia"), Some(&device)).await;
+    let (s, _) = login_with_device(
+        &server,
+        "198.51.100.20",
+        &password_of("olivia"),
+        Some(&device),
+    )
+    .await;
     assert_eq!(s, 200);
     // A forged or foreign device cookie exempts nobody.
     let (nonce, _) = device.split_once('.').unwrap();
     let forged = format!("{nonce}.{}", "0".repeat(64));
-    let (s, _) =
-        login_with_device(&server, "198.51.100.21", &password_of("olivia"), Some(&forged)).await;
+    let (s, _) = login_with_device(
+        &server,
+        "198.51.100.21",
+        &password_of("olivia"),
+        Some(&forged),
+    )
+    .await;
     assert_eq!(s, 429);
     // Guessing through the device cookie is still limited: five wrong
     // passwords lock that device too.
     for _ in 0..5 {
-        let (s, _) =
-            login_with_device(&server, "198.51.100.30", "wrong-password-123", Some(&device)).await;
+        let (s, _) = login_with_device(
+            &server,
+            "198.51.100.30",
+            "wrong-password-123",
+            Some(&device),
+        )
+        .await;
         assert_eq!(s, 401);
     }
-    let (s, _) =
-        login_with_device(&server, "198.51.100.40", &password_of("olivia"), Some(&device)).await;
+    let (s, _) = login_with_device(
+        &server,
+        "198.51.100.40",
+        &password_of("olivia"),
+        Some(&device),
+    )
+    .await;
     assert_eq!(s, 429);
 }

@@ -42,12 +42,9 @@ pub(crate) fn is_metadata_name(key: &str) -> bool {
 
 /// Whether a normalised host key lies in a private-network zone.
 pub(crate) fn is_private_zone(key: &str) -> bool {
-    PRIVATE_SUFFIXES.iter().any(|s| {
-        key == *s
-            || key
-                .strip_suffix(s)
-                .is_some_and(|head| head.ends_with('.'))
-    })
+    PRIVATE_SUFFIXES
+        .iter()
+        .any(|s| key == *s || key.strip_suffix(s).is_some_and(|head| head.ends_with('.')))
 }
 
 #[cfg(test)]

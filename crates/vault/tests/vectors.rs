@@ -13,7 +13,11 @@ use vault::primitives;
 /// silently skipped.
 fn testdata() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/testdata");
-    assert!(dir.is_dir(), "test vectors missing: expected {}", dir.display());
+    assert!(
+        dir.is_dir(),
+        "test vectors missing: expected {}",
+        dir.display()
+    );
     dir
 }
 

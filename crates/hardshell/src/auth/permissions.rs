@@ -63,7 +63,10 @@ pub enum Caller<'a> {
     Human(Role),
     /// A key's grants, and its creator's role now: a key never does more
     /// than its creator could (a demoted creator's keys lose the rest).
-    AgentKey { granted: &'a [String], creator: Role },
+    AgentKey {
+        granted: &'a [String],
+        creator: Role,
+    },
 }
 
 /// The matrix's answer.
@@ -396,8 +399,16 @@ mod tests {
     fn guests_never_read_an_agents_soul_or_knowledge() {
         for p in ["/api/v1/agents/{id}/soul", "/api/v1/agents/{id}/knowledge"] {
             let r = rule_for("GET", p).unwrap();
-            assert_eq!(r.access.decide(&Caller::Human(Role::Guest)), Decision::Deny, "{p}");
-            assert_eq!(r.access.decide(&Caller::Human(Role::Member)), Decision::Allow, "{p}");
+            assert_eq!(
+                r.access.decide(&Caller::Human(Role::Guest)),
+                Decision::Deny,
+                "{p}"
+            );
+            assert_eq!(
+                r.access.decide(&Caller::Human(Role::Member)),
+                Decision::Allow,
+                "{p}"
+            );
         }
     }
 

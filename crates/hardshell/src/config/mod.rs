@@ -284,7 +284,14 @@ mod tests {
         assert!(ProxyNet::parse("10.0.0.0/33").is_err());
         assert!(ProxyNet::parse("nope").is_err());
         // Too wide to be a list of proxies: refused, with the reason.
-        for wide in ["0.0.0.0/0", "10.0.0.0/8", "10.0.0.0/15", "::/0", "fd00::/8", "2001:db8::/47"] {
+        for wide in [
+            "0.0.0.0/0",
+            "10.0.0.0/8",
+            "10.0.0.0/15",
+            "::/0",
+            "fd00::/8",
+            "2001:db8::/47",
+        ] {
             let err = ProxyNet::parse(wide).unwrap_err();
             assert!(err.contains("wider than"), "{wide}: {err}");
         }

@@ -162,7 +162,8 @@ fn key_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<AgentKeyRow> {
 
 /// `KEY_COLS` joined with the creator, for authentication: a key whose
 /// creator is disabled (or gone) is not found at all.
-const KEY_AUTH_FROM: &str = "FROM agent_keys k JOIN users u ON u.id = k.created_by AND u.disabled = 0";
+const KEY_AUTH_FROM: &str =
+    "FROM agent_keys k JOIN users u ON u.id = k.created_by AND u.disabled = 0";
 
 /// A key read with `KEY_COLS, u.role` (`KEY_AUTH_FROM`).
 fn key_with_creator_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<AgentKeyRow> {

@@ -19,8 +19,8 @@ use super::client_ip::ClientAddr;
 use super::extract::{
     Authorized, Identity, SESSION_COOKIE, Unauthenticated, admit_agent_key, cookie, limit_hit,
 };
-use crate::auth::device::{self, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE};
 use super::{ApiError, AppState, record};
+use crate::auth::device::{self, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE};
 use crate::auth::hash_gate::HashGateError;
 use crate::auth::throttle::{LoginAttempt, retry_secs};
 use crate::auth::tokens::{self, Kind};
@@ -127,7 +127,15 @@ async fn lockout_refusal(
 ) -> ApiError {
     let principal = format!("ip:{}", client.ip);
     let refusal = locked(wait);
-    limit_hit(state, audit::Actor::system(), principal, client, "login_lockout", refusal).await
+    limit_hit(
+        state,
+        audit::Actor::system(),
+        principal,
+        client,
+        "login_lockout",
+        refusal,
+    )
+    .await
 }
 
 /// Counts a failed login and audits it (and a lockout, if one starts).
@@ -493,7 +501,14 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let device_cookie = cookie(&headers, DEVICE_COOKIE);
     let password = Zeroizing::new(req.password);
-    let user = check_password(&state, client, &req.username, password, device_cookie.as_deref()).await?;
+    let user = check_password(
+        &state,
+        client,
+        &req.username,
+        password,
+        device_cookie.as_deref(),
+    )
+    .await?;
     let mut resp = start_web_session(&state, user, client, "password").await?;
     let device = device::mint(&state.pepper, &req.username);
     let set = device_cookie_header(&state, &device);

@@ -192,7 +192,10 @@ pub(crate) async fn limit_hit(
     refusal: ApiError,
 ) -> ApiError {
     let minute = u64::try_from(now_secs()).unwrap_or_default() / 60;
-    if state.throttles.first_limit_hit_in_minute(&principal, minute) {
+    if state
+        .throttles
+        .first_limit_hit_in_minute(&principal, minute)
+    {
         let draft = audit::Draft::new(actor, "ratelimit.hit", audit::Outcome::Denied)
             .target(principal)
             .ip(client.ip)

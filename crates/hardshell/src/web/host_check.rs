@@ -29,7 +29,10 @@ impl AllowedHosts {
     pub fn from_origins(origins: &[String]) -> Self {
         let mut names: HashSet<String> = HashSet::from(["localhost".to_string()]);
         for o in origins {
-            if let Some(host) = url::Url::parse(o).ok().and_then(|u| u.host_str().map(normalise)) {
+            if let Some(host) = url::Url::parse(o)
+                .ok()
+                .and_then(|u| u.host_str().map(normalise))
+            {
                 names.insert(host);
             }
         }

@@ -111,7 +111,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::Extension(Arc::new(api)))
         .layer(CatchPanicLayer::custom(headers::panic_response))
         .layer(DefaultBodyLimit::max(json_limit))
-        .layer(axum::middleware::from_fn_with_state(hosts, host_check::check))
+        .layer(axum::middleware::from_fn_with_state(
+            hosts,
+            host_check::check,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             headers::HeaderPolicy { https },
             headers::security_headers,
