@@ -69,6 +69,9 @@ async fn the_database_holds_no_issued_secret() {
     )
     .await;
     let rt2 = v["refresh_token"].as_str().unwrap().to_string();
+    // The refresh ended the first access token; the new one carries on.
+    let old_access = access;
+    let access = v["access_token"].as_str().unwrap().to_string();
     let me: Value = bearer(&server, &access, Method::GET, "/api/v1/auth/me")
         .send()
         .await
@@ -105,6 +108,7 @@ async fn the_database_holds_no_issued_secret() {
         setup.clone(),
         session.cookie.clone(),
         session.csrf.clone(),
+        old_access.clone(),
         access.clone(),
         rt1.clone(),
         rt2.clone(),

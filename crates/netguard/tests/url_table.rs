@@ -224,7 +224,8 @@ const CASES: &[(&str, &str)] = &[
     ("http://127.0.0.1.nip.io./", ADDR),
     ("http://mixed.example/", ADDR),
     ("http://mixed6.example/", ADDR),
-    ("http://metadata.google.internal/", ADDR),
+    // Refused by name before any lookup (a metadata service name).
+    ("http://metadata.google.internal/", HOST),
     ("http://internal.corp/", ADDR),
     ("http://zero.example/", ADDR),
     ("http://bench.example/", ADDR),
