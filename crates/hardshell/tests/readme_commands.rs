@@ -1,0 +1,228 @@
+//! The README's commands work as written.
+//!
+//! Every `hardshell …` line in a `sh` block must parse with the real
+//! argument definitions (so a renamed verb or flag fails here), and the
+//! blocks a newcomer runs first (getting a token, connecting providers,
+//! `db shell`) run for real against a server on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use clap::Parser;
+use common::identity::{self, password_of};
+
+fn readme() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// The `sh` code blocks, each as its logical lines (continuations joined).
+fn sh_blocks(text: &str) -> Vec<Vec<String>> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<String>> = None;
+    let mut pending = String::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        match &mut current {
+            None if t.starts_with("```sh") => current = Some(Vec::new()),
+            None => {}
+            Some(block) if t.starts_with("```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            Some(block) => {
+                if let Some(head) = line.strip_suffix('\\') {
+                    pending.push_str(head);
+                    continue;
+                }
+                pending.push_str(line);
+                block.push(std::mem::take(&mut pending));
+            }
+        }
+    }
+    blocks
+}
+
+/// The argv of every `hardshell` invocation on a line: comments dropped,
+/// pipelines split, redirections and `[optional]` brackets removed.
+fn invocations(line: &str) -> Vec<Vec<String>> {
+    let code = match line.find(" #") {
+        Some(i) => &line[..i],
+        None if line.trim_start().starts_with('#') => "",
+        None => line,
+    };
+    let mut out = Vec::new();
+    for segment in code.split('|') {
+        let Some(words) = shlex::split(&segment.replace(['[', ']'], "")) else {
+            continue;
+        };
+        if words.first().map(String::as_str) != Some("hardshell") {
+            continue;
+        }
+        let mut argv = Vec::new();
+        let mut skip = false;
+        for w in words {
+            if skip {
+                skip = false;
+                continue;
+            }
+            if w == "<" || w == ">" {
+                skip = true;
+                continue;
+            }
+            argv.push(w);
+        }
+        out.push(argv);
+    }
+    out
+}
+
+#[test]
+fn every_hardshell_command_in_the_readme_parses() {
+    let text = readme();
+    let mut checked = 0;
+    for block in sh_blocks(&text) {
+        for line in &block {
+            for argv in invocations(line) {
+                if let Err(e) = hardshell::cli::Cli::try_parse_from(&argv) {
+                    panic!("README line `{line}` does not parse: {e}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    // Guards the extraction itself: the README shows dozens of commands.
+    assert!(checked >= 25, "only {checked} commands found");
+}
+
+/// Runs shell lines with `bash -euo pipefail` in `dir`; returns stdout.
+fn bash(dir: &std::path::Path, script: &str, env: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "script failed:\n{script}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_api_walkthrough_runs_as_written() {
+    let (env, server) = identity::installation(&[("alice", "owner")]);
+    let text = readme();
+    let blocks = sh_blocks(&text);
+    let token_block = blocks
+        .iter()
+        .find(|b| b.iter().any(|l| l.starts_with("TOKEN=")))
+        .expect("README shows how to get $TOKEN");
+    let provider_block = blocks
+        .iter()
+        .find(|b| b.iter().any(|l| l.contains("/api/v1/providers/")))
+        .expect("README shows the provider calls");
+    let dir = env.tmp.path();
+    std::fs::write(
+        dir.join("password.txt"),
+        format!("{}\n", password_of("alice")),
+    )
+    .unwrap();
+    let mut script = String::new();
+    for line in token_block {
+        if line.starts_with("HS=") {
+            script.push_str(&format!("HS={}\n", server.base));
+        } else {
+            script.push_str(line);
+            script.push('\n');
+        }
+    }
+    script.push_str("test -n \"$TOKEN\" && test \"$TOKEN\" != null\n");
+    let mut calls = 0;
+    for line in provider_block.iter().filter(|l| l.starts_with("curl ")) {
+        // As written, plus: fail on an HTTP error, print only the status.
+        script.push_str(line);
+        script.push_str(" --fail-with-body -sS -o /dev/null -w '%{http_code}\\n'\n");
+        calls += 1;
+    }
+    assert!(calls >= 4, "{calls} provider calls");
+    let statuses = bash(dir, &script, &[]);
+    assert_eq!(
+        statuses.lines().filter(|s| *s == "200").count(),
+        calls,
+        "{statuses}"
+    );
+    drop(server);
+}
+
+#[test]
+fn the_db_shell_examples_run_as_written() {
+    let env = common::Env::new();
+    env.init_with_passphrase();
+    identity::add_user(&env, "alice", "owner");
+    let text = readme();
+    let block = sh_blocks(&text)
+        .into_iter()
+        .find(|b| b.iter().any(|l| l.starts_with("hardshell db shell ")))
+        .expect("README shows db shell");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_hardshell"));
+    let pf = identity::pf(&env);
+    let mut ran = 0;
+    // The examples that carry their SQL (the bare one opens a prompt).
+    for line in block
+        .iter()
+        .filter(|l| l.starts_with("hardshell db shell ") && l.contains('"'))
+    {
+        for argv in invocations(line) {
+            let out = env.run(
+                &[
+                    &argv[1..].iter().map(String::as_str).collect::<Vec<_>>()[..],
+                    &["--passphrase-file", &pf],
+                ]
+                .concat(),
+                None,
+            );
+            assert!(
+                out.status.success(),
+                "{line}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(!stdout.trim().is_empty(), "{line} printed nothing");
+            ran += 1;
+        }
+    }
+    assert!(ran >= 2 && bin.exists());
+    // The users query shows the user the README says it shows.
+    let out = env.ok(
+        &[
+            "db",
+            "shell",
+            "SELECT username FROM users",
+            "--passphrase-file",
+            &pf,
+        ],
+        None,
+    );
+    assert!(out.lines().any(|l| l == "alice"), "{out}");
+    // And it is read-only: a write through it is refused and changes nothing.
+    let out = env.run(
+        &["db", "shell", "DELETE FROM users", "--passphrase-file", &pf],
+        None,
+    );
+    assert!(!out.status.success());
+    let out = env.ok(
+        &[
+            "db",
+            "shell",
+            "SELECT count(*) AS n FROM users",
+            "--passphrase-file",
+            &pf,
+        ],
+        None,
+    );
+    assert_eq!(out.lines().nth(1), Some("1"));
+}
