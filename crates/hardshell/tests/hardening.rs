@@ -434,9 +434,23 @@ async fn uploads_in_flight_are_bounded_per_person() {
     let (_env, server) = installation(&[("ann", "member"), ("bo", "member")]);
     let ann = tokens(&server, "ann").await.0;
     let bo = tokens(&server, "bo").await.0;
-    let held = [stalled_upload(&server, &ann), stalled_upload(&server, &ann)];
-    // Ann's third upload waits for one of hers to finish...
-    assert!(upload_until(&server, &ann, StatusCode::TOO_MANY_REQUESTS).await);
+    // Two stalled uploads of Ann's, then a third: refused while both are in
+    // flight. A stalled one that arrives while a probe holds a slot is
+    // itself refused (correctly), so the round is retried with fresh ones;
+    // without the bound every probe is stored and the rounds run out.
+    let mut held = Vec::new();
+    let mut refused = false;
+    for _ in 0..20 {
+        held = vec![stalled_upload(&server, &ann), stalled_upload(&server, &ann)];
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if upload_status(&server, &ann).await == StatusCode::TOO_MANY_REQUESTS {
+            refused = true;
+            break;
+        }
+        held.clear();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(refused, "a third upload was never refused");
     // ...while Bo, within the server-wide bound, still uploads.
     assert_eq!(upload_status(&server, &bo).await, StatusCode::CREATED);
     // A stalled client that goes away frees its slot.

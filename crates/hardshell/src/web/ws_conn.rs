@@ -286,6 +286,19 @@ impl Live {
         // A client that cannot take a burst within this long is stuck.
         let write_limit = period.max(Duration::from_secs(5)) * 2;
         let mut bucket = RateLimit::new(limits.ws_messages_per_minute, Instant::now());
+        // A revocation anywhere (logout, key revoke, disable, role change,
+        // a CLI commit) is re-checked at once, not at the next ping.
+        // Subscribe first, then check once: a revocation between the
+        // upgrade's authentication and this point is not missed.
+        let mut revocations = self.state.store.revocation_notices();
+        match self.revalidate().await {
+            Ok(true) => {}
+            Ok(false) => return End::Close(4001, "credential revoked"),
+            Err(e) => {
+                tracing::warn!(error = %e, "websocket credential check failed");
+                return End::Close(1011, "internal error");
+            }
+        }
 
         let greeting = async {
             let ready = Event::new("ready", 0, &UserData { user: &self.me })
@@ -306,9 +319,6 @@ impl Live {
 
         let mut ticker = interval_at(Instant::now() + period, period);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        // A revocation anywhere (logout, key revoke, disable, role change,
-        // a CLI commit) is re-checked at once, not at the next ping.
-        let mut revocations = self.state.store.revocation_notices();
         let mut pinged = false;
         let mut heard = false;
         loop {
