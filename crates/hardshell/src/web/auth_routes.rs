@@ -17,12 +17,14 @@ use zeroize::Zeroizing;
 
 use super::client_ip::ClientAddr;
 use super::extract::{
-    Authorized, Identity, SESSION_COOKIE, Unauthenticated, admit_agent_key, cookie, limit_hit,
+    Authorized, Identity, SESSION_COOKIE, Unauthenticated, admit_agent_key, cookie,
+};
+use super::sign_in_checks::{
+    check_human_key, check_password, hash_new_password, invalid_credentials, lockout_refusal,
+    login_failed,
 };
 use super::{ApiError, AppState, record};
 use crate::auth::device::{self, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE};
-use crate::auth::hash_gate::HashGateError;
-use crate::auth::throttle::{LoginAttempt, retry_secs};
 use crate::auth::tokens::{self, Kind};
 use crate::auth::{now_secs, password, validate_username};
 use crate::store::auth::{
@@ -99,187 +101,6 @@ pub struct MeResponse {
     via: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     session_id: Option<String>,
-}
-
-fn invalid_credentials() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-        "the credentials are not valid",
-    )
-}
-
-fn locked(wait: std::time::Duration) -> ApiError {
-    let mut e = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_attempts",
-        "too many failed attempts; try again later",
-    );
-    e.retry_after = Some(retry_secs(wait));
-    e
-}
-
-/// A sign-in refused by the lockout; audited once per address and minute.
-async fn lockout_refusal(
-    state: &AppState,
-    client: ClientAddr,
-    wait: std::time::Duration,
-) -> ApiError {
-    let principal = format!("ip:{}", client.ip);
-    let refusal = locked(wait);
-    limit_hit(
-        state,
-        audit::Actor::system(),
-        principal,
-        client,
-        "login_lockout",
-        refusal,
-    )
-    .await
-}
-
-/// Counts a failed login and audits it (and a lockout, if one starts).
-async fn login_failed(
-    state: &AppState,
-    client: ClientAddr,
-    attempt: LoginAttempt<'_>,
-    account: Option<&str>,
-    method: &str,
-) -> ApiError {
-    let lock = attempt.failed(Instant::now());
-    let target = account.map(|a| format!("user:{a}")).unwrap_or_default();
-    let mut drafts = vec![
-        audit::Draft::new(
-            audit::Actor::system(),
-            "auth.login",
-            audit::Outcome::Failure,
-        )
-        .target(target.clone())
-        .ip(client.ip)
-        .detail("method", method),
-    ];
-    if let Some(d) = lock {
-        drafts.push(
-            audit::Draft::new(
-                audit::Actor::system(),
-                "auth.lockout",
-                audit::Outcome::Denied,
-            )
-            .target(target)
-            .ip(client.ip)
-            .detail("seconds", d.as_secs()),
-        );
-    }
-    match state.audit.record_many(drafts).await {
-        Ok(_) => invalid_credentials(),
-        Err(e) => ApiError::internal(&e),
-    }
-}
-
-/// Too many password checks are running: come back in a second.
-fn hashing_busy(e: HashGateError) -> ApiError {
-    match e {
-        HashGateError::Busy => {
-            let mut e = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "too many sign-ins at once; try again in a moment",
-            );
-            e.retry_after = Some(1);
-            e
-        }
-        HashGateError::Failed => ApiError::internal(&e),
-    }
-}
-
-/// Hashes a new password under the server's bound on concurrent hashing.
-pub(super) async fn hash_new_password(
-    state: &AppState,
-    password: Zeroizing<String>,
-) -> Result<String, ApiError> {
-    state
-        .throttles
-        .hashing
-        .run(move || password::hash(&password))
-        .await
-        .map_err(hashing_busy)?
-        .map_err(|e| ApiError::internal(&e))
-}
-
-/// Username and password → the user, with back-off and equal timing. The
-/// attempt is reserved before the hash, so concurrent guesses cannot slip
-/// past the lockout.
-async fn check_password(
-    state: &AppState,
-    client: ClientAddr,
-    username: &str,
-    password: Zeroizing<String>,
-    device_cookie: Option<&str>,
-) -> Result<UserRow, ApiError> {
-    // A browser that signed in here before is counted on its own, so
-    // strangers' guesses cannot lock it out (auth/device.rs).
-    let account = device_cookie
-        .and_then(|c| device::verify(&state.pepper, username, c))
-        .unwrap_or_else(|| username.to_string());
-    let attempt = match state
-        .throttles
-        .reserve_login(client.ip, Some(&account), Instant::now())
-    {
-        Ok(a) => a,
-        Err(wait) => return Err(lockout_refusal(state, client, wait).await),
-    };
-    let found = state.store.user_login_lookup(username.to_string()).await?;
-    let user = state
-        .throttles
-        .hashing
-        .run(move || match found {
-            Some((user, Some(phc))) if !user.disabled => {
-                password::verify(&password, &phc).then_some(user)
-            }
-            _ => {
-                password::verify_dummy(&password);
-                None
-            }
-        })
-        .await
-        .map_err(hashing_busy)?;
-    match user {
-        Some(u) => {
-            attempt.succeeded();
-            Ok(u)
-        }
-        None => Err(login_failed(state, client, attempt, Some(username), "password").await),
-    }
-}
-
-/// A `hu-` identity key → its user, with per-IP back-off.
-async fn check_human_key(
-    state: &AppState,
-    client: ClientAddr,
-    key: &str,
-) -> Result<UserRow, ApiError> {
-    let attempt = match state
-        .throttles
-        .reserve_login(client.ip, None, Instant::now())
-    {
-        Ok(a) => a,
-        Err(wait) => return Err(lockout_refusal(state, client, wait).await),
-    };
-    let user = if Kind::of(key) == Some(Kind::HumanKey) {
-        state
-            .store
-            .identity_key_user(tokens::hash(&state.pepper, key))
-            .await?
-    } else {
-        None
-    };
-    match user {
-        Some(u) => {
-            attempt.succeeded();
-            Ok(u)
-        }
-        None => Err(login_failed(state, client, attempt, None, "human_key").await),
-    }
 }
 
 fn https(state: &AppState) -> bool {

@@ -25,6 +25,7 @@ mod memory_routes;
 mod messages_routes;
 mod providers_routes;
 pub mod server;
+mod sign_in_checks;
 mod trust_routes;
 mod uploads_routes;
 mod users_routes;

@@ -75,7 +75,7 @@ pub async fn create(
         Some(pw) => {
             password::validate(&pw, &req.username)
                 .map_err(|e| unprocessable("weak_password", e.to_string()))?;
-            Some(super::auth_routes::hash_new_password(&state, pw).await?)
+            Some(super::sign_in_checks::hash_new_password(&state, pw).await?)
         }
         None => None,
     };
