@@ -10,6 +10,7 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up(V4),
         M::up(super::memory_schema::V5),
         M::up(super::tools_schema::V6),
+        M::up(super::bookmarks_schema::V7),
     ])
 }
 
