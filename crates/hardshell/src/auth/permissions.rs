@@ -339,6 +339,107 @@ pub const ROUTES: &[RouteRule] = &[
         "/api/v1/trust/history/{id}/rollback",
         Human(Role::Owner),
     ),
+    // Bookmarks (DESIGN §11): each person's own, members and up (guests
+    // read only their conversations); a key works on its creator's.
+    // Import sessions mint keys, so only people open and close them.
+    res("GET", "/api/v1/bookmarks", Role::Member, "bookmarks:read"),
+    res("POST", "/api/v1/bookmarks", Role::Member, "bookmarks:write"),
+    res(
+        "GET",
+        "/api/v1/bookmarks/{id}",
+        Role::Member,
+        "bookmarks:read",
+    ),
+    res(
+        "PATCH",
+        "/api/v1/bookmarks/{id}",
+        Role::Member,
+        "bookmarks:edit",
+    ),
+    res(
+        "DELETE",
+        "/api/v1/bookmarks/{id}",
+        Role::Member,
+        "bookmarks:delete",
+    ),
+    res(
+        "POST",
+        "/api/v1/bookmarks/{id}/star",
+        Role::Member,
+        "bookmarks:edit",
+    ),
+    res(
+        "DELETE",
+        "/api/v1/bookmarks/{id}/star",
+        Role::Member,
+        "bookmarks:edit",
+    ),
+    res(
+        "POST",
+        "/api/v1/bookmarks/{id}/archive",
+        Role::Member,
+        "bookmarks:edit",
+    ),
+    res(
+        "DELETE",
+        "/api/v1/bookmarks/{id}/archive",
+        Role::Member,
+        "bookmarks:edit",
+    ),
+    res(
+        "GET",
+        "/api/v1/bookmarks/tags",
+        Role::Member,
+        "bookmarks:read",
+    ),
+    res(
+        "GET",
+        "/api/v1/bookmarks/stats",
+        Role::Member,
+        "bookmarks:read",
+    ),
+    res(
+        "POST",
+        "/api/v1/bookmarks/bulk",
+        Role::Member,
+        "bookmarks:write",
+    ),
+    res(
+        "POST",
+        "/api/v1/bookmarks/import",
+        Role::Member,
+        "bookmarks:write",
+    ),
+    res(
+        "GET",
+        "/api/v1/bookmarks/export",
+        Role::Member,
+        "bookmarks:read",
+    ),
+    rule(
+        "POST",
+        "/api/v1/bookmarks/import-sessions",
+        Human(Role::Member),
+    ),
+    rule(
+        "POST",
+        "/api/v1/bookmarks/import-sessions/{id}/close",
+        Human(Role::Member),
+    ),
+    res("GET", "/api/v1/folders", Role::Member, "bookmarks:read"),
+    res("POST", "/api/v1/folders", Role::Member, "bookmarks:write"),
+    res(
+        "PATCH",
+        "/api/v1/folders/{id}",
+        Role::Member,
+        "bookmarks:edit",
+    ),
+    res(
+        "DELETE",
+        "/api/v1/folders/{id}",
+        Role::Member,
+        "bookmarks:delete",
+    ),
 ];
 
 /// The rule for a matched route, if the matrix has one.

@@ -12,10 +12,12 @@ mod assets;
 mod audit_routes;
 mod auth_routes;
 pub mod bind;
+mod bookmarks_routes;
 mod chat_routes;
 pub mod client_ip;
 pub mod error;
 pub mod extract;
+mod folders_routes;
 pub mod headers;
 mod health;
 mod host_check;
@@ -188,6 +190,27 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trust_routes::set))
         .routes(routes!(trust_routes::history))
         .routes(routes!(trust_routes::rollback))
+        .merge(bookmark_routes())
+}
+
+/// The bookmark and folder routes (issue 20), kept together so other
+/// route groups can be added above without touching them.
+fn bookmark_routes() -> OpenApiRouter<AppState> {
+    use bookmarks_routes as b;
+    OpenApiRouter::new()
+        .routes(routes!(b::list, b::create))
+        .routes(routes!(b::get, b::update, b::delete))
+        .routes(routes!(b::star, b::unstar))
+        .routes(routes!(b::archive, b::unarchive))
+        .routes(routes!(b::tags))
+        .routes(routes!(b::stats))
+        .routes(b::bulk_route())
+        .routes(b::import_route())
+        .routes(routes!(b::export))
+        .routes(routes!(folders_routes::open_session))
+        .routes(routes!(folders_routes::close_session))
+        .routes(routes!(folders_routes::list, folders_routes::create))
+        .routes(routes!(folders_routes::update, folders_routes::delete))
 }
 
 /// The generated OpenAPI document (what `openapi.json` serves).
