@@ -12,6 +12,8 @@ pub const KNOWN_TOOLS: &[&str] = &[
     "memory_search",
     "knowledge_search",
     "call_agent",
+    "bookmark_search",
+    "bookmark_add",
 ];
 
 /// Half the JSON body limit, so any valid SOUL.md fits in a request even

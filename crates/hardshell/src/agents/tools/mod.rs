@@ -8,6 +8,7 @@
 //! whether a call may run.
 
 mod agents;
+mod bookmarks;
 mod knowledge;
 mod memory;
 
@@ -60,6 +61,8 @@ pub(crate) static REGISTRY: &[ToolDef] = &[
     memory::SEARCH,
     knowledge::SEARCH,
     agents::CALL_AGENT,
+    bookmarks::SEARCH,
+    bookmarks::ADD,
 ];
 
 pub(crate) fn lookup(name: &str) -> Option<&'static ToolDef> {
@@ -99,6 +102,8 @@ pub(crate) enum Args {
     MemorySearch(memory::QueryArgs),
     KnowledgeSearch(memory::QueryArgs),
     CallAgent(agents::CallArgs),
+    BookmarkSearch(bookmarks::SearchArgs),
+    BookmarkAdd(bookmarks::AddArgs),
 }
 
 /// A parsed call: typed arguments, their normalised form and the resolved
@@ -160,6 +165,17 @@ pub(crate) fn prepare(call: &ToolCall, scope: &ToolScope<'_>) -> Result<Prepared
             let v = to_value(&a);
             (Args::CallAgent(a), v, target)
         }
+        "bookmark_search" => {
+            let a: bookmarks::SearchArgs = parse(call)?;
+            let v = to_value(&a);
+            (Args::BookmarkSearch(a), v, "bookmarks".into())
+        }
+        "bookmark_add" => {
+            let a: bookmarks::AddArgs = parse(call)?;
+            let target = bookmarks::add_target(&a)?;
+            let v = to_value(&a);
+            (Args::BookmarkAdd(a), v, target)
+        }
         other => return Err(format!("unknown tool `{other}`")),
     };
     Ok(Prepared {
@@ -185,6 +201,8 @@ pub(crate) async fn execute_with_permit(
         Args::MemorySearch(a) => memory::search(rt, &scope, a).await,
         Args::KnowledgeSearch(a) => knowledge::search(rt, &scope, a).await,
         Args::CallAgent(a) => agents::call_agent(rt, &scope, a, cancel).await,
+        Args::BookmarkSearch(a) => bookmarks::search(rt, &scope, a).await,
+        Args::BookmarkAdd(a) => bookmarks::add(rt, &scope, a).await,
     }
 }
 
