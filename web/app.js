@@ -6,6 +6,7 @@ import { h, byId, toast, avatar, fmtDateTime, highlighted } from "./dom.js";
 import * as chat from "./chat.js";
 import { connectLive, closeLive } from "./live.js";
 import { showSettings } from "./settings.js";
+import { showBookmarks } from "./bookmarks.js";
 import { onAgentFrame, onStoredMessage, resetTurns } from "./agent-chat.js";
 import { loadSidebarAgents } from "./sidebar-agents.js";
 import { initWelcome } from "./first-run.js";
@@ -91,6 +92,16 @@ async function route() {
   closeDrawer();
   const chatView = byId("chat-view");
   const settingsView = byId("settings-view");
+  const bookmarksView = byId("bookmarks-view");
+  bookmarksView.hidden = parts[0] !== "bookmarks";
+  if (parts[0] === "bookmarks") {
+    chatView.hidden = true;
+    settingsView.hidden = true;
+    chat.toggleMembers(false);
+    document.title = "Bookmarks · Hardshell";
+    await showBookmarks();
+    return;
+  }
   if (parts[0] === "settings") {
     chatView.hidden = true;
     settingsView.hidden = false;
@@ -139,7 +150,7 @@ function initTheme() {
 // ---------------------------------------------------------------- drawer
 
 function initDrawer() {
-  for (const id of ["open-drawer", "open-drawer-2"]) byId(id).addEventListener("click", openDrawer);
+  for (const id of ["open-drawer", "open-drawer-2", "open-drawer-3"]) byId(id).addEventListener("click", openDrawer);
   byId("close-drawer").addEventListener("click", closeDrawer);
   byId("scrim").addEventListener("click", closeDrawer);
 }

@@ -7,11 +7,12 @@ import { get, post, patch, del, goToLogin } from "./api.js";
 import { h, byId, toast, confirmDialog, downloadJson, table, timeAgo, toSecs } from "./dom.js";
 import { agentsTab, providersTab } from "./agents.js";
 
-// Only permissions some route checks today (bookmarks are not built yet,
-// and knowledge has no edit): a checkbox that grants nothing would mislead.
-const RESOURCES = ["conversations", "messages", "knowledge"];
+// Only permissions some route checks today (knowledge has no edit): a
+// checkbox that grants nothing would mislead.
+const RESOURCES = ["bookmarks", "conversations", "messages", "knowledge"];
 const ACTIONS = ["read", "write", "edit", "delete"];
 const GRANTABLE = new Set([
+  "bookmarks:read", "bookmarks:write", "bookmarks:edit", "bookmarks:delete",
   "conversations:read", "conversations:write", "conversations:edit", "conversations:delete",
   "messages:read", "messages:write", "messages:edit", "messages:delete",
   "knowledge:read", "knowledge:write", "knowledge:delete",

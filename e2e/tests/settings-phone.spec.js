@@ -50,8 +50,8 @@ test("every settings page fits a phone, with card rows and a reachable Chat butt
 
     await page.goto("/#/settings/keys");
     await expect(page.locator(".tab.active")).toHaveText("API keys");
-    // Only permissions that some feature checks: no bookmarks.
-    await expect(page.locator("input[name=perm][value^='bookmarks']")).toHaveCount(0);
+    // Only permissions that some feature checks (bookmarks: all four).
+    await expect(page.locator("input[name=perm][value^='bookmarks']")).toHaveCount(4);
     await expect(page.locator("input[name=perm][value='knowledge:edit']")).toHaveCount(0);
     const created = page.locator("tr", { hasText: "nightly-sync" }).locator("time").first();
     await expect(created).toHaveText(/just now|second|minute/);

@@ -26,6 +26,7 @@ macro_rules! web {
 const ASSETS: &[(&str, &str, &str)] = &[
     ("base.css", web!("base.css"), CSS),
     ("app.css", web!("app.css"), CSS),
+    ("bookmarks.css", web!("bookmarks.css"), CSS),
     ("theme.js", web!("theme.js"), JS),
     ("api.js", web!("api.js"), JS),
     ("dom.js", web!("dom.js"), JS),
@@ -40,6 +41,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("agent-chat.js", web!("agent-chat.js"), JS),
     ("sidebar-agents.js", web!("sidebar-agents.js"), JS),
     ("first-run.js", web!("first-run.js"), JS),
+    ("bookmarks.js", web!("bookmarks.js"), JS),
     ("icon.svg", web!("icon.svg"), SVG),
 ];
 
