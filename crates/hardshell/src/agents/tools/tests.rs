@@ -81,6 +81,8 @@ fn every_tool_has_a_strict_schema_and_unknown_fields_are_refused() {
         user_id: Some(1),
         depth: 0,
         embedder: None,
+        bindings: Vec::new(),
+        max_file_bytes: 1024,
     };
     for def in REGISTRY {
         assert_eq!(
