@@ -169,3 +169,9 @@ fn only_the_gate_can_reach_an_executor() {
     let agents_mod = &files.iter().find(|(p, _)| p == "agents/mod.rs").unwrap().1;
     assert!(agents_mod.contains("pub(crate) mod tools;"));
 }
+
+#[test]
+fn the_agent_model_knows_exactly_the_registered_tools() {
+    let registered: Vec<&str> = REGISTRY.iter().map(|t| t.name).collect();
+    assert_eq!(registered, crate::agents::model::KNOWN_TOOLS);
+}
