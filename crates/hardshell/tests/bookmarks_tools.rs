@@ -71,7 +71,7 @@ async fn search_reads_the_persons_bookmarks_and_taints_the_turn() {
     );
     // The add after it waits for the owner, even at level 4.
     assert_eq!(approval["tool"], "bookmark_add");
-    assert_eq!(approval["taint_source"], "tool:bookmark_search");
+    assert_eq!(approval["taint_source"], "bookmark_search (bookmarks)");
     assert_eq!(approval["target"], "bookmark:https://evil.example/");
     assert_eq!(bookmarks(&w).await.len(), 1, "nothing added");
 }
