@@ -175,3 +175,81 @@ fn check_set(name: &str, min_attacks: usize, min_benign: usize, min_recall: f64,
     assert!(r >= min_recall, "{name}: recall {r} < {min_recall}");
     assert!(f <= max_fpr, "{name}: fpr {f} > {max_fpr}");
 }
+
+// ---- beyond English (issue 21) ----
+//
+// Sets in `tests/data/intl/` (`gen_intl.py`, `gen_carriers.py`), written
+// before any non-English rule or carrier splitter existed and scored once:
+// the first scores are in bench/RESULTS.md beside these floors.
+
+fn load_intl(name: &str) -> Vec<Value> {
+    load(&format!("intl/{name}"))
+}
+
+/// Per language: (set, floor on recall, ceiling on false-positive rate).
+const LANGUAGES: &[(&str, f64, f64)] = &[
+    ("de", 0.0, 1.0),
+    ("es", 0.0, 1.0),
+    ("fr", 0.0, 1.0),
+    ("pt", 0.0, 1.0),
+    ("it", 0.0, 1.0),
+    ("nl", 0.0, 1.0),
+    ("pl", 0.0, 1.0),
+    ("tr", 0.0, 1.0),
+    ("ru", 0.0, 1.0),
+    ("zh", 0.0, 1.0),
+    ("ja", 0.0, 1.0),
+    ("ko", 0.0, 1.0),
+    ("mixed", 0.0, 1.0),
+];
+
+#[test]
+fn languages_meet_published_figures() {
+    let mut failures = Vec::new();
+    for (lang, min_recall, max_fpr) in LANGUAGES {
+        let attacks = load_intl(&format!("{lang}_attacks.jsonl"));
+        let benign = load_intl(&format!("{lang}_benign.jsonl"));
+        assert!(attacks.len() >= 24 && benign.len() >= 25, "{lang}");
+        let r = recall(&attacks);
+        let f = fpr(&benign);
+        let hits = (r * attacks.len() as f64).round();
+        let fps = (f * benign.len() as f64).round();
+        println!(
+            "{lang}: recall {hits}/{} = {r:.3}, false positives {fps}/{} = {f:.3}",
+            attacks.len(),
+            benign.len()
+        );
+        if r < *min_recall || f > *max_fpr {
+            failures.push(format!(
+                "{lang}: recall {r:.3} (floor {min_recall}), fpr {f:.3} (ceiling {max_fpr})"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Hidden carriers, scored per carrier: an attack counts when the document
+/// is flagged.
+#[test]
+fn carriers_meet_published_figures() {
+    let attacks = load_intl("carriers_attacks.jsonl");
+    let benign = load_intl("carriers_benign.jsonl");
+    let mut per: BTreeMap<String, (usize, usize, usize, usize)> = BTreeMap::new();
+    for r in &attacks {
+        let e = per
+            .entry(r["carrier"].as_str().unwrap().to_string())
+            .or_default();
+        e.0 += usize::from(promptguard::scan(r["text"].as_str().unwrap()).flagged);
+        e.1 += 1;
+    }
+    for r in &benign {
+        let e = per
+            .entry(r["carrier"].as_str().unwrap().to_string())
+            .or_default();
+        e.2 += usize::from(promptguard::scan(r["text"].as_str().unwrap()).flagged);
+        e.3 += 1;
+    }
+    for (c, (h, n, fp, nb)) in &per {
+        println!("carrier {c:<20} flagged {h}/{n}, false positives {fp}/{nb}");
+    }
+}
