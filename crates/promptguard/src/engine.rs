@@ -63,9 +63,20 @@ const SHORT_GATE: usize = 2;
 /// more anchored tries.
 const MAX_GATE_LEN: usize = 10;
 
-/// A regex branch with more gate literals than this is gated on its first
-/// word only (see `compile`).
+/// A language-table regex branch with more gate literals than this is
+/// gated on its first word only (see `compile`).
 const MANY_GATES: usize = 48;
+
+/// Rules from the per-language tables (`rules/lang`), by id prefix. Only
+/// these have their gates cut back: the English gates were tuned by hand.
+fn is_language_rule(id: &str) -> bool {
+    id.split_once('.').is_some_and(|(lang, _)| {
+        matches!(
+            lang,
+            "de" | "es" | "fr" | "pt" | "it" | "nl" | "pl" | "tr" | "ru" | "zh" | "ja" | "ko"
+        )
+    })
+}
 
 /// Where a regex is tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,10 +320,11 @@ fn compile() -> Engine {
                             .collect();
                         lits.sort_unstable();
                         lits.dedup();
-                        // An alternation of fillers after the first word
-                        // ("gib (mir |uns |alle )*…") multiplies literals;
-                        // past `MANY_GATES` they are cut back to that word.
-                        if spaced && lits.len() > MANY_GATES {
+                        // In the language tables an alternation of fillers
+                        // after the first word ("gib (mir |uns |alle )*…")
+                        // multiplies literals; past `MANY_GATES` they are
+                        // cut back to that word (the verb).
+                        if spaced && lits.len() > MANY_GATES && is_language_rule(r.id) {
                             for l in &mut lits {
                                 if let Some(p) = l.iter().skip(1).position(|b| *b == b' ') {
                                     l.truncate(p + 2);
@@ -747,7 +759,9 @@ mod tests {
         // megabytes of table would turn each step into a cache miss.
         for set in [&ENGINE.words, &ENGINE.tokens, &ENGINE.squeezed] {
             let dfa = set.dfa.as_ref().unwrap();
-            assert!(dfa.memory_usage() < 1_500_000, "{}", dfa.memory_usage());
+            // The words automaton holds the gates of twelve language tables
+            // too (issue 21): 1.8 MB, up from 1.0 MB.
+            assert!(dfa.memory_usage() < 2_000_000, "{}", dfa.memory_usage());
         }
         assert!(ENGINE.regexes.iter().all(|r| r.fwd.is_some()));
         let dense = ENGINE.dense.ac.as_ref().unwrap();
