@@ -34,7 +34,9 @@ const MULTI: u32 = 4;
 
 /// Cyrillic, CJK ideographs, kana and Hangul: the scripts this view keeps.
 pub(crate) fn is_dense_script(c: char) -> bool {
-    matches!(c,
+    // The katakana middle dot and double hyphen are punctuation.
+    !matches!(c, '\u{30A0}' | '\u{30FB}')
+        && matches!(c,
         '\u{0400}'..='\u{052F}' | '\u{1100}'..='\u{11FF}' | '\u{3040}'..='\u{30FF}'
         | '\u{3130}'..='\u{318F}' | '\u{31F0}'..='\u{31FF}' | '\u{3400}'..='\u{4DBF}'
         | '\u{4E00}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7AF}' | '\u{F900}'..='\u{FAFF}')
