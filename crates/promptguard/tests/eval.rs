@@ -325,3 +325,42 @@ fn carriers_meet_published_figures() {
         "{fp} false positives"
     );
 }
+
+/// Held-out set for the language tables (`gen_intl_heldout.py`): written
+/// after the last rule change, phrasings chosen not to echo the development
+/// sets, scored once with no change afterwards. One attack per family and
+/// four hard benign texts in each of the twelve languages. This, not the
+/// development figures above, is the estimate for new phrasings: scored
+/// once at 0/48 recall, 0/48 false positives. The rules catch the phrasings
+/// they were written for and none of these paraphrases (the English rules
+/// fare the same on fresh free-language phrasings: held-out 7).
+const MIN_INTL_HELDOUT_RECALL: f64 = 0.0;
+const MAX_INTL_HELDOUT_FPR: f64 = 0.02;
+
+#[test]
+fn language_heldout_meets_measured_figures() {
+    let attacks = load_intl("heldout_attacks.jsonl");
+    let benign = load_intl("heldout_benign.jsonl");
+    assert!(attacks.len() >= 48 && benign.len() >= 48);
+    let mut per: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for r in &attacks {
+        let flagged = promptguard::scan(r["text"].as_str().unwrap()).flagged;
+        let e = per
+            .entry(r["lang"].as_str().unwrap().to_string())
+            .or_default();
+        e.0 += usize::from(flagged);
+        e.1 += 1;
+    }
+    for (lang, (h, n)) in &per {
+        println!("heldout {lang}: {h}/{n}");
+    }
+    let r = recall(&attacks);
+    let f = fpr(&benign);
+    println!(
+        "intl heldout: recall {r:.3} ({} attacks), fpr {f:.3} ({} benign)",
+        attacks.len(),
+        benign.len()
+    );
+    assert!(r >= MIN_INTL_HELDOUT_RECALL, "recall {r}");
+    assert!(f <= MAX_INTL_HELDOUT_FPR, "fpr {f}");
+}
