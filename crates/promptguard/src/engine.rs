@@ -700,6 +700,10 @@ pub(crate) fn run(text: &str, n: &Normalized) -> Vec<RawHit> {
                 let lo = cands.partition_point(|c| c.0 < key);
                 let hi = cands.partition_point(|c| c.0 <= key);
                 let from_ac = cands.get(lo..hi).unwrap_or(&[]);
+                if from_ac.is_empty() && r.short.is_empty() {
+                    // Most branches have no candidate in a given text.
+                    continue;
+                }
                 if r.short.is_empty() {
                     hits.anchored(text, view, ri, r, from_ac.iter().map(|c| c.1 as usize));
                 } else {
