@@ -8,6 +8,7 @@ pub mod agents;
 pub mod app;
 pub mod audit_log;
 pub mod auth;
+pub mod backup;
 pub mod chat;
 pub mod cli;
 pub mod config;

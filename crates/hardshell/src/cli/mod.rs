@@ -5,6 +5,7 @@
 
 mod approvals;
 mod audit;
+mod backup;
 mod db;
 mod db_shell;
 mod init;
@@ -99,6 +100,9 @@ pub enum Command {
     /// Agents' trust levels: show, set, history, rollback.
     #[command(subcommand)]
     Trust(approvals::TrustCommand),
+    /// Encrypted backups: create (online), verify, restore, list.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
 }
 
 impl GlobalArgs {
@@ -169,5 +173,6 @@ pub async fn run(
         Command::Users(c) => users::run(&g, c).await,
         Command::Approvals(c) => approvals::run_approvals(&g, c).await,
         Command::Trust(c) => approvals::run_trust(&g, c).await,
+        Command::Backup(c) => backup::run(&g, c).await,
     }
 }

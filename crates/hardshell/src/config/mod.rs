@@ -37,6 +37,20 @@ pub struct Config {
     pub approvals: crate::trust::ApprovalSettings,
     /// Where the audit chain's anchors live outside the data directory.
     pub audit: AuditConfig,
+    /// Where backups go and whom they are encrypted to (DESIGN §12).
+    pub backup: BackupConfig,
+}
+
+/// `[backup]`: the default archive directory and age recipient.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Where `backup create` writes and `backup list` looks (default: a
+    /// directory beside the data directory, `~/.hardshell-backups`).
+    pub dir: Option<PathBuf>,
+    /// An age public key (`age1…`) archives are encrypted to when no
+    /// passphrase or recipient is given on the command line.
+    pub recipient: Option<String>,
 }
 
 /// `[audit]`: the outside anchor's place and the optional witness (DESIGN §5).

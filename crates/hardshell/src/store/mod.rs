@@ -23,6 +23,7 @@ pub mod knowledge;
 pub mod memories;
 mod memory_schema;
 mod migrations;
+pub mod snapshot;
 mod tools_schema;
 pub mod trust;
 pub mod uploads;
