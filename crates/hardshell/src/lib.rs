@@ -12,6 +12,7 @@ pub mod backup;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod lock;
 pub mod logging;
 pub mod secrets;

@@ -39,6 +39,16 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Where backups go and whom they are encrypted to (DESIGN §12).
     pub backup: BackupConfig,
+    /// Critical `doctor` findings the owner accepts (DESIGN §12).
+    pub doctor: DoctorConfig,
+}
+
+/// `[doctor]`: findings acknowledged by id, so they no longer stop `serve`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DoctorConfig {
+    /// Ids such as `"trust.risky_domain"`; each is still reported.
+    pub acknowledge: Vec<String>,
 }
 
 /// `[backup]`: the default archive directory and age recipient.

@@ -16,6 +16,7 @@ pub mod chat_cache;
 pub mod chat_conversations;
 pub mod chat_messages;
 pub mod console;
+pub mod doctor;
 pub mod encrypt;
 mod group_commit;
 pub mod key;
