@@ -66,6 +66,10 @@ pub struct Runtime {
     pub(crate) limits: TurnLimits,
     /// Approval expiry and who decides (`[approvals]` in config).
     pub(crate) approvals: crate::trust::ApprovalSettings,
+    /// What the web tools may reach, and the file tools' limits.
+    pub(crate) tool_net: crate::agents::tools::net::ToolNet,
+    /// Whether the sandbox passed its probe, and its run slots.
+    pub(crate) shell: crate::agents::tools::shell::ShellState,
     running: Mutex<HashMap<u64, Running>>,
     next_id: AtomicU64,
 }
@@ -91,7 +95,9 @@ impl Drop for RunningGuard {
 }
 
 impl Runtime {
-    pub fn new(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        tool_net: crate::agents::tools::net::ToolNet,
         store: Store,
         hub: Hub,
         audit: AuditLog,
@@ -109,9 +115,19 @@ impl Runtime {
             data_dir,
             limits: TurnLimits::default(),
             approvals,
+            tool_net,
+            shell: crate::agents::tools::shell::ShellState::probe(),
             running: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         })
+    }
+
+    /// What tools the server can offer at all.
+    pub(crate) fn offer(&self) -> crate::agents::tools::Offer {
+        crate::agents::tools::Offer {
+            max_depth: self.limits.max_depth,
+            shell: self.shell.available(),
+        }
     }
 
     pub fn registry(&self) -> &Registry {

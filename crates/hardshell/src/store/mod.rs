@@ -25,6 +25,7 @@ pub mod memories;
 mod memory_schema;
 mod migrations;
 pub mod snapshot;
+pub mod tool_rules;
 mod tools_schema;
 pub mod trust;
 pub mod uploads;

@@ -39,7 +39,18 @@ pub fn set_approvals_config(env: &Env, lines: &str) {
 /// Owner olga, admin adam, member ann, guest gus; `config` goes under
 /// `[approvals]`; an `openai` provider pointed at the fake.
 pub async fn world(config: &str) -> World {
-    let env = Env::new();
+    world_with(config, "").await
+}
+
+/// Like `world`, with `tools` under `[tools]` in config.toml.
+pub async fn world_with(config: &str, tools: &str) -> World {
+    world_full(config, tools, |_| {}).await
+}
+
+/// Like `world_with`; `prepare` may change the environment (the user the
+/// server runs as, its `PATH`) after `init` and before the server starts.
+pub async fn world_full(config: &str, tools: &str, prepare: impl FnOnce(&mut Env)) -> World {
+    let mut env = Env::new();
     env.init_with_passphrase();
     for (name, role) in [
         ("olga", "owner"),
@@ -52,6 +63,13 @@ pub async fn world(config: &str) -> World {
     if !config.is_empty() {
         set_approvals_config(&env, config);
     }
+    if !tools.is_empty() {
+        let path = env.data.join("config.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.push_str(&format!("\n[tools]\n{tools}\n"));
+        std::fs::write(&path, text).unwrap();
+    }
+    prepare(&mut env);
     let server = super::identity::start(&env);
     let llm = FakeLlm::start().await;
     let owner = tokens(&server, "olga").await.0;
