@@ -119,7 +119,15 @@ pub fn state(
     let vault = secrets::live::LiveVault::new(vault, log, opened.audit.clone());
     let data_dir = Arc::new(dd.clone());
     let hub = crate::chat::hub::Hub::new();
+    let tool_net =
+        crate::agents::tools::net::ToolNet::new(config.tools.clone()).map_err(|message| {
+            crate::config::ConfigError::Invalid {
+                key: "tools",
+                message,
+            }
+        })?;
     let runtime = crate::agents::runtime::Runtime::new(
+        tool_net,
         opened.store.clone(),
         hub.clone(),
         opened.audit.clone(),

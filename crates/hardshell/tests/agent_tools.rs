@@ -148,7 +148,7 @@ async fn a_tainted_turn_at_level_four_still_waits_for_approval() {
     })
     .await;
     assert_eq!(approval["tool"], "memory_save");
-    assert_eq!(approval["taint_source"], "tool:knowledge_search");
+    assert_eq!(approval["taint_source"], "knowledge_search (knowledge)");
     assert!(approval["reason"].as_str().unwrap().contains("untrusted"));
     assert!(w.memories(agent).is_empty());
     let card = agent_messages(&w, conv)
@@ -158,7 +158,7 @@ async fn a_tainted_turn_at_level_four_still_waits_for_approval() {
         .unwrap();
     assert_eq!(
         card["meta"]["card"]["taint_source"],
-        "tool:knowledge_search"
+        "knowledge_search (knowledge)"
     );
     assert!(card["text"].as_str().unwrap().contains("untrusted content"));
 }

@@ -68,6 +68,25 @@ impl Request {
     }
 }
 
+/// The request as it will leave, handed to an [`Egress`] hook once the first
+/// hop's address is pinned: the hook may rewrite header values, the query
+/// and the body, never the scheme, host, port or path.
+pub struct EgressParts<'a> {
+    /// The pinned destination (scheme, normalised host, port, path).
+    pub target: &'a Target,
+    /// The query, if any, without the `?`.
+    pub query: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Finishes a request at the egress point (secrets are resolved here, after
+/// netguard has checked and pinned the address). Returning `Ok(true)` marks
+/// the request as carrying a secret: it then never follows a redirect.
+pub trait Egress: Send + Sync {
+    fn finish(&self, parts: &mut EgressParts<'_>) -> Result<bool, String>;
+}
+
 /// A complete response: the body has been read within the cap.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
@@ -221,12 +240,30 @@ impl Client {
     /// waiting for a free slot, every hop and every body.
     pub async fn request(&self, request: Request) -> Result<Response, NetError> {
         let total = self.inner.policy.limits().total_timeout;
-        timeout(total, self.request_in_slot(request))
+        timeout(total, self.request_in_slot(request, None))
             .await
             .map_err(|_| NetError::Timeout("the total time limit passed"))?
     }
 
-    async fn request_in_slot(&self, request: Request) -> Result<Response, NetError> {
+    /// Like [`Client::request`], but `egress` finishes the first hop after
+    /// its address is pinned and before anything is sent. When it reports a
+    /// secret, a redirect answer is returned as it is, never followed.
+    pub async fn request_with_egress(
+        &self,
+        request: Request,
+        egress: &dyn Egress,
+    ) -> Result<Response, NetError> {
+        let total = self.inner.policy.limits().total_timeout;
+        timeout(total, self.request_in_slot(request, Some(egress)))
+            .await
+            .map_err(|_| NetError::Timeout("the total time limit passed"))?
+    }
+
+    async fn request_in_slot(
+        &self,
+        request: Request,
+        egress: Option<&dyn Egress>,
+    ) -> Result<Response, NetError> {
         let _slot = self
             .inner
             .slots
@@ -235,8 +272,8 @@ impl Client {
             .map_err(|_| NetError::InvalidRequest("client is shut down".into()))?;
         let mut method = Method::from_bytes(request.method.as_bytes())
             .map_err(|e| NetError::InvalidRequest(e.to_string()))?;
-        let mut headers = parse_headers(&request.headers)?;
-        let mut body = Bytes::from(request.body);
+        // Caller headers are validated before anything is resolved.
+        parse_headers(&request.headers)?;
         let limits = self.inner.policy.limits();
         let mut target = prepare(
             &request.url,
@@ -244,6 +281,28 @@ impl Client {
             self.inner.resolver.as_ref(),
         )
         .await?;
+        let (raw_headers, raw_body, carries_secret) = match egress {
+            None => (request.headers, request.body, false),
+            Some(hook) => {
+                let mut parts = EgressParts {
+                    target: &target,
+                    query: target.url.query().map(str::to_owned),
+                    headers: request.headers,
+                    body: request.body,
+                };
+                let secret = hook.finish(&mut parts).map_err(NetError::Egress)?;
+                let EgressParts {
+                    query,
+                    headers,
+                    body,
+                    ..
+                } = parts;
+                target.url.set_query(query.as_deref());
+                (headers, body, secret)
+            }
+        };
+        let mut headers = parse_headers(&raw_headers)?;
+        let mut body = Bytes::from(raw_body);
         let mut redirects = 0usize;
         loop {
             let req = build_request(&target, &method, &headers, &body)?;
@@ -258,7 +317,10 @@ impl Client {
             let status = exchange.response.status();
             let location = exchange.response.headers().get(header::LOCATION).cloned();
             if let (true, Some(location)) = (status.is_redirection(), location) {
-                if status == StatusCode::NOT_MODIFIED || status == StatusCode::MULTIPLE_CHOICES {
+                if carries_secret
+                    || status == StatusCode::NOT_MODIFIED
+                    || status == StatusCode::MULTIPLE_CHOICES
+                {
                     return finish(exchange, &target, redirects, limits).await;
                 }
                 if redirects >= limits.max_redirects {

@@ -33,6 +33,9 @@ pub enum NetError {
     /// callers never follow.
     #[error("the server answered {status} (a redirect); redirects are not followed here")]
     RedirectRefused { status: u16 },
+    /// The egress hook refused to finish the request (nothing was sent).
+    #[error("refused at egress: {0}")]
+    Egress(String),
     /// The response body is larger than the cap.
     #[error("response body exceeds {limit} bytes")]
     BodyTooLarge { limit: usize },
@@ -64,6 +67,7 @@ impl NetError {
             NetError::DnsFailure { .. } => "dns_failure",
             NetError::TooManyRedirects { .. } => "too_many_redirects",
             NetError::RedirectRefused { .. } => "redirect_refused",
+            NetError::Egress(_) => "egress_refused",
             NetError::BodyTooLarge { .. } => "body_too_large",
             NetError::Timeout(_) => "timeout",
             NetError::Connect(_) => "connect_failed",
@@ -85,6 +89,7 @@ impl NetError {
                 | NetError::DnsFailure { .. }
                 | NetError::TooManyRedirects { .. }
                 | NetError::RedirectRefused { .. }
+                | NetError::Egress(_)
         )
     }
 }

@@ -18,7 +18,7 @@ mod transport;
 pub use bytes::Bytes;
 pub use check::{CheckReport, Target, check};
 pub use classify::{BlockedRange, Embedding, classify, classify_v4, classify_v6};
-pub use client::{Client, ClientBuilder, Request, Response};
+pub use client::{Client, ClientBuilder, Egress, EgressParts, Request, Response};
 pub use error::{NetError, OverrideError, PatternError};
 pub use policy::{
     HostPattern, Limits, Policy, PolicyBuilder, host_key, is_localhost_name, normalize_domain,

@@ -6,12 +6,20 @@
 
 use crate::store::agents::{AgentFields, Budgets};
 
-/// Tools the runtime knows in this release. The tools issue adds more.
+/// Tools the runtime knows in this release (`agents::tools::REGISTRY`;
+/// a unit test keeps the two lists equal).
 pub const KNOWN_TOOLS: &[&str] = &[
     "memory_save",
     "memory_search",
     "knowledge_search",
     "call_agent",
+    "web_fetch",
+    "http_request",
+    "file_read",
+    "file_list",
+    "file_write",
+    "file_delete",
+    "send_message",
 ];
 
 /// Half the JSON body limit, so any valid SOUL.md fits in a request even

@@ -66,6 +66,8 @@ pub struct Runtime {
     pub(crate) limits: TurnLimits,
     /// Approval expiry and who decides (`[approvals]` in config).
     pub(crate) approvals: crate::trust::ApprovalSettings,
+    /// What the web tools may reach, and the file tools' limits.
+    pub(crate) tool_net: crate::agents::tools::net::ToolNet,
     running: Mutex<HashMap<u64, Running>>,
     next_id: AtomicU64,
 }
@@ -91,7 +93,9 @@ impl Drop for RunningGuard {
 }
 
 impl Runtime {
-    pub fn new(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        tool_net: crate::agents::tools::net::ToolNet,
         store: Store,
         hub: Hub,
         audit: AuditLog,
@@ -109,6 +113,7 @@ impl Runtime {
             data_dir,
             limits: TurnLimits::default(),
             approvals,
+            tool_net,
             running: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         })

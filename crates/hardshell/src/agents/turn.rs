@@ -451,9 +451,14 @@ impl Turn {
             approval,
         };
         let (status, body) = match gate::call(&self.rt, &site, call, self.cancel.clone()).await {
-            Gated::Ran { ok, text, taints } => {
+            Gated::Ran {
+                ok,
+                text,
+                taints,
+                target,
+            } => {
                 if taints && self.taint.is_none() {
-                    self.taint = Some(format!("tool:{}", call.name));
+                    self.taint = Some(format!("{} ({target})", call.name));
                 }
                 (if ok { "ok" } else { "error" }, text)
             }

@@ -334,6 +334,19 @@ pub const ROUTES: &[RouteRule] = &[
         Human(Role::Owner),
     ),
     rule("GET", "/api/v1/trust/history", Human(Role::Admin)),
+    rule("GET", "/api/v1/allow-rules", Human(Role::Admin)),
+    rule("DELETE", "/api/v1/allow-rules/{id}", Human(Role::Admin)),
+    // Tool secrets (values write-only): the owner alone.
+    rule("GET", "/api/v1/secrets", Human(Role::Owner)),
+    rule("GET", "/api/v1/secrets/{name}", Human(Role::Owner)),
+    rule("PUT", "/api/v1/secrets/{name}", Human(Role::Owner)),
+    rule("DELETE", "/api/v1/secrets/{name}", Human(Role::Owner)),
+    rule("PUT", "/api/v1/secrets/{name}/binding", Human(Role::Owner)),
+    rule(
+        "DELETE",
+        "/api/v1/secrets/{name}/binding",
+        Human(Role::Owner),
+    ),
     rule(
         "POST",
         "/api/v1/trust/history/{id}/rollback",

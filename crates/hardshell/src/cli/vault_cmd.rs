@@ -56,6 +56,20 @@ pub enum VaultCommand {
     },
 }
 
+/// A busy lock while a server runs: say how to change secrets through it.
+fn while_serving(e: crate::lock::LockError) -> anyhow::Error {
+    match e {
+        crate::lock::LockError::Busy(dir) => anyhow::anyhow!(
+            "a running server (or another command) holds {dir}, so the vault file cannot be changed now. \
+             While the server runs, set tool secrets through it: the Secrets page, or \
+             `curl -X PUT -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' \
+             --data '{{\"value\":\"...\"}}' http://127.0.0.1:8080/api/v1/secrets/NAME` with an owner token \
+             (provider keys go through PUT /api/v1/providers/NAME). Or stop the server and run this again."
+        ),
+        other => other.into(),
+    }
+}
+
 pub async fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> {
     let dd = g.data_dir()?;
     match cmd {
@@ -91,7 +105,7 @@ pub async fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> 
             if name.starts_with(RESERVED_PREFIX) {
                 bail!("{name} is managed by Hardshell itself and cannot be set by hand");
             }
-            let _lock = DataDirLock::acquire(&dd)?;
+            let _lock = DataDirLock::acquire(&dd).map_err(while_serving)?;
             let mut u = secrets::unlock(&dd, &g.unlock_options()?)?;
             audit_writable(&dd, &mut u.vault).await?;
             let value = read_value(&name)?;
@@ -104,7 +118,7 @@ pub async fn run(g: &GlobalArgs, cmd: VaultCommand) -> anyhow::Result<ExitCode> 
             if name.starts_with(RESERVED_PREFIX) {
                 bail!("{name} is managed by Hardshell itself and cannot be removed");
             }
-            let _lock = DataDirLock::acquire(&dd)?;
+            let _lock = DataDirLock::acquire(&dd).map_err(while_serving)?;
             let mut u = secrets::unlock(&dd, &g.unlock_options()?)?;
             audit_writable(&dd, &mut u.vault).await?;
             if !u.vault.remove(&name)? {

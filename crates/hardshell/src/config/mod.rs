@@ -37,6 +37,8 @@ pub struct Config {
     pub approvals: crate::trust::ApprovalSettings,
     /// Where the audit chain's anchors live outside the data directory.
     pub audit: AuditConfig,
+    /// What the web tools may reach and the file tools' limits (DESIGN §9).
+    pub tools: crate::agents::tools::ToolsConfig,
 }
 
 /// `[audit]`: the outside anchor's place and the optional witness (DESIGN §5).
@@ -190,6 +192,12 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.trusted_proxy_nets()?;
+        self.tools
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                key: "tools",
+                message,
+            })?;
         for origin in self
             .server
             .allowed_origins

@@ -73,6 +73,14 @@ impl LiveVault {
         }
     }
 
+    /// Every secret's name (never a value).
+    pub fn names(&self) -> Vec<String> {
+        match self.vault.lock() {
+            Ok(v) => v.names(),
+            Err(_) => Vec::new(),
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<SecretString> {
         let vault = self.vault.lock().ok()?;
         vault.get(name).cloned()

@@ -23,6 +23,7 @@ pub mod knowledge;
 pub mod memories;
 mod memory_schema;
 mod migrations;
+pub mod tool_rules;
 mod tools_schema;
 pub mod trust;
 pub mod uploads;

@@ -23,19 +23,19 @@ fn clip(s: &str, n: usize) -> String {
     out
 }
 
-/// Stores and publishes one card; failures are logged (the call's own
-/// outcome is already decided and audited).
-pub(crate) async fn post(
+/// Stores and publishes one agent message (leak guard applied to the text
+/// and the meta). `Ok(false)` when the conversation no longer takes it.
+pub(crate) async fn post_as_agent(
     rt: &Runtime,
     agent: &AgentRow,
     conversation_id: i64,
     text: &str,
-    card: Value,
-) {
+    meta: Value,
+) -> Result<bool, String> {
     let redactor = rt.vault.redactor();
     let (text, _) = redactor.redact(text);
-    let (card_text, _) = redactor.redact(&card.to_string());
-    let card: Value = serde_json::from_str(&card_text).unwrap_or(Value::Null);
+    let (meta_text, _) = redactor.redact(&meta.to_string());
+    let meta: Value = serde_json::from_str(&meta_text).unwrap_or(Value::Null);
     let html = crate::chat::markdown::render(&text, &[]);
     let stored = rt
         .store
@@ -46,18 +46,32 @@ pub(crate) async fn post(
             html,
             mentions: Vec::new(),
             reply_to: None,
-            meta: json!({ "card": card }),
+            meta,
         })
-        .await;
-    match stored {
-        Ok(Some(row)) => {
-            match crate::chat::hub::Event::new("message.created", conversation_id, &row) {
-                Ok(ev) => rt.hub.publish(ev),
-                Err(e) => tracing::error!(%e, "could not serialise a card"),
-            }
-        }
-        Ok(None) => {}
-        Err(e) => tracing::error!(%e, "could not store a card"),
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(row) = stored else {
+        return Ok(false);
+    };
+    match crate::chat::hub::Event::new("message.created", conversation_id, &row) {
+        Ok(ev) => rt.hub.publish(ev),
+        Err(e) => tracing::error!(%e, "could not serialise an agent message"),
+    }
+    Ok(true)
+}
+
+/// Stores and publishes one card; failures are logged (the call's own
+/// outcome is already decided and audited).
+pub(crate) async fn post(
+    rt: &Runtime,
+    agent: &AgentRow,
+    conversation_id: i64,
+    text: &str,
+    card: Value,
+) {
+    let meta = json!({ "card": card });
+    if let Err(e) = post_as_agent(rt, agent, conversation_id, text, meta).await {
+        tracing::error!(%e, "could not store a card");
     }
 }
 

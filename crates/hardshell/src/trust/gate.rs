@@ -89,6 +89,8 @@ pub(crate) enum Gated {
         text: String,
         /// The result is untrusted content: it taints the turn.
         taints: bool,
+        /// What the call read or acted on (names a taint's source).
+        target: String,
     },
     /// Not run (level 1); the text tells the model.
     Described(String),
@@ -190,6 +192,30 @@ pub(crate) async fn evidence(
     }
 }
 
+/// The id of an "allow always" rule covering this call, if the domain is
+/// at level 2 (rules never lift any other level).
+async fn standing_rule(
+    rt: &Runtime,
+    agent: i64,
+    tool: &str,
+    level: u8,
+    target: &str,
+) -> Option<i64> {
+    if !super::rules::may_have_rules(level) {
+        return None;
+    }
+    match rt.store.allow_rules(Some((agent, tool.to_string()))).await {
+        Ok(rules) => rules
+            .iter()
+            .find(|r| super::rules::covers(&r.scope, tool, target))
+            .map(|r| r.id),
+        Err(e) => {
+            tracing::error!(%e, "allow rules unavailable; asking instead");
+            None
+        }
+    }
+}
+
 /// Decides `call` and, when the decision is to run, runs it.
 pub(crate) async fn call(
     rt: &Arc<Runtime>,
@@ -222,17 +248,40 @@ pub(crate) async fn call(
         audit_decision(rt, rec).await;
         return Gated::Refused(format!("tool `{}` is not available to you", call.name));
     }
+    let names_secret = tools::egress::mentions_secret(&call.arguments);
+    let bindings = if names_secret || call.name == "http_request" {
+        match rt.store.secret_bindings().await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(%e, "secret bindings unavailable");
+                rec.reason = "secret bindings unavailable";
+                audit_decision(rt, rec).await;
+                return Gated::Refused(
+                    "I could not check the secret bindings, so I did not act.".into(),
+                );
+            }
+        }
+    } else {
+        Vec::new()
+    };
     let scope = ToolScope {
         agent: site.agent,
         conversation_id: site.conversation_id,
         user_id: site.user_id,
         depth: site.depth,
         embedder: site.embedder.clone(),
+        bindings,
+        max_file_bytes: rt.tool_net.config.max_file_bytes,
     };
     let prepared = match tools::prepare(call, &scope) {
         Ok(p) => p,
         Err(e) => {
-            rec.reason = "invalid arguments";
+            // Audited without the arguments: they may name a secret.
+            rec.reason = if names_secret {
+                "secret placeholder refused"
+            } else {
+                "invalid arguments"
+            };
             audit_decision(rt, rec).await;
             return Gated::Refused(e);
         }
@@ -258,6 +307,15 @@ pub(crate) async fn call(
     };
     rec.level = Some(level);
     let mut decision = decide(def.read_only, level, site.taint.is_some());
+    let mut rule_reason = None;
+    if decision == Decision::Ask
+        && site.taint.is_none()
+        && site.approval.is_none()
+        && let Some(id) = standing_rule(rt, site.agent.id, def.name, level, &target).await
+    {
+        decision = Decision::Run { receipt: true };
+        rule_reason = Some(format!("allow-always rule #{id}"));
+    }
     if let (Some(id), Decision::Ask | Decision::Describe | Decision::Run { .. }) =
         (site.approval, decision)
     {
@@ -338,6 +396,9 @@ pub(crate) async fn call(
             let result = tools::execute_with_permit(permit, rt, scope, prepared, cancel).await;
             let ok = result.is_ok();
             rec.decision = "run";
+            if let Some(r) = &rule_reason {
+                rec.reason = r;
+            }
             rec.outcome = if ok {
                 audit::Outcome::Success
             } else {
@@ -362,7 +423,14 @@ pub(crate) async fn call(
                 )
                 .await;
             }
-            Gated::Ran { ok, text, taints }
+            // A failed call read nothing from outside: only netguard's or
+            // the executor's own words, which taint nothing.
+            Gated::Ran {
+                ok,
+                text,
+                taints: taints && ok,
+                target,
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod approvals;
 pub mod cards;
 pub mod gate;
 pub mod levels;
+pub mod rules;
 
 use serde::{Deserialize, Serialize};
 

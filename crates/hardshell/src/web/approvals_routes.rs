@@ -17,6 +17,7 @@ use super::extract::Authorized;
 use super::{ApiError, AppState};
 use crate::store::approvals::ApprovalRow;
 use crate::trust::approvals::{self, DecideError};
+use crate::trust::rules::{self, RuleError};
 
 const MAX_LIMIT: usize = 200;
 
@@ -98,18 +99,63 @@ impl From<DecideError> for ApiError {
     }
 }
 
+/// `{"always": true}` also makes an "allow always" rule for the call's
+/// scope (level-2 domains only).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    #[serde(default)]
+    always: bool,
+}
+
+impl From<RuleError> for ApiError {
+    fn from(e: RuleError) -> Self {
+        match e {
+            RuleError::Store(s) => s.into(),
+            other => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rule_not_allowed",
+                other.to_string(),
+            ),
+        }
+    }
+}
+
 async fn decide(
     state: &AppState,
     p: &super::extract::Principal,
     id: i64,
     approve: bool,
+    always: bool,
 ) -> Result<Json<ApprovalRow>, ApiError> {
     let user = p.require_human()?;
     if !approvals::may_decide(user.role, &state.config.approvals) {
         return Err(DecideError::Forbidden.into());
     }
+    // The rule is checked before deciding, so a refused rule changes nothing.
+    let rule_scope = if always {
+        let pending = state
+            .store
+            .approval_get(id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        Some((rules::rule_scope(&state.store, &pending).await?, pending))
+    } else {
+        None
+    };
     let row =
         approvals::decide(&state.store, &state.audit, id, approve, user.id, p.actor()).await?;
+    if let Some((scope, pending)) = rule_scope {
+        rules::add(
+            &state.store,
+            &state.audit,
+            &pending,
+            &scope,
+            user.id,
+            p.actor(),
+        )
+        .await?;
+    }
     state.runtime.approval_decided(id);
     Ok(Json(row))
 }
@@ -118,17 +164,21 @@ async fn decide(
 /// once, exactly as approved.
 #[utoipa::path(post, path = "/api/v1/approvals/{id}/approve", tag = "approvals",
     params(("id" = i64, Path, description = "Approval id")),
+    request_body(content = Option<ApproveBody>, description = "Optional: `{\"always\": true}`"),
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, description = "Approved", body = ApprovalRow),
         (status = 403, description = "Only the owner (or admins, if allowed) decide"),
         (status = 404, description = "No such approval"),
-        (status = 409, description = "Already decided or expired (`not_pending`)")))]
+        (status = 409, description = "Already decided or expired (`not_pending`)"),
+        (status = 422, description = "`always` for a domain not at level 2 (`rule_not_allowed`)")))]
 pub async fn approve(
     State(state): State<AppState>,
     Authorized(p): Authorized,
     Path(id): Path<i64>,
+    body: Option<Json<ApproveBody>>,
 ) -> Result<Json<ApprovalRow>, ApiError> {
-    decide(&state, &p, id, true).await
+    let always = body.is_some_and(|Json(b)| b.always);
+    decide(&state, &p, id, true, always).await
 }
 
 /// Denies a pending request: the parked turn resumes and the model is told.
@@ -144,5 +194,5 @@ pub async fn deny(
     Authorized(p): Authorized,
     Path(id): Path<i64>,
 ) -> Result<Json<ApprovalRow>, ApiError> {
-    decide(&state, &p, id, false).await
+    decide(&state, &p, id, false, false).await
 }

@@ -24,6 +24,7 @@ mod knowledge_routes;
 mod memory_routes;
 mod messages_routes;
 mod providers_routes;
+mod secrets_routes;
 pub mod server;
 mod sign_in_checks;
 mod trust_routes;
@@ -184,6 +185,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(approvals_routes::get))
         .routes(routes!(approvals_routes::approve))
         .routes(routes!(approvals_routes::deny))
+        .routes(routes!(secrets_routes::list))
+        .routes(routes!(
+            secrets_routes::get,
+            secrets_routes::put,
+            secrets_routes::delete
+        ))
+        .routes(routes!(secrets_routes::bind, secrets_routes::unbind))
+        .routes(routes!(secrets_routes::rules))
+        .routes(routes!(secrets_routes::revoke_rule))
         .routes(routes!(trust_routes::get))
         .routes(routes!(trust_routes::set))
         .routes(routes!(trust_routes::history))

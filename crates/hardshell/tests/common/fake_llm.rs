@@ -275,6 +275,7 @@ struct Shared {
     split_all: Mutex<Option<usize>>,
     first_content: Mutex<Vec<Instant>>,
     hung_up: AtomicUsize,
+    obey: std::sync::atomic::AtomicBool,
 }
 
 /// The running fake; stops when dropped.
@@ -324,6 +325,13 @@ impl FakeLlm {
             "openai" => self.openai_base(),
             _ => self.ollama_base(),
         }
+    }
+
+    /// Plays the worst-case model once the script runs out: it follows the
+    /// first `CALL <tool> <json>` line it finds in the newest tool result,
+    /// and otherwise answers "done".
+    pub fn obey_instructions(&self) {
+        self.shared.obey.store(true, Ordering::SeqCst);
     }
 
     /// Queues a reply for the next chat request.
@@ -523,6 +531,21 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
 }
 
 /// The text of the last user message in any of the three formats.
+/// The instruction a gullible model would follow: the first
+/// `CALL <tool> <json>` line of the newest message, if that is a tool result.
+fn obeyed(body: &Value) -> Option<Reply> {
+    let last = body["messages"].as_array()?.last()?;
+    if last["role"] != "tool" {
+        return None;
+    }
+    let content = last["content"].as_str()?;
+    let line = content
+        .lines()
+        .find_map(|l| l.split_once("CALL ").map(|(_, rest)| rest.trim()))?;
+    let (name, args) = line.split_once(' ')?;
+    Some(Reply::tool_call(name, args.trim()))
+}
+
 fn last_user_text(format: Format, body: &Value) -> String {
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
     for m in messages.iter().rev() {
@@ -569,7 +592,10 @@ fn request_words(body: &Value) -> u64 {
 }
 
 async fn chat(shared: Arc<Shared>, format: Format, recorded: Recorded) -> Response {
-    let scripted = shared.queue.lock().unwrap().pop_front();
+    let mut scripted = shared.queue.lock().unwrap().pop_front();
+    if scripted.is_none() && shared.obey.load(Ordering::SeqCst) {
+        scripted = Some(obeyed(&recorded.body).unwrap_or_else(|| Reply::text(["done"])));
+    }
     let mut reply = scripted.unwrap_or_else(|| {
         let text = last_user_text(format, &recorded.body);
         Reply::text(

@@ -39,6 +39,11 @@ pub fn set_approvals_config(env: &Env, lines: &str) {
 /// Owner olga, admin adam, member ann, guest gus; `config` goes under
 /// `[approvals]`; an `openai` provider pointed at the fake.
 pub async fn world(config: &str) -> World {
+    world_with(config, "").await
+}
+
+/// Like `world`, with `tools` under `[tools]` in config.toml.
+pub async fn world_with(config: &str, tools: &str) -> World {
     let env = Env::new();
     env.init_with_passphrase();
     for (name, role) in [
@@ -51,6 +56,12 @@ pub async fn world(config: &str) -> World {
     }
     if !config.is_empty() {
         set_approvals_config(&env, config);
+    }
+    if !tools.is_empty() {
+        let path = env.data.join("config.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.push_str(&format!("\n[tools]\n{tools}\n"));
+        std::fs::write(&path, text).unwrap();
     }
     let server = super::identity::start(&env);
     let llm = FakeLlm::start().await;

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod fake_llm;
 pub mod gate;
 pub mod identity;
+pub mod sites;
 pub mod ws;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -8,8 +8,15 @@
 //! whether a call may run.
 
 mod agents;
+pub(crate) mod egress;
+mod files;
 mod knowledge;
 mod memory;
+mod messaging;
+pub(crate) mod net;
+mod web;
+
+pub use net::ToolsConfig;
 
 use std::sync::Arc;
 
@@ -30,6 +37,10 @@ pub(crate) struct ToolScope<'a> {
     pub user_id: Option<i64>,
     pub depth: u8,
     pub embedder: Option<SharedProvider>,
+    /// Secret bindings, loaded only when a call names a secret.
+    pub bindings: Vec<crate::store::tool_rules::BindingRow>,
+    /// Largest file a file tool writes.
+    pub max_file_bytes: usize,
 }
 
 /// One tool as the registry knows it.
@@ -60,6 +71,13 @@ pub(crate) static REGISTRY: &[ToolDef] = &[
     memory::SEARCH,
     knowledge::SEARCH,
     agents::CALL_AGENT,
+    web::WEB_FETCH,
+    web::HTTP_REQUEST,
+    files::READ,
+    files::LIST,
+    files::WRITE,
+    files::DELETE,
+    messaging::SEND_MESSAGE,
 ];
 
 pub(crate) fn lookup(name: &str) -> Option<&'static ToolDef> {
@@ -99,6 +117,13 @@ pub(crate) enum Args {
     MemorySearch(memory::QueryArgs),
     KnowledgeSearch(memory::QueryArgs),
     CallAgent(agents::CallArgs),
+    WebFetch(web::FetchArgs),
+    Http(web::HttpArgs),
+    FileRead(files::PathArgs),
+    FileList(files::ListArgs),
+    FileWrite(files::WriteArgs),
+    FileDelete(files::PathArgs),
+    SendMessage(messaging::SendArgs),
 }
 
 /// A parsed call: typed arguments, their normalised form and the resolved
@@ -132,6 +157,7 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
 /// Parses `call` strictly (unknown fields refused) and resolves its target.
 pub(crate) fn prepare(call: &ToolCall, scope: &ToolScope<'_>) -> Result<Prepared, String> {
     let def = lookup(&call.name).ok_or_else(|| format!("unknown tool `{}`", call.name))?;
+    let mut extra = String::new();
     let (args, normalised, target) = match def.name {
         "memory_save" => {
             let a: memory::SaveArgs = parse(call)?;
@@ -160,14 +186,57 @@ pub(crate) fn prepare(call: &ToolCall, scope: &ToolScope<'_>) -> Result<Prepared
             let v = to_value(&a);
             (Args::CallAgent(a), v, target)
         }
+        "web_fetch" => {
+            let (a, target) = web::prepare_fetch(parse(call)?)?;
+            let v = to_value(&a);
+            (Args::WebFetch(a), v, target)
+        }
+        "http_request" => {
+            let (a, target, body_hash) = web::prepare_http(parse(call)?, scope)?;
+            extra = body_hash;
+            let v = to_value(&a);
+            (Args::Http(a), v, target)
+        }
+        "file_read" | "file_delete" => {
+            let (a, target) = files::prepare_path(parse(call)?)?;
+            let v = to_value(&a);
+            let args = if def.name == "file_read" {
+                Args::FileRead(a)
+            } else {
+                Args::FileDelete(a)
+            };
+            (args, v, target)
+        }
+        "file_list" => {
+            let (a, target) = files::prepare_list(parse(call)?)?;
+            let v = to_value(&a);
+            (Args::FileList(a), v, target)
+        }
+        "file_write" => {
+            let (a, target) = files::prepare_write(parse(call)?, scope.max_file_bytes)?;
+            let v = to_value(&a);
+            (Args::FileWrite(a), v, target)
+        }
+        "send_message" => {
+            let (a, target) = messaging::prepare(parse(call)?, scope)?;
+            let v = to_value(&a);
+            (Args::SendMessage(a), v, target)
+        }
         other => return Err(format!("unknown tool `{other}`")),
     };
+    // A secret may be named only where egress resolves it.
+    if def.name != "http_request" && egress::mentions_secret(&normalised.to_string()) {
+        return Err(format!(
+            "{{{{secret:NAME}}}} placeholders work only in http_request, never in {}",
+            def.name
+        ));
+    }
     Ok(Prepared {
         def,
         args,
         normalised,
         target,
-        target_extra: String::new(),
+        target_extra: extra,
     })
 }
 
@@ -185,6 +254,13 @@ pub(crate) async fn execute_with_permit(
         Args::MemorySearch(a) => memory::search(rt, &scope, a).await,
         Args::KnowledgeSearch(a) => knowledge::search(rt, &scope, a).await,
         Args::CallAgent(a) => agents::call_agent(rt, &scope, a, cancel).await,
+        Args::WebFetch(a) => web::fetch(rt, &scope, a).await,
+        Args::Http(a) => web::request(rt, &scope, a).await,
+        Args::FileRead(a) => files::read(rt, &scope, a).await,
+        Args::FileList(a) => files::list(rt, &scope, a).await,
+        Args::FileWrite(a) => files::write(rt, &scope, a).await,
+        Args::FileDelete(a) => files::delete(rt, &scope, a).await,
+        Args::SendMessage(a) => messaging::send(rt, &scope, a).await,
     }
 }
 

@@ -81,6 +81,8 @@ fn every_tool_has_a_strict_schema_and_unknown_fields_are_refused() {
         user_id: Some(1),
         depth: 0,
         embedder: None,
+        bindings: Vec::new(),
+        max_file_bytes: 1024,
     };
     for def in REGISTRY {
         assert_eq!(
@@ -166,4 +168,10 @@ fn only_the_gate_can_reach_an_executor() {
     // The tools module is private to `agents` and crate-visible only.
     let agents_mod = &files.iter().find(|(p, _)| p == "agents/mod.rs").unwrap().1;
     assert!(agents_mod.contains("pub(crate) mod tools;"));
+}
+
+#[test]
+fn the_agent_model_knows_exactly_the_registered_tools() {
+    let registered: Vec<&str> = REGISTRY.iter().map(|t| t.name).collect();
+    assert_eq!(registered, crate::agents::model::KNOWN_TOOLS);
 }

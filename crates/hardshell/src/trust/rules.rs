@@ -1,0 +1,179 @@
+//! "Allow always" rules: the owner's standing yes for one agent, one tool
+//! and one scope (an exact host for web tools, a path prefix for file
+//! tools, the exact target for the rest).
+//!
+//! Owns what a rule's scope is and whether it covers a call's resolved
+//! target. Rules apply only to level-2 domains and never in a tainted turn;
+//! the gate enforces both, and this module never widens a scope beyond what
+//! the approved call touched.
+
+use url::Url;
+
+use super::Domain;
+
+/// The scope a rule made from an approved call gets: the URL's host, the
+/// file's directory (or the file itself at the workspace root), or the
+/// exact target.
+pub fn scope_for(tool: &str, target: &str) -> Option<String> {
+    match tool {
+        "web_fetch" | "http_request" => {
+            let url = target.split_once(' ').map(|(_, u)| u)?;
+            let host = Url::parse(url).ok()?.host_str()?.to_ascii_lowercase();
+            Some(format!("host:{host}"))
+        }
+        "file_write" | "file_delete" | "file_read" | "file_list" => {
+            let path = target.strip_prefix("file:")?;
+            Some(match path.rsplit_once('/') {
+                Some((dir, _)) => format!("path:{dir}/"),
+                None => format!("path:{path}"),
+            })
+        }
+        _ => Some(format!("target:{target}")),
+    }
+}
+
+/// Whether a rule's scope covers a call's resolved target.
+pub fn covers(scope: &str, tool: &str, target: &str) -> bool {
+    match scope.split_once(':') {
+        Some(("host", host)) => {
+            matches!(tool, "web_fetch" | "http_request")
+                && target
+                    .split_once(' ')
+                    .and_then(|(_, u)| Url::parse(u).ok())
+                    .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+                    .is_some_and(|h| h == host)
+        }
+        Some(("path", prefix)) => {
+            let Some(path) = target.strip_prefix("file:") else {
+                return false;
+            };
+            if prefix.ends_with('/') {
+                path.starts_with(prefix)
+            } else {
+                path == prefix
+            }
+        }
+        Some(("target", t)) => t == target,
+        _ => false,
+    }
+}
+
+/// Rules exist only for domains at level 2.
+pub fn may_have_rules(level: u8) -> bool {
+    level == 2
+}
+
+/// The domains shell-like rules would need more than a prefix for; kept
+/// out until the shell tool defines its argv-prefix scope.
+pub fn rule_domain_supported(domain: Domain) -> bool {
+    domain != Domain::Shell
+}
+
+/// Why a rule cannot be made from an approval.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("\"allow always\" is only for domains at trust level 2 ({domain} is at {level})")]
+    NotLevelTwo { domain: String, level: u8 },
+    #[error("\"allow always\" is not offered for {0}")]
+    Unsupported(String),
+    #[error("the approval's target has no scope a rule could name")]
+    NoScope,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Checks that an approval's call may become a rule, and the scope it gets.
+/// Called before the approval is decided, so a refusal changes nothing.
+pub async fn rule_scope(
+    store: &crate::store::Store,
+    row: &crate::store::approvals::ApprovalRow,
+) -> Result<String, RuleError> {
+    let domain =
+        Domain::parse(&row.domain).ok_or_else(|| RuleError::Unsupported(row.domain.clone()))?;
+    if !rule_domain_supported(domain) {
+        return Err(RuleError::Unsupported(row.domain.clone()));
+    }
+    let level = super::level_of(store, row.agent_id, domain).await?;
+    if !may_have_rules(level) {
+        return Err(RuleError::NotLevelTwo {
+            domain: row.domain.clone(),
+            level,
+        });
+    }
+    scope_for(&row.tool, &row.target).ok_or(RuleError::NoScope)
+}
+
+/// Stores the rule and audits it.
+pub async fn add(
+    store: &crate::store::Store,
+    audit_log: &crate::audit_log::AuditLog,
+    row: &crate::store::approvals::ApprovalRow,
+    scope: &str,
+    by: i64,
+    actor: audit::Actor,
+) -> Result<crate::store::tool_rules::AllowRule, RuleError> {
+    let rule = store
+        .allow_rule_add(row.agent_id, &row.tool, scope, Some(by))
+        .await?;
+    let draft = audit::Draft::new(actor, "allow_rule.created", audit::Outcome::Success)
+        .target(format!("agent:{}", row.agent_id))
+        .detail("tool", rule.tool.clone())
+        .detail("scope", rule.scope.clone())
+        .detail("rule_id", rule.id)
+        .detail("approval_id", row.id);
+    if let Err(e) = audit_log.record(draft).await {
+        tracing::error!(%e, "could not audit a new rule");
+    }
+    Ok(rule)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_as_narrow_as_the_approved_call() {
+        assert_eq!(
+            scope_for("http_request", "POST https://api.github.com/repos/x/issues").as_deref(),
+            Some("host:api.github.com")
+        );
+        assert_eq!(
+            scope_for("file_write", "file:notes/a.txt").as_deref(),
+            Some("path:notes/")
+        );
+        assert_eq!(
+            scope_for("file_write", "file:a.txt").as_deref(),
+            Some("path:a.txt")
+        );
+        assert_eq!(
+            scope_for("send_message", "conversation:3").as_deref(),
+            Some("target:conversation:3")
+        );
+    }
+
+    #[test]
+    fn coverage_is_exact_host_and_component_prefix() {
+        let host = "host:api.github.com";
+        assert!(covers(host, "web_fetch", "GET https://api.github.com/x"));
+        assert!(!covers(
+            host,
+            "web_fetch",
+            "GET https://api.github.com.evil.test/x"
+        ));
+        assert!(!covers(
+            host,
+            "web_fetch",
+            "GET https://evil.test/?h=api.github.com"
+        ));
+        assert!(!covers(host, "file_write", "file:api.github.com"));
+        assert!(covers("path:notes/", "file_write", "file:notes/b.txt"));
+        assert!(!covers("path:notes/", "file_write", "file:notes2/b.txt"));
+        assert!(covers("path:a.txt", "file_write", "file:a.txt"));
+        assert!(!covers("path:a.txt", "file_write", "file:a.txt2"));
+        assert!(!covers(
+            "target:conversation:3",
+            "send_message",
+            "conversation:4"
+        ));
+    }
+}
