@@ -29,7 +29,7 @@ export async function approvalsTab(user, rerender) {
   ]);
   const owner = mayDecide();
   const pendingRows = pendingList.map((a) => {
-    const always = !a.taint_source && /^trust level 2\b/.test(a.reason || "");
+    const always = !a.taint_source && a.domain !== "shell" && /^trust level 2\b/.test(a.reason || "");
     const decide = (how) => async (event) => {
       event.currentTarget.closest("td").querySelectorAll("button").forEach((b) => { b.disabled = true; });
       const row = await decideApproval(a.id, how);

@@ -110,7 +110,7 @@ function approvalCard(card) {
 }
 
 /** Always allow is offered only for a plain level-2 request (never in a tainted turn). */
-const alwaysAllowed = (card) => !card.taint_source && /^trust level 2\b/.test(String(card.reason || ""));
+const alwaysAllowed = (card) => !card.taint_source && card.domain !== "shell" && /^trust level 2\b/.test(String(card.reason || ""));
 
 function render(entry) {
   const s = entry.status;

@@ -273,3 +273,37 @@ test("would-run cards and receipts are one line, and card fields stay inert text
   await expect(messages(page).filter({ hasText: "All stored, thanks." })).toHaveCount(1);
   await expect(page.locator(".tool-card.approval")).toHaveCount(0);
 });
+
+test("Always allow makes a rule: the next such call runs without asking, and the Approvals page revokes it", async ({ server, newPage, llm }) => {
+  const { owner, conv } = await arrange(server, llm);
+  queueSave(llm, "first note");
+  llm.script(["First", " saved."], 20);
+  const page = await newPage("owner");
+  await loginUI(page, "olivia");
+  await openConversationUI(page, "Agents lab");
+  await sendUI(page, "@echo remember the first note");
+  const card = page.locator(".tool-card.approval");
+  await expect(card).toHaveAttribute("data-status", "pending");
+  await card.getByRole("button", { name: /^Always allow memory_save/ }).click();
+  await expect(messages(page).filter({ hasText: "First saved." })).toHaveCount(1);
+  await expect(card).toHaveAttribute("data-status", "dispatched");
+  const { rules } = await owner.ok("GET", "/api/v1/allow-rules");
+  expect(rules.map((r) => [r.tool, r.scope])).toEqual([["memory_save", `target:memory:conversation:${conv.id}`]]);
+
+  // The same kind of call now runs at once: no second card.
+  queueSave(llm, "second note");
+  llm.script(["Second", " saved."], 20);
+  await sendUI(page, "@echo remember the second note");
+  await expect(messages(page).filter({ hasText: "Second saved." })).toHaveCount(1);
+  await expect(page.locator(".tool-card.approval")).toHaveCount(1);
+
+  await page.goto("/#/settings/approvals");
+  const rule = page.locator("tr[data-rule]");
+  await expect(rule).toHaveCount(1);
+  await expect(rule).toContainText("memory_save");
+  await expect(rule).toContainText(`target:memory:conversation:${conv.id}`);
+  await rule.getByRole("button", { name: /^Revoke the rule/ }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Revoke", exact: true }).click();
+  await expect(page.locator("tr[data-rule]")).toHaveCount(0);
+  expect((await owner.ok("GET", "/api/v1/allow-rules")).rules).toEqual([]);
+});
