@@ -113,12 +113,22 @@ function approvalCard(card) {
 const alwaysAllowed = (card) => !card.taint_source && card.domain !== "shell" && /^trust level 2\b/.test(String(card.reason || ""));
 
 function render(entry) {
+  if (!entry.row && !mayRead()) {
+    // Members and guests cannot read approvals: say who decides, claim no state.
+    entry.status_el.className = "tag";
+    entry.status_el.textContent = "owner decides";
+    entry.el.dataset.status = "unknown";
+    entry.actions.replaceChildren();
+    entry.note.textContent = "Only the owner can decide on this request.";
+    return;
+  }
   const s = entry.status;
-  const expiredLocally = s === "pending" && entry.card.expires_at && entry.card.expires_at * 1000 < Date.now();
+  // Known pending past its expiry: the sweeper is about to say so.
+  const expiredLocally = !!entry.row && s === "pending" && entry.row.expires_at * 1000 < Date.now();
   const shown = expiredLocally ? "expired" : s;
   entry.status_el.className = `tag ${STATUS_CLASS[shown] || ""}`;
-  entry.status_el.textContent = entry.row || !mayRead() ? STATUS_TEXT[shown] || shown : "…";
-  entry.el.dataset.status = entry.row || !mayRead() ? shown : "";
+  entry.status_el.textContent = entry.row ? STATUS_TEXT[shown] || shown : "…";
+  entry.el.dataset.status = entry.row ? shown : "";
   entry.el.classList.toggle("decided", shown !== "pending");
   if (shown !== "pending") {
     entry.actions.replaceChildren();
@@ -222,7 +232,7 @@ async function poll() {
 export function onApprovalRequested(frame, currentConversation) {
   const row = frame.data;
   if (!row || typeof row.id !== "number") return;
-  update(row);
+  if (mayRead()) update(row); // members could not follow it afterwards
   if (mayDecide() && frame.conversation_id !== currentConversation) {
     toast(`An agent asks to run ${String(row.tool)}: see Settings → Approvals.`);
   }

@@ -114,7 +114,8 @@ test("a member sees the approval card without decide buttons, and the API refuse
   const card = page.locator(".tool-card.approval");
   await expect(card).toHaveCount(1);
   await expect(card).toContainText("memory_save");
-  await expect(card).toContainText("Waiting for the owner's decision.");
+  await expect(card).toContainText("Only the owner can decide on this request.");
+  await expect(card).toHaveAttribute("data-status", "unknown");
   await expect(card.getByRole("button")).toHaveCount(0);
   await fitsWidth(page, "messages");
 
