@@ -22,63 +22,87 @@ export async function trustTab(user, rerender) {
   const agents = await agentNames();
   const views = await Promise.all(agents.list.map((a) =>
     get(`/api/v1/agents/${a.id}/trust`).then((v) => [a, new Map(v.levels.map((l) => [l.domain, l.level]))])));
+  // Changes are collected, then saved together with one reason: arrow keys
+  // on a select change its value, so saving on every change would not do.
+  const changes = changeBar(rerender);
   const rows = views.map(([a, levels]) => h("tr", { dataset: { agent: a.handle } },
     h("td", {}, h("strong", { text: `@${a.handle}` }), a.disabled ? h("span", { class: "muted", text: " (disabled)" }) : null),
-    DOMAINS.map((d) => h("td", {}, levelSelect(a, d, levels.get(d), owner, rerender)))));
+    DOMAINS.map((d) => h("td", {}, levelSelect(a, d, levels.get(d), owner, changes)))));
   const legend = h("ul", { class: "trust-legend", "aria-label": "Levels" },
     LEVELS.map((name, i) => h("li", { class: `level-${i}` }, h("strong", { text: `${i} ${name}` }), `: ${LEVEL_HELP[i]}`)));
   return [
     panel("Trust levels",
       h("p", { class: "muted", text: owner
-        ? "What each agent may do in each domain. Tools that only read are always allowed; a turn that read untrusted content asks before anything else, whatever the level."
+        ? "What each agent may do in each domain. Tools that only read are always allowed; a turn that read untrusted content asks before anything else, whatever the level. Pick new levels, give a reason, then save."
         : "What each agent may do in each domain. Only the owner changes levels." }),
       legend,
-      table(["Agent", ...DOMAINS], rows, "No agents yet.", "trust")),
+      table(["Agent", ...DOMAINS], rows, "No agents yet.", "trust"),
+      owner ? changes.el : null),
     await historyPanel(agents, owner, rerender),
   ];
 }
 
-function levelSelect(agent, domain, level, owner, rerender) {
+function levelSelect(agent, domain, level, owner, changes) {
   const select = h("select", { class: `level-select level-${level}`, "aria-label": `@${agent.handle} ${domain} level`, disabled: !owner },
     LEVELS.map((name, i) => h("option", { value: i, text: `${i} · ${name}`, selected: i === level })));
-  select.addEventListener("change", async () => {
+  select.addEventListener("change", () => {
     const next = Number(select.value);
-    const reason = await reasonDialog(`@${agent.handle}: ${domain} from ${level} (${LEVELS[level]}) to ${next} (${LEVELS[next]})`);
-    if (reason === null) {
-      select.value = String(level);
-      return;
-    }
-    try {
-      await api("PUT", `/api/v1/agents/${agent.id}/trust/${encodeURIComponent(domain)}`, { level: next, reason });
-      toast(`@${agent.handle} ${domain}: level ${next}.`);
-    } catch (e) {
-      toast(e.message, "error");
-    }
-    rerender();
+    select.classList.toggle("changed", next !== level);
+    changes.set({ agent, domain, from: level, to: next, select });
   });
   return select;
 }
 
-/** Asks why; resolves to the reason (may be empty) or null when cancelled. */
-function reasonDialog(change) {
-  return new Promise((resolve) => {
-    const input = h("input", { name: "reason", maxlength: 500, autocomplete: "off", placeholder: "e.g. it has been reliable for a month" });
-    const dlg = h("dialog", { "aria-labelledby": "trust-change-title" },
-      h("form", { method: "dialog" },
-        h("h2", { id: "trust-change-title", text: "Change a trust level" }),
-        h("p", { text: change }),
-        h("div", { class: "field" }, h("label", {}, "Reason ", h("span", { class: "hint", text: "(kept in the history)" }), input)),
-        h("div", { class: "dialog-actions" },
-          h("button", { type: "submit", class: "secondary", value: "no", text: "Cancel" }),
-          h("button", { type: "submit", value: "yes", text: "Change level" }))));
-    dlg.addEventListener("close", () => {
-      resolve(dlg.returnValue === "yes" ? input.value.trim() : null);
-      dlg.remove();
-    });
-    document.body.append(dlg);
-    dlg.showModal();
-    input.focus();
+/** The pending changes, their reason, Save and Discard. */
+function changeBar(rerender) {
+  const pending = new Map(); // "agentId/domain" -> change
+  const summary = h("p", { class: "change-summary", role: "status" });
+  const reason = h("input", { name: "reason", maxlength: 500, autocomplete: "off", placeholder: "e.g. it has been reliable for a month" });
+  const save = h("button", { type: "submit", text: "Save changes" });
+  const discard = h("button", {
+    type: "button", class: "secondary", text: "Discard",
+    onclick: () => {
+      for (const c of pending.values()) {
+        c.select.value = String(c.from);
+        c.select.classList.remove("changed");
+      }
+      pending.clear();
+      draw();
+    },
   });
+  const el = h("form", { class: "change-bar", "aria-label": "Save trust changes", hidden: true },
+    summary,
+    h("div", { class: "field" }, h("label", {}, "Reason ", h("span", { class: "hint", text: "(kept in the history)" }), reason)),
+    h("div", { class: "panel-actions" }, save, discard));
+  const draw = () => {
+    const list = [...pending.values()];
+    el.hidden = list.length === 0;
+    summary.textContent = list.map((c) => `@${c.agent.handle} ${c.domain}: ${c.from} → ${c.to}`).join(" · ");
+  };
+  el.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    save.disabled = true;
+    let done = 0;
+    for (const c of pending.values()) {
+      try {
+        await api("PUT", `/api/v1/agents/${c.agent.id}/trust/${encodeURIComponent(c.domain)}`, { level: c.to, reason: reason.value.trim() });
+        done++;
+      } catch (err) {
+        toast(`@${c.agent.handle} ${c.domain}: ${err.message}`, "error");
+      }
+    }
+    if (done) toast(done === 1 ? "Trust level changed." : `${done} trust levels changed.`);
+    rerender();
+  });
+  return {
+    el,
+    set(change) {
+      const key = `${change.agent.id}/${change.domain}`;
+      if (change.to === change.from) pending.delete(key);
+      else pending.set(key, change);
+      draw();
+    },
+  };
 }
 
 async function historyPanel(agents, owner, rerender) {

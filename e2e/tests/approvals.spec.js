@@ -170,21 +170,29 @@ test("the Trust page changes a level with a reason, shows it in the history and 
   await expect(page.getByLabel("@echo shell level")).toHaveValue("0");
   await fitsWidth(page, "settings-body");
 
-  // Cancelling the reason leaves the level as it was.
+  // Discarding leaves the levels as they were; nothing was saved.
+  const bar = page.getByRole("form", { name: "Save trust changes" });
+  await expect(bar).toBeHidden();
   await files.selectOption("4");
-  await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+  await expect(bar).toContainText("@echo files: 2 → 4");
+  await bar.getByRole("button", { name: "Discard" }).click();
   await expect(files).toHaveValue("2");
+  await expect(bar).toBeHidden();
+  const levels = async () => new Map((await owner.ok("GET", `/api/v1/agents/${agent.id}/trust`)).levels.map((l) => [l.domain, l.level]));
+  expect((await levels()).get("files")).toBe(2);
 
-  await files.selectOption("3");
-  const dialog = page.getByRole("dialog");
-  await dialog.getByLabel("Reason").fill("reliable for a month");
-  await dialog.getByRole("button", { name: "Change level" }).click();
+  // With the keyboard: focus the select and step one level up.
+  await files.focus();
+  await files.press("ArrowDown");
+  await expect(files).toHaveValue("3");
+  await expect(bar).toContainText("@echo files: 2 → 3");
+  await bar.getByLabel("Reason").fill("reliable for a month");
+  await bar.getByRole("button", { name: "Save changes" }).click();
   await expect(page.getByLabel("@echo files level")).toHaveValue("3");
   const latest = page.locator("tr[data-change]").first();
   await expect(latest).toContainText("2 → 3");
   await expect(latest).toContainText("reliable for a month");
   await expect(latest).toContainText("olivia");
-  const levels = async () => new Map((await owner.ok("GET", `/api/v1/agents/${agent.id}/trust`)).levels.map((l) => [l.domain, l.level]));
   expect((await levels()).get("files")).toBe(3);
   await fitsWidth(page, "settings-body");
 
