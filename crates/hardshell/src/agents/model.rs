@@ -20,6 +20,7 @@ pub const KNOWN_TOOLS: &[&str] = &[
     "file_write",
     "file_delete",
     "send_message",
+    "shell",
 ];
 
 /// Half the JSON body limit, so any valid SOUL.md fits in a request even

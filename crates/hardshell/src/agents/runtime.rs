@@ -68,6 +68,8 @@ pub struct Runtime {
     pub(crate) approvals: crate::trust::ApprovalSettings,
     /// What the web tools may reach, and the file tools' limits.
     pub(crate) tool_net: crate::agents::tools::net::ToolNet,
+    /// Whether the sandbox passed its probe, and its run slots.
+    pub(crate) shell: crate::agents::tools::shell::ShellState,
     running: Mutex<HashMap<u64, Running>>,
     next_id: AtomicU64,
 }
@@ -114,9 +116,18 @@ impl Runtime {
             limits: TurnLimits::default(),
             approvals,
             tool_net,
+            shell: crate::agents::tools::shell::ShellState::probe(),
             running: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         })
+    }
+
+    /// What tools the server can offer at all.
+    pub(crate) fn offer(&self) -> crate::agents::tools::Offer {
+        crate::agents::tools::Offer {
+            max_depth: self.limits.max_depth,
+            shell: self.shell.available(),
+        }
     }
 
     pub fn registry(&self) -> &Registry {

@@ -286,7 +286,7 @@ impl Turn {
         let levels = crate::trust::levels_of(&self.rt.store, self.agent.id)
             .await
             .unwrap_or_else(|_| crate::trust::Domain::ALL.map(|d| (d, 0)).to_vec());
-        let specs = tools::specs(&self.agent, self.depth, self.rt.limits.max_depth, &levels);
+        let specs = tools::specs(&self.agent, self.depth, self.rt.offer(), &levels);
         if let Some(pending) = self.pending.take()
             && let Some(end) = self
                 .resume_pending(&mut messages, pending, &provider, &row)

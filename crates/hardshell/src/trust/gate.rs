@@ -243,11 +243,27 @@ pub(crate) async fn call(
         return Gated::Refused(why);
     };
     rec.domain = def.domain.as_str();
-    if !tools::available(site.agent, def.name, site.depth, rt.limits.max_depth) {
+    if !tools::available(site.agent, def.name, site.depth, rt.offer()) {
         rec.reason = "not in the agent's tools";
         audit_decision(rt, rec).await;
         return Gated::Refused(format!("tool `{}` is not available to you", call.name));
     }
+    let level = if def.read_only {
+        4
+    } else {
+        match super::level_of(&rt.store, site.agent.id, def.domain).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(%e, "trust level lookup failed");
+                rec.reason = "trust level unavailable";
+                audit_decision(rt, rec).await;
+                return Gated::Refused(
+                    "I could not check my trust level, so I did not act.".into(),
+                );
+            }
+        }
+    };
+    rec.level = Some(level);
     let names_secret = tools::egress::mentions_secret(&call.arguments);
     let bindings = if names_secret || call.name == "http_request" {
         match rt.store.secret_bindings().await {
@@ -272,6 +288,9 @@ pub(crate) async fn call(
         embedder: site.embedder.clone(),
         bindings,
         max_file_bytes: rt.tool_net.config.max_file_bytes,
+        workspace: (def.domain == super::Domain::Shell)
+            .then(|| tools::workspace_root(rt, site.agent.id)),
+        level,
     };
     let prepared = match tools::prepare(call, &scope) {
         Ok(p) => p,
@@ -290,22 +309,6 @@ pub(crate) async fn call(
     let target = prepared.target.clone();
     rec.fingerprint = &fp;
     rec.target = &target;
-    let level = if def.read_only {
-        4
-    } else {
-        match super::level_of(&rt.store, site.agent.id, def.domain).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(%e, "trust level lookup failed");
-                rec.reason = "trust level unavailable";
-                audit_decision(rt, rec).await;
-                return Gated::Refused(
-                    "I could not check my trust level, so I did not act.".into(),
-                );
-            }
-        }
-    };
-    rec.level = Some(level);
     let mut decision = decide(def.read_only, level, site.taint.is_some());
     let mut rule_reason = None;
     if decision == Decision::Ask

@@ -28,6 +28,13 @@ pub fn scope_for(tool: &str, target: &str) -> Option<String> {
                 None => format!("path:{path}"),
             })
         }
+        "shell" => {
+            // Only a plain command (one program, no shell syntax) becomes
+            // a rule, and its whole argv is the prefix.
+            let command = target.strip_prefix("shell: ")?;
+            let argv = crate::agents::tools::shell::plain_argv(command)?;
+            Some(format!("argv:{}", argv.join(" ")))
+        }
         _ => Some(format!("target:{target}")),
     }
 }
@@ -53,6 +60,18 @@ pub fn covers(scope: &str, tool: &str, target: &str) -> bool {
                 path == prefix
             }
         }
+        Some(("argv", prefix)) => {
+            let Some(argv) = target
+                .strip_prefix("shell: ")
+                .and_then(crate::agents::tools::shell::plain_argv)
+            else {
+                return false;
+            };
+            let prefix: Vec<&str> = prefix.split(' ').collect();
+            tool == "shell"
+                && argv.len() >= prefix.len()
+                && argv.iter().zip(&prefix).all(|(a, p)| a == p)
+        }
         Some(("target", t)) => t == target,
         _ => false,
     }
@@ -63,10 +82,9 @@ pub fn may_have_rules(level: u8) -> bool {
     level == 2
 }
 
-/// The domains shell-like rules would need more than a prefix for; kept
-/// out until the shell tool defines its argv-prefix scope.
-pub fn rule_domain_supported(domain: Domain) -> bool {
-    domain != Domain::Shell
+/// Every domain may have rules (shell only for plain commands).
+pub fn rule_domain_supported(_domain: Domain) -> bool {
+    true
 }
 
 /// Why a rule cannot be made from an approval.
@@ -149,6 +167,24 @@ mod tests {
             scope_for("send_message", "conversation:3").as_deref(),
             Some("target:conversation:3")
         );
+    }
+
+    #[test]
+    fn shell_rules_are_argv_prefixes_of_plain_commands() {
+        assert_eq!(
+            scope_for("shell", "shell: ls -la").as_deref(),
+            Some("argv:ls -la")
+        );
+        assert_eq!(scope_for("shell", "shell: ls; rm -rf /work"), None);
+        assert_eq!(scope_for("shell", "shell: cat x | sh"), None);
+        let rule = "argv:ls -la";
+        assert!(covers(rule, "shell", "shell: ls -la"));
+        assert!(covers(rule, "shell", "shell: ls -la docs"));
+        assert!(!covers(rule, "shell", "shell: ls -l"));
+        assert!(!covers(rule, "shell", "shell: ls -la; rm -rf /work"));
+        assert!(!covers(rule, "shell", "shell: ls -la $(rm x)"));
+        assert!(!covers(rule, "shell", "shell: ls -la\nrm x"));
+        assert!(!covers(rule, "file_write", "shell: ls -la"));
     }
 
     #[test]

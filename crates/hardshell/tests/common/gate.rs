@@ -44,7 +44,13 @@ pub async fn world(config: &str) -> World {
 
 /// Like `world`, with `tools` under `[tools]` in config.toml.
 pub async fn world_with(config: &str, tools: &str) -> World {
-    let env = Env::new();
+    world_full(config, tools, |_| {}).await
+}
+
+/// Like `world_with`; `prepare` may change the environment (the user the
+/// server runs as, its `PATH`) after `init` and before the server starts.
+pub async fn world_full(config: &str, tools: &str, prepare: impl FnOnce(&mut Env)) -> World {
+    let mut env = Env::new();
     env.init_with_passphrase();
     for (name, role) in [
         ("olga", "owner"),
@@ -63,6 +69,7 @@ pub async fn world_with(config: &str, tools: &str) -> World {
         text.push_str(&format!("\n[tools]\n{tools}\n"));
         std::fs::write(&path, text).unwrap();
     }
+    prepare(&mut env);
     let server = super::identity::start(&env);
     let llm = FakeLlm::start().await;
     let owner = tokens(&server, "olga").await.0;

@@ -27,6 +27,11 @@ pub struct Env {
     pub passphrase_file: PathBuf,
     /// `HARDSHELL_LOG` for every process this environment starts.
     pub log_level: String,
+    /// Run every process as this (uid, gid) instead of the test's own user
+    /// (see `hand_to`).
+    pub run_as: Option<(u32, u32)>,
+    /// `PATH` for every process, when set.
+    pub path: Option<String>,
 }
 
 impl Env {
@@ -45,7 +50,24 @@ impl Env {
             machine_id,
             passphrase_file,
             log_level: "info".into(),
+            run_as: None,
+            path: None,
         }
+    }
+
+    /// Gives the whole environment (data directory, machine secret,
+    /// passphrase) to `uid:gid` and runs every later process as them.
+    pub fn hand_to(&mut self, uid: u32, gid: u32) {
+        fn walk(p: &Path, uid: u32, gid: u32) {
+            std::os::unix::fs::lchown(p, Some(uid), Some(gid)).unwrap();
+            if std::fs::symlink_metadata(p).unwrap().is_dir() {
+                for e in std::fs::read_dir(p).unwrap() {
+                    walk(&e.unwrap().path(), uid, gid);
+                }
+            }
+        }
+        walk(self.tmp.path(), uid, gid);
+        self.run_as = Some((uid, gid));
     }
 
     /// A command with this environment's paths and nothing inherited that
@@ -61,6 +83,14 @@ impl Env {
             .env("HARDSHELL_MACHINE_ID_FILE", &self.machine_id)
             .env("HARDSHELL_LOG", &self.log_level)
             .stdin(Stdio::null());
+        if let Some((uid, gid)) = self.run_as {
+            use std::os::unix::process::CommandExt;
+            // std drops the supplementary groups when it changes the uid.
+            c.uid(uid).gid(gid);
+        }
+        if let Some(path) = &self.path {
+            c.env("PATH", path);
+        }
         c
     }
 

@@ -181,16 +181,20 @@ pub(crate) fn workspace_root(rt: &Runtime, agent: i64) -> PathBuf {
     crate::agents::workspace::agent_dir(&rt.data_dir, agent).join("files")
 }
 
-/// Opens the workspace (creating it, private) as a capability handle.
-fn open_root(root: &Path) -> Result<Dir, String> {
+/// Creates the workspace if missing, private to the server's user (the
+/// shell sandbox runs as that user too).
+pub(super) fn ensure_workspace(root: &Path) -> Result<(), String> {
     let fail = |_| "the workspace is unavailable".to_string();
     std::fs::create_dir_all(root).map_err(fail)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
-    }
-    Dir::open_ambient_dir(root, ambient_authority()).map_err(fail)
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700)).map_err(fail)
+}
+
+/// Opens the workspace (creating it, private) as a capability handle.
+fn open_root(root: &Path) -> Result<Dir, String> {
+    ensure_workspace(root)?;
+    Dir::open_ambient_dir(root, ambient_authority())
+        .map_err(|_| "the workspace is unavailable".to_string())
 }
 
 fn io_error(path: &str, e: &std::io::Error) -> String {

@@ -14,6 +14,9 @@ mod knowledge;
 mod memory;
 mod messaging;
 pub(crate) mod net;
+pub(crate) mod shell;
+
+pub(crate) use files::workspace_root;
 mod web;
 
 pub use net::ToolsConfig;
@@ -41,6 +44,10 @@ pub(crate) struct ToolScope<'a> {
     pub bindings: Vec<crate::store::tool_rules::BindingRow>,
     /// Largest file a file tool writes.
     pub max_file_bytes: usize,
+    /// The agent's workspace (for the files a shell command names).
+    pub workspace: Option<std::path::PathBuf>,
+    /// The trust level in effect for the call's domain.
+    pub level: u8,
 }
 
 /// One tool as the registry knows it.
@@ -78,19 +85,29 @@ pub(crate) static REGISTRY: &[ToolDef] = &[
     files::WRITE,
     files::DELETE,
     messaging::SEND_MESSAGE,
+    shell::SHELL,
 ];
 
 pub(crate) fn lookup(name: &str) -> Option<&'static ToolDef> {
     REGISTRY.iter().find(|t| t.name == name)
 }
 
+/// What the server can offer beside an agent's own settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Offer {
+    pub max_depth: u8,
+    /// The sandbox passed its probe.
+    pub shell: bool,
+}
+
 /// The agent's settings allow this tool at this depth (trust aside).
-pub(crate) fn available(agent: &AgentRow, name: &str, depth: u8, max_depth: u8) -> bool {
+pub(crate) fn available(agent: &AgentRow, name: &str, depth: u8, offer: Offer) -> bool {
     agent.tools.iter().any(|t| t == name)
         && match name {
             "memory_save" | "memory_search" => agent.memory,
             "knowledge_search" => agent.knowledge,
-            "call_agent" => depth < max_depth,
+            "call_agent" => depth < offer.max_depth,
+            "shell" => offer.shell,
             _ => lookup(name).is_some(),
         }
 }
@@ -100,12 +117,12 @@ pub(crate) fn available(agent: &AgentRow, name: &str, depth: u8, max_depth: u8) 
 pub(crate) fn specs(
     agent: &AgentRow,
     depth: u8,
-    max_depth: u8,
+    offer: Offer,
     levels: &[(Domain, u8)],
 ) -> Vec<ToolSpec> {
     REGISTRY
         .iter()
-        .filter(|t| available(agent, t.name, depth, max_depth))
+        .filter(|t| available(agent, t.name, depth, offer))
         .filter(|t| t.read_only || levels.iter().any(|(d, l)| *d == t.domain && *l > 0))
         .map(ToolDef::spec)
         .collect()
@@ -124,6 +141,7 @@ pub(crate) enum Args {
     FileWrite(files::WriteArgs),
     FileDelete(files::PathArgs),
     SendMessage(messaging::SendArgs),
+    Shell(shell::ShellArgs),
 }
 
 /// A parsed call: typed arguments, their normalised form and the resolved
@@ -222,6 +240,12 @@ pub(crate) fn prepare(call: &ToolCall, scope: &ToolScope<'_>) -> Result<Prepared
             let v = to_value(&a);
             (Args::SendMessage(a), v, target)
         }
+        "shell" => {
+            let (a, target, hashes) = shell::prepare(parse(call)?, scope)?;
+            extra = hashes;
+            let v = to_value(&a);
+            (Args::Shell(a), v, target)
+        }
         other => return Err(format!("unknown tool `{other}`")),
     };
     // A secret may be named only where egress resolves it.
@@ -261,6 +285,7 @@ pub(crate) async fn execute_with_permit(
         Args::FileWrite(a) => files::write(rt, &scope, a).await,
         Args::FileDelete(a) => files::delete(rt, &scope, a).await,
         Args::SendMessage(a) => messaging::send(rt, &scope, a).await,
+        Args::Shell(a) => shell::run(rt, &scope, a).await,
     }
 }
 

@@ -28,6 +28,11 @@ fn agent(tools: &[&str], memory: bool) -> AgentRow {
     }
 }
 
+const OFFER: Offer = Offer {
+    max_depth: 3,
+    shell: true,
+};
+
 fn all_levels(level: u8) -> Vec<(Domain, u8)> {
     Domain::ALL.iter().map(|d| (*d, level)).collect()
 }
@@ -35,14 +40,14 @@ fn all_levels(level: u8) -> Vec<(Domain, u8)> {
 #[test]
 fn only_allowed_tools_are_offered() {
     let a = agent(&["memory_save", "call_agent"], true);
-    let names: Vec<String> = specs(&a, 0, 3, &all_levels(2))
+    let names: Vec<String> = specs(&a, 0, OFFER, &all_levels(2))
         .into_iter()
         .map(|s| s.name)
         .collect();
     assert_eq!(names, ["memory_save", "call_agent"]);
     let off = agent(&["memory_save", "memory_search"], false);
     assert!(
-        specs(&off, 0, 3, &all_levels(2)).is_empty(),
+        specs(&off, 0, OFFER, &all_levels(2)).is_empty(),
         "memory off hides memory tools"
     );
 }
@@ -50,7 +55,7 @@ fn only_allowed_tools_are_offered() {
 #[test]
 fn level_zero_domains_are_not_offered_but_read_only_tools_are() {
     let a = agent(&["memory_save", "memory_search", "call_agent"], true);
-    let names: Vec<String> = specs(&a, 0, 3, &all_levels(0))
+    let names: Vec<String> = specs(&a, 0, OFFER, &all_levels(0))
         .into_iter()
         .map(|s| s.name)
         .collect();
@@ -60,8 +65,8 @@ fn level_zero_domains_are_not_offered_but_read_only_tools_are() {
 #[test]
 fn call_agent_disappears_at_the_depth_limit() {
     let a = agent(&["call_agent"], true);
-    assert_eq!(specs(&a, 2, 3, &all_levels(2)).len(), 1);
-    assert!(specs(&a, 3, 3, &all_levels(2)).is_empty());
+    assert_eq!(specs(&a, 2, OFFER, &all_levels(2)).len(), 1);
+    assert!(specs(&a, 3, OFFER, &all_levels(2)).is_empty());
 }
 
 #[test]
@@ -83,6 +88,8 @@ fn every_tool_has_a_strict_schema_and_unknown_fields_are_refused() {
         embedder: None,
         bindings: Vec::new(),
         max_file_bytes: 1024,
+        workspace: None,
+        level: 2,
     };
     for def in REGISTRY {
         assert_eq!(
