@@ -137,14 +137,19 @@ test("a member sees the approval card without decide buttons, and the API refuse
   await expect(messages(page).filter({ hasText: "Done." })).toHaveCount(1);
 });
 
-test("the owner decides from the Approvals page", async ({ server, newPage, llm }) => {
+test("the owner hears of a request made elsewhere and decides from the Approvals page", async ({ server, newPage, llm }) => {
   const { owner, conv } = await arrange(server, llm);
+  const page = await newPage("owner");
+  // The live connection is up (its greeting arrived) before the request is made.
+  const live = page.waitForEvent("websocket", { timeout: 30000 })
+    .then((ws) => ws.waitForEvent("framereceived", { predicate: (f) => String(f.payload).includes('"ready"'), timeout: 30000 }));
+  await loginUI(page, "olivia");
+  await live;
   queueSave(llm, "deny me");
   llm.script(["Understood,", " not", " saved."], 20);
   await owner.ok("POST", `/api/v1/conversations/${conv.id}/messages`, { text: "@echo remember this" });
-  await expect.poll(async () => (await owner.ok("GET", "/api/v1/approvals?status=pending")).approvals.length).toBe(1);
-  const page = await newPage("owner");
-  await loginUI(page, "olivia");
+  // No conversation is open: the live event says so in a toast.
+  await expect(page.locator(".toast", { hasText: "An agent asks to run memory_save" })).toBeVisible();
   await page.goto("/#/settings/approvals");
   const row = page.locator("tr[data-approval]");
   await expect(row).toHaveCount(1);
