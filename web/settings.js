@@ -45,7 +45,8 @@ export async function showSettings(tab, user) {
   const tabs = tabsFor(user);
   if (!tabs.some((t) => t[0] === tab)) tab = "sessions";
   byId("settings-tabs").replaceChildren(...tabs.map(([id, label]) =>
-    h("a", { href: `#/settings/${id}`, class: "tab" + (id === tab ? " active" : ""), "aria-current": id === tab ? "page" : undefined, text: label })));
+    h("a", { href: `#/settings/${id}`, class: "tab" + (id === tab ? " active" : ""), "aria-current": id === tab ? "page" : undefined, dataset: { tab: id }, text: label })));
+  if (tabs.some((t) => t[0] === "approvals")) countPending();
   const body = byId("settings-body");
   const mine = ++token;
   body.replaceChildren(h("p", { class: "muted", text: "Loading…" }));
@@ -66,6 +67,17 @@ export async function showSettings(tab, user) {
 }
 
 const rerender = (tab) => showSettings(tab, me);
+
+/** "Approvals 2": how many requests wait, on the tab itself. */
+async function countPending() {
+  let n = 0;
+  try {
+    n = (await get("/api/v1/approvals?status=pending&limit=200")).approvals.length;
+  } catch (_) { return; }
+  const link = document.querySelector('#settings-tabs .tab[data-tab="approvals"]');
+  if (!link || n === 0) return;
+  link.append(" ", h("span", { class: "badge", "aria-label": `${n} waiting`, text: n > 99 ? "99+" : n }));
+}
 const when = (value) => timeAgo(toSecs(value));
 const panel = (title, ...children) => h("section", { class: "panel" }, h("h2", { text: title }), ...children);
 

@@ -155,8 +155,10 @@ test("the owner hears of a request made elsewhere and decides from the Approvals
   await expect(row).toHaveCount(1);
   await expect(row).toContainText("@echo");
   await expect(row).toContainText("memory_save");
+  await expect(page.locator('.tab[data-tab="approvals"] .badge')).toHaveText("1");
   await row.getByRole("button", { name: /^Deny request/ }).click();
   await expect(page.locator("tr[data-approval]")).toHaveCount(0);
+  await expect(page.locator('.tab[data-tab="approvals"] .badge')).toHaveCount(0);
   await expect(page.locator(".panel", { hasText: "Recent decisions" }).locator("tr", { hasText: "memory_save" })).toContainText("denied");
 
   // The card in the conversation shows the decision.
