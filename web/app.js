@@ -10,6 +10,7 @@ import { showBookmarks } from "./bookmarks.js";
 import { onAgentFrame, onStoredMessage, resetTurns } from "./agent-chat.js";
 import { loadSidebarAgents } from "./sidebar-agents.js";
 import { initWelcome } from "./first-run.js";
+import { initCards, onApprovalRequested } from "./cards.js";
 
 const app = byId("app");
 
@@ -25,6 +26,7 @@ async function boot() {
   // A session without this tab's CSRF token cannot write; sign in again.
   if (me.kind !== "user" || !me.user || !csrfToken()) return goToLogin();
   chat.state.me = me.user;
+  initCards(me.user);
   byId("me-avatar").replaceChildren(avatar(me.user.username));
   byId("me-name").textContent = me.user.username;
   byId("me-role").textContent = me.user.role;
@@ -76,6 +78,7 @@ function onFrame(frame) {
       break;
     case "member.removed": chat.onMemberRemoved(id, data); break;
     case "conversation.deleted": chat.removedFrom(id, true); break;
+    case "approval.requested": onApprovalRequested(frame, chat.state.current); break;
     // agent.* feed the live reply placeholders; ready, pong and error
     // (only ever about our own typing frames) need nothing.
     default:

@@ -7,6 +7,7 @@ import {
   h, byId, toast, setSafeHtml, fmtTime, fmtDay, fmtDateTime, fmtSize, avatar, confirmDialog,
 } from "./dom.js";
 import * as composer from "./composer.js";
+import { cardFor } from "./cards.js";
 import {
   initAgentChat, turnNodes, metaBadges, renderAgentControls, conversationChanged,
 } from "./agent-chat.js";
@@ -227,7 +228,10 @@ function layout() {
 function buildMessage(m) {
   const mine = isMine(m);
   const content = h("div", { class: "msg-content" });
-  setSafeHtml(content, m.html || "");
+  // A gate card (approval, "would run", receipt) replaces the text it summarises.
+  const card = cardFor(m);
+  if (card) content.append(card);
+  else setSafeHtml(content, m.html || "");
   const kindTag = m.author.kind === "agent" ? "agent" : m.author.kind === "key" ? "key" : null;
   const actions = h("div", { class: "msg-actions" });
   if (mine && !isGuest()) {

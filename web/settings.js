@@ -1,11 +1,15 @@
 // Settings: your sessions (revoke, sign out everywhere, your key file);
 // API keys for admins (keys for outside automations: shown once, then only
-// their metadata); users and roles for the owner; the audit log with
+// their metadata); users and roles for the owner; approvals, trust levels
+// and secrets (approvals.js, trust.js, secrets.js); the audit log with
 // Verify, actors shown by name. Every value from the server is shown as
 // text; times are relative with the exact time on hover.
 import { get, post, patch, del, goToLogin } from "./api.js";
 import { h, byId, toast, confirmDialog, downloadJson, table, timeAgo, toSecs } from "./dom.js";
 import { agentsTab, providersTab } from "./agents.js";
+import { approvalsTab } from "./approvals.js";
+import { trustTab } from "./trust.js";
+import { secretsTab } from "./secrets.js";
 
 // Only permissions some route checks today (knowledge has no edit): a
 // checkbox that grants nothing would mislead.
@@ -28,6 +32,9 @@ function tabsFor(user) {
     ["sessions", "Sessions", true],
     ["agents", "Agents", true],
     ["providers", "Providers", user.role === "owner"],
+    ["approvals", "Approvals", admin],
+    ["trust", "Trust", admin],
+    ["secrets", "Secrets", user.role === "owner"],
     ["keys", "API keys", admin],
     ["users", "Users", admin],
     ["audit", "Audit log", admin],
@@ -39,7 +46,8 @@ export async function showSettings(tab, user) {
   const tabs = tabsFor(user);
   if (!tabs.some((t) => t[0] === tab)) tab = "sessions";
   byId("settings-tabs").replaceChildren(...tabs.map(([id, label]) =>
-    h("a", { href: `#/settings/${id}`, class: "tab" + (id === tab ? " active" : ""), "aria-current": id === tab ? "page" : undefined, text: label })));
+    h("a", { href: `#/settings/${id}`, class: "tab" + (id === tab ? " active" : ""), "aria-current": id === tab ? "page" : undefined, dataset: { tab: id }, text: label })));
+  if (tabs.some((t) => t[0] === "approvals")) countPending();
   const body = byId("settings-body");
   const mine = ++token;
   body.replaceChildren(h("p", { class: "muted", text: "Loading…" }));
@@ -47,6 +55,9 @@ export async function showSettings(tab, user) {
     sessions, keys, users, audit,
     agents: () => agentsTab(me, () => rerender("agents")),
     providers: () => providersTab(me, () => rerender("providers")),
+    approvals: () => approvalsTab(me, () => rerender("approvals")),
+    trust: () => trustTab(me, () => rerender("trust")),
+    secrets: () => secretsTab(me, () => rerender("secrets")),
   }[tab];
   try {
     const nodes = await render();
@@ -57,6 +68,17 @@ export async function showSettings(tab, user) {
 }
 
 const rerender = (tab) => showSettings(tab, me);
+
+/** "Approvals 2": how many requests wait, on the tab itself. */
+async function countPending() {
+  let n = 0;
+  try {
+    n = (await get("/api/v1/approvals?status=pending&limit=200")).approvals.length;
+  } catch (_) { return; }
+  const link = document.querySelector('#settings-tabs .tab[data-tab="approvals"]');
+  if (!link || n === 0) return;
+  link.append(" ", h("span", { class: "badge", "aria-label": `${n} waiting`, text: n > 99 ? "99+" : n }));
+}
 const when = (value) => timeAgo(toSecs(value));
 const panel = (title, ...children) => h("section", { class: "panel" }, h("h2", { text: title }), ...children);
 

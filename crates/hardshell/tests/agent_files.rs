@@ -299,6 +299,13 @@ async fn allow_always_covers_its_scope_only_and_never_a_tainted_turn() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
+    // The CLI lists the rule while the server runs.
+    let out = w.cli(&["approvals", "rules"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("path:notes/"),
+        "{out:?}"
+    );
     // Revoked, the rule no longer applies.
     let rule_id = rules[0]["id"].as_i64().unwrap();
     let (s, _) = call(

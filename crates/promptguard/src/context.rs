@@ -339,7 +339,7 @@ pub(crate) fn quoted(text: &str, start: usize, end: usize) -> bool {
     let mut prev: Option<char> = None;
     let mut open: Option<(usize, char)> = None;
     for (i, c) in before.char_indices() {
-        if is_quote(c) && !prev.is_some_and(char::is_alphanumeric) {
+        if is_quote(c) && !prev.is_some_and(glued_letter) {
             open = Some((i, c));
         }
         prev = Some(c);
@@ -347,13 +347,13 @@ pub(crate) fn quoted(text: &str, start: usize, end: usize) -> bool {
     let Some((open_at, q)) = open else {
         return false;
     };
-    let close = closing_of(q);
     let mut chars = after.char_indices().peekable();
     let mut close_at = None;
     while let Some((i, c)) = chars.next() {
-        if (c == close || (q == '\'' && c == '\u{2019}'))
-            && !chars.peek().is_some_and(|(_, n)| n.is_alphanumeric())
-        {
+        // A letter right after a closing quote makes it an apostrophe
+        // ("don't"), unless the text has no spaces between words anyway
+        // ("'…'를", "“…”怎么").
+        if closes(q, c) && !chars.peek().is_some_and(|(_, n)| glued_letter(*n)) {
             close_at = Some(end + i + c.len_utf8());
             break;
         }
@@ -418,17 +418,39 @@ const ROLE_WORDS: &[&str] = &[
 fn is_quote(c: char) -> bool {
     matches!(
         c,
-        '"' | '\'' | '`' | '\u{201C}' | '\u{2018}' | '\u{00AB}' | '\u{201E}'
+        '"' | '\''
+            | '`'
+            | '\u{201C}'
+            | '\u{2018}'
+            | '\u{00AB}'
+            | '\u{201E}'
+            | '\u{201A}'
+            | '\u{300C}'
+            | '\u{300E}'
+            | '\u{FF02}'
     )
 }
 
-fn closing_of(q: char) -> char {
+/// Whether `c` closes a quotation opened with `q`. German opens with „ and
+/// closes with “; Japanese and Chinese use 「」 and 『』.
+fn closes(q: char, c: char) -> bool {
     match q {
-        '\u{201C}' | '\u{201E}' => '\u{201D}',
-        '\u{2018}' => '\u{2019}',
-        '\u{00AB}' => '\u{00BB}',
-        other => other,
+        '\u{201C}' => c == '\u{201D}',
+        '\u{201E}' => matches!(c, '\u{201C}' | '\u{201D}'),
+        '\u{201A}' => matches!(c, '\u{2018}' | '\u{2019}'),
+        '\u{2018}' => c == '\u{2019}',
+        '\u{00AB}' => c == '\u{00BB}',
+        '\u{300C}' => c == '\u{300D}',
+        '\u{300E}' => c == '\u{300F}',
+        '\'' => matches!(c, '\'' | '\u{2019}'),
+        other => c == other,
     }
+}
+
+/// A letter that would glue to a quote mark: alphabetic, outside the
+/// scripts written without spaces between words.
+fn glued_letter(c: char) -> bool {
+    c.is_alphanumeric() && !crate::normalize::is_dense_script(c)
 }
 
 #[cfg(test)]

@@ -56,6 +56,9 @@ pub(crate) struct Normalized {
     pub words: View,
     /// NFKC, lowercase, invisibles removed, punctuation and layout kept.
     pub tokens: View,
+    /// Cyrillic, Chinese, Japanese and Korean with no separators at all
+    /// (see `dense`); empty for text without such characters nearby.
+    pub dense: View,
     pub signals: Signals,
 }
 
@@ -477,6 +480,7 @@ pub(crate) fn normalize(text: &str) -> Normalized {
     };
     words.view.push(b' ', 0);
     let mut tokens = View::with_capacity(text.len());
+    let mut dense = dense::DenseBuilder::default();
     let mut signals = Signals::default();
     // Whether the last visible character was an ASCII letter (for signals).
     let mut prev_ascii_letter = false;
@@ -507,6 +511,8 @@ pub(crate) fn normalize(text: &str) -> Normalized {
                 &mut pending_invisible,
             );
             ascii_words_lean(&mut words, bytes, i + 1, run_end);
+            let next = text.get(run_end..).and_then(|r| r.chars().next());
+            dense.ascii_run(run, i, next);
             if let Some(last) = run.get(1..).and_then(|r| {
                 r.iter()
                     .rev()
@@ -521,6 +527,7 @@ pub(crate) fn normalize(text: &str) -> Normalized {
             break;
         };
         let char_len = c.len_utf8();
+        dense.char(c, i);
 
         if let Some(a) = tag_ascii(c) {
             record(&mut signals.tag_chars, i, i + c.len_utf8());
@@ -598,6 +605,7 @@ pub(crate) fn normalize(text: &str) -> Normalized {
     Normalized {
         words: words_view,
         tokens,
+        dense: dense.view,
         signals,
     }
 }
@@ -655,6 +663,11 @@ fn join_spaced_letters(view: View) -> View {
     out
 }
 
+/// Folds a rule phrase exactly as the dense view folds text.
+pub(crate) fn fold_dense_phrase(phrase: &str) -> String {
+    String::from_utf8_lossy(&normalize(phrase).dense.bytes).into_owned()
+}
+
 /// Folds a rule phrase exactly as the words view folds text, without the
 /// leading and trailing spaces.
 pub(crate) fn fold_phrase(phrase: &str) -> String {
@@ -678,6 +691,9 @@ pub(crate) fn map_span(text: &str, view: &View, start: usize, end: usize) -> (us
         .map_or(len, |c| last + c.len_utf8());
     (orig_start, orig_end.max(orig_start))
 }
+
+mod dense;
+pub(crate) use dense::is_dense_script;
 
 #[cfg(test)]
 mod tests;

@@ -46,12 +46,42 @@ pub(crate) enum ViewKind {
     Squeezed,
     /// Lowercased text with punctuation kept (tokens, tags, headers).
     Tokens,
+    /// Cyrillic, Chinese, Japanese and Korean with every separator removed
+    /// (`normalize/dense.rs`). Phrases and sequences only.
+    Dense,
 }
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Matcher {
     Phrases(&'static [&'static str]),
     Regex(&'static str),
+    /// Every combination of one entry per slot, joined by spaces, as
+    /// phrases ("" makes a slot optional). For languages whose rules are
+    /// long lists of inflected forms, in views that have no regexes.
+    Seq(&'static [&'static [&'static str]]),
+}
+
+/// The phrases a `Seq` stands for.
+pub(crate) fn expand_seq(slots: &[&[&str]]) -> Vec<String> {
+    let mut out = vec![String::new()];
+    for slot in slots {
+        let mut next = Vec::with_capacity(out.len() * slot.len());
+        for head in &out {
+            for part in *slot {
+                let joined = match (head.is_empty(), part.is_empty()) {
+                    (true, _) => (*part).to_string(),
+                    (false, true) => head.clone(),
+                    (false, false) => format!("{head} {part}"),
+                };
+                next.push(joined);
+            }
+        }
+        out = next;
+    }
+    out.retain(|p| !p.is_empty());
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -92,6 +122,14 @@ const fn rule(
 const fn negatable(r: RuleDef) -> RuleDef {
     RuleDef {
         negatable: true,
+        ..r
+    }
+}
+
+/// The persona name must be in capitals ("DAN", not "Dan").
+const fn caps(r: RuleDef) -> RuleDef {
+    RuleDef {
+        caps_last_word: true,
         ..r
     }
 }
@@ -186,11 +224,17 @@ macro_rules! system_object {
 
 mod actions;
 mod conversation;
+mod lang;
 mod paraphrase;
 
 /// Every rule, in one table; engine indexes refer to positions in it.
-pub(crate) static RULES: LazyLock<Vec<RuleDef>> =
-    LazyLock::new(|| [conversation::RULES, actions::RULES, paraphrase::RULES].concat());
+pub(crate) static RULES: LazyLock<Vec<RuleDef>> = LazyLock::new(|| {
+    let mut all = [conversation::RULES, actions::RULES, paraphrase::RULES].concat();
+    for table in lang::TABLES {
+        all.extend_from_slice(table);
+    }
+    all
+});
 
 #[cfg(test)]
 mod tests {

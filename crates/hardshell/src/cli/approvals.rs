@@ -31,6 +31,13 @@ pub enum ApprovalsCommand {
     Approve { id: i64 },
     /// Deny a pending request.
     Deny { id: i64 },
+    /// "Allow always" rules.
+    Rules {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an "allow always" rule: the next such call asks again.
+    RevokeRule { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +109,31 @@ pub async fn run_approvals(g: &GlobalArgs, cmd: ApprovalsCommand) -> anyhow::Res
                 .await
                 .map_err(|e| anyhow::anyhow!("approval #{id}: {e}"))?;
             println!("approval #{} {}", row.id, row.status);
+        }
+        ApprovalsCommand::Rules { json } => {
+            let rules = store.allow_rules(None).await?;
+            if json {
+                println!("{}", serde_json::to_string(&rules)?);
+            } else if rules.is_empty() {
+                println!("no rules");
+            } else {
+                for r in rules {
+                    println!("#{} agent {} `{}` {}", r.id, r.agent_id, r.tool, r.scope);
+                }
+            }
+        }
+        ApprovalsCommand::RevokeRule { id } => {
+            let Some(rule) = store.allow_rule_remove(id).await? else {
+                bail!("no rule #{id}");
+            };
+            let draft =
+                audit::Draft::new(cli_actor(), "allow_rule.revoked", audit::Outcome::Success)
+                    .target(format!("agent:{}", rule.agent_id))
+                    .detail("tool", rule.tool)
+                    .detail("scope", rule.scope)
+                    .detail("rule_id", rule.id);
+            opened.audit.record(draft).await?;
+            println!("rule #{id} revoked");
         }
     }
     Ok(ExitCode::SUCCESS)

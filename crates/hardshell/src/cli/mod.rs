@@ -5,8 +5,10 @@
 
 mod approvals;
 mod audit;
+mod backup;
 mod db;
 mod db_shell;
+mod doctor;
 mod init;
 mod net;
 mod scan;
@@ -99,6 +101,11 @@ pub enum Command {
     /// Agents' trust levels: show, set, history, rollback.
     #[command(subcommand)]
     Trust(approvals::TrustCommand),
+    /// The go-live checklist as checks; critical findings stop `serve`.
+    Doctor(doctor::DoctorArgs),
+    /// Encrypted backups: create (online), verify, restore, list.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
 }
 
 impl GlobalArgs {
@@ -169,5 +176,7 @@ pub async fn run(
         Command::Users(c) => users::run(&g, c).await,
         Command::Approvals(c) => approvals::run_approvals(&g, c).await,
         Command::Trust(c) => approvals::run_trust(&g, c).await,
+        Command::Backup(c) => backup::run(&g, c).await,
+        Command::Doctor(a) => doctor::run(&g, a).await,
     }
 }

@@ -68,6 +68,42 @@ pub async fn run(
             )
             .await?;
     }
+    // The start-up gate: critical `doctor` findings not acknowledged in
+    // `[doctor] acknowledge` stop here, named; the rest are logged.
+    let ctx = crate::doctor::Context {
+        dd: &dd,
+        config: &config,
+        store: &opened.store,
+        audit,
+        bind: addr,
+        unlock: unlocked.source,
+        passphrase_file: g.passphrase_file.clone(),
+        now: time::OffsetDateTime::now_utc().unix_timestamp(),
+    };
+    let findings = crate::doctor::run(&ctx, crate::doctor::Depth::Startup, Vec::new()).await?;
+    let blocking: Vec<_> = findings.iter().filter(|f| f.blocks()).collect();
+    if !blocking.is_empty() {
+        audit
+            .record(
+                Draft::new(Actor::system(), "server.start_refused", Outcome::Denied).detail(
+                    "critical",
+                    blocking.iter().map(|f| f.id).collect::<Vec<_>>(),
+                ),
+            )
+            .await?;
+        anyhow::bail!(crate::doctor::refusal(&blocking));
+    }
+    for f in findings
+        .iter()
+        .filter(|f| f.severity >= crate::doctor::Severity::Warning)
+    {
+        tracing::warn!(
+            id = f.id,
+            acknowledged = f.acknowledged,
+            "doctor: {}",
+            f.finding
+        );
+    }
     let tls = config.server.tls.clone();
     let bound = server::bind(addr).await?;
     let origins = crate::app::own_origins(bound.addr, tls.is_some(), &config);

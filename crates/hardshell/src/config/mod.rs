@@ -39,6 +39,30 @@ pub struct Config {
     pub audit: AuditConfig,
     /// What the web tools may reach and the file tools' limits (DESIGN §9).
     pub tools: crate::agents::tools::ToolsConfig,
+    /// Where backups go and whom they are encrypted to (DESIGN §12).
+    pub backup: BackupConfig,
+    /// Critical `doctor` findings the owner accepts (DESIGN §12).
+    pub doctor: DoctorConfig,
+}
+
+/// `[doctor]`: findings acknowledged by id, so they no longer stop `serve`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DoctorConfig {
+    /// Ids such as `"trust.risky_domain"`; each is still reported.
+    pub acknowledge: Vec<String>,
+}
+
+/// `[backup]`: the default archive directory and age recipient.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Where `backup create` writes and `backup list` looks (default: a
+    /// directory beside the data directory, `~/.hardshell-backups`).
+    pub dir: Option<PathBuf>,
+    /// An age public key (`age1…`) archives are encrypted to when no
+    /// passphrase or recipient is given on the command line.
+    pub recipient: Option<String>,
 }
 
 /// `[audit]`: the outside anchor's place and the optional witness (DESIGN §5).

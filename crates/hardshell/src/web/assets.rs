@@ -41,6 +41,10 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("agent-chat.js", web!("agent-chat.js"), JS),
     ("sidebar-agents.js", web!("sidebar-agents.js"), JS),
     ("first-run.js", web!("first-run.js"), JS),
+    ("cards.js", web!("cards.js"), JS),
+    ("approvals.js", web!("approvals.js"), JS),
+    ("trust.js", web!("trust.js"), JS),
+    ("secrets.js", web!("secrets.js"), JS),
     ("bookmarks.js", web!("bookmarks.js"), JS),
     ("icon.svg", web!("icon.svg"), SVG),
 ];

@@ -21,6 +21,11 @@ use crate::auth::throttle::{LoginAttempt, retry_secs};
 use crate::auth::tokens::{self, Kind};
 use crate::store::users::UserRow;
 
+/// The start of the log line written for every failed sign-in; the
+/// fail2ban filter in `deploy/fail2ban/` matches it. Changing it breaks
+/// deployed filters.
+pub const AUTH_FAILURE_PREFIX: &str = "authentication failure from";
+
 pub(super) fn invalid_credentials() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
@@ -67,6 +72,10 @@ pub(super) async fn login_failed(
     method: &str,
 ) -> ApiError {
     let lock = attempt.failed(Instant::now());
+    // One line per failure in a stable format, for fail2ban
+    // (`deploy/fail2ban/`): only the parsed address and a fixed method
+    // name, never the account name a client typed.
+    tracing::warn!("{AUTH_FAILURE_PREFIX} {} ({method})", client.ip);
     let target = account.map(|a| format!("user:{a}")).unwrap_or_default();
     let mut drafts = vec![
         audit::Draft::new(
