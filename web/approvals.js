@@ -5,7 +5,7 @@
 // sources came from an agent, so they go in as text only.
 import { get, del } from "./api.js";
 import { h, toast, confirmDialog, table, timeAgo } from "./dom.js";
-import { decideApproval, argumentsText, mayDecide } from "./cards.js";
+import { decideApproval, argumentsText, mayDecide, plainShell } from "./cards.js";
 
 const STATUS_CLASS = { approved: "ok-tag", dispatched: "ok-tag", denied: "err-tag", expired: "err-tag", pending: "run-tag" };
 
@@ -29,7 +29,7 @@ export async function approvalsTab(user, rerender) {
   ]);
   const owner = mayDecide();
   const pendingRows = pendingList.map((a) => {
-    const always = !a.taint_source && a.domain !== "shell" && /^trust level 2\b/.test(a.reason || "");
+    const always = !a.taint_source && (a.domain !== "shell" || plainShell(a.target)) && /^trust level 2\b/.test(a.reason || "");
     const decide = (how) => async (event) => {
       event.currentTarget.closest("td").querySelectorAll("button").forEach((b) => { b.disabled = true; });
       const row = await decideApproval(a.id, how);

@@ -110,7 +110,9 @@ function approvalCard(card) {
 }
 
 /** Always allow is offered only for a plain level-2 request (never in a tainted turn). */
-const alwaysAllowed = (card) => !card.taint_source && card.domain !== "shell" && /^trust level 2\b/.test(String(card.reason || ""));
+/** A shell rule takes only a plain command: one program, no shell syntax (as the server decides). */
+export const plainShell = (target) => !/[|;&$()`<>\n\r*?{}\\"']/.test(String(target || "").replace(/^shell: /, ""));
+const alwaysAllowed = (card) => !card.taint_source && (card.domain !== "shell" || plainShell(card.target)) && /^trust level 2\b/.test(String(card.reason || ""));
 
 function render(entry) {
   if (!entry.row && !mayRead()) {

@@ -24,7 +24,8 @@ export async function startFakeLlm() {
         return;
       }
       if (req.method === "POST" && req.url === "/v1/chat/completions") {
-        const next = queued.shift();
+        let next = queued.shift();
+        if (next && next.echoToolResult) next = { chunks: [echoOfToolResult(body)], delayMs: 20 };
         const send = next && next.tool ? streamToolCall(res, next.tool) : stream(res, next || script);
         send.catch(() => res.destroy());
         return;
@@ -48,7 +49,8 @@ export async function startFakeLlm() {
       script.chunks = chunks;
       script.delayMs = delayMs;
     },
-    /** Queues a one-off reply: { chunks, delayMs } or { tool: { name, arguments } }. */
+    /** Queues a one-off reply: { chunks, delayMs }, { tool: { name, arguments } },
+     * or { echoToolResult: true } (answers with the newest tool result). */
     queue(reply) {
       queued.push(reply);
     },
@@ -58,6 +60,18 @@ export async function startFakeLlm() {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** The newest tool result in a chat request, without the untrusted-content markers. */
+function echoOfToolResult(body) {
+  try {
+    const messages = JSON.parse(body).messages || [];
+    const tool = [...messages].reverse().find((m) => m.role === "tool");
+    const text = String((tool && tool.content) || "");
+    return "Tool output:\n" + text.split("\n").filter((l) => !l.startsWith("<<<")).join("\n");
+  } catch {
+    return "no tool output";
+  }
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,7 +4,7 @@
 // token from stdout, and stops it afterwards. Also a tiny cookie-session
 // API client for arranging test data without the UI.
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync, existsSync, copyFileSync, chownSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import readline from "node:readline";
@@ -20,11 +20,24 @@ export function binaryPath() {
 
 export const password = (name) => `${name}-violet-harbour-42`;
 
-export async function startServer() {
-  const bin = binaryPath();
+/**
+ * `runAs: { uid, gid }` runs the server as that user when the tests run as
+ * root (Hardshell offers no shell tool as root): the data directory and a
+ * copy of the binary are handed to it first.
+ */
+export async function startServer({ runAs } = {}) {
+  let bin = binaryPath();
   if (!existsSync(bin)) throw new Error(`no hardshell binary at ${bin}; build it or set HARDSHELL_BIN`);
   const dir = mkdtempSync(path.join(tmpdir(), "hardshell-e2e-"));
   writeFileSync(path.join(dir, "machine-id"), "0123456789abcdef0123456789abcdef\n");
+  const spawnAs = {};
+  if (runAs && process.getuid && process.getuid() === 0) {
+    const copy = path.join(dir, "hardshell-bin");
+    copyFileSync(bin, copy);
+    bin = copy;
+    for (const p of [dir, copy, path.join(dir, "machine-id")]) chownSync(p, runAs.uid, runAs.gid);
+    Object.assign(spawnAs, { uid: runAs.uid, gid: runAs.gid });
+  }
   const env = { ...process.env };
   for (const k of ["HARDSHELL_VAULT_PASSPHRASE", "HARDSHELL_VAULT_PASSPHRASE_FILE", "HARDSHELL_PIN_FILE", "HARDSHELL_LOG_FORMAT", "HARDSHELL_CONFIG"]) delete env[k];
   Object.assign(env, {
@@ -33,7 +46,7 @@ export async function startServer() {
     HARDSHELL_MACHINE_ID_FILE: path.join(dir, "machine-id"),
     HARDSHELL_LOG: process.env.HARDSHELL_LOG || "warn",
   });
-  const child = spawn(bin, ["serve", "--bind", "127.0.0.1:0"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(bin, ["serve", "--bind", "127.0.0.1:0"], { env, stdio: ["ignore", "pipe", "pipe"], ...spawnAs });
   let stderr = "";
   child.stderr.on("data", (d) => { stderr = (stderr + d).slice(-20000); });
   const exited = new Promise((resolve) => child.once("exit", resolve));

@@ -105,7 +105,7 @@ async fn agents_are_validated_and_only_admins_manage_them() {
             "invalid_model",
         ),
         (
-            json!({"handle": "h2", "name": "x", "model": "openai/m", "tools": ["shell"]}),
+            json!({"handle": "h2", "name": "x", "model": "openai/m", "tools": ["format_disk"]}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_tool",
         ),

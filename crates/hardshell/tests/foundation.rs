@@ -257,7 +257,11 @@ fn vault_changes_are_refused_while_the_server_runs() {
         Some("value-123456"),
     );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("stop it first"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("stop the server") && err.contains("/api/v1/secrets/NAME"),
+        "{err}"
+    );
     // Reading is fine.
     env.ok(&["vault", "list", "--passphrase-file", pf], None);
     // A second server on the same directory is refused too.

@@ -32,6 +32,9 @@ pub struct Env {
     pub run_as: Option<(u32, u32)>,
     /// `PATH` for every process, when set.
     pub path: Option<String>,
+    /// The binary every process runs (a copy the `run_as` user can reach
+    /// after `hand_to`: the build directory may sit under a private one).
+    pub bin: PathBuf,
 }
 
 impl Env {
@@ -52,6 +55,7 @@ impl Env {
             log_level: "info".into(),
             run_as: None,
             path: None,
+            bin: PathBuf::from(env!("CARGO_BIN_EXE_hardshell")),
         }
     }
 
@@ -66,6 +70,9 @@ impl Env {
                 }
             }
         }
+        let bin = self.tmp.path().join("hardshell-bin");
+        std::fs::copy(&self.bin, &bin).unwrap();
+        self.bin = bin;
         walk(self.tmp.path(), uid, gid);
         self.run_as = Some((uid, gid));
     }
@@ -73,7 +80,7 @@ impl Env {
     /// A command with this environment's paths and nothing inherited that
     /// could change how it unlocks.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_hardshell"));
+        let mut c = Command::new(&self.bin);
         c.env_remove("HARDSHELL_VAULT_PASSPHRASE")
             .env_remove("HARDSHELL_VAULT_PASSPHRASE_FILE")
             .env_remove("HARDSHELL_PIN_FILE")
