@@ -70,10 +70,16 @@ struct Prepared {
 /// Extracts, chunks and scans (CPU work, run off the async workers).
 fn prepare(name: &str, bytes: &[u8]) -> Result<Prepared, ExtractError> {
     let kind = extract::kind_of(bytes, name)?;
-    let text = extract::text_of(kind, bytes)?;
+    let extracted = extract::extract(kind, bytes)?;
+    // Hidden passages never reach the model, but they are scanned, and a
+    // hit there weighs more than the same words in visible text.
+    let split = promptguard::Split {
+        visible: extracted.text,
+        hidden: extracted.hidden,
+    };
     // The name reaches the model too, in citations.
-    let flagged = promptguard::scan(&text).flagged || promptguard::scan(name).flagged;
-    let pieces = chunk::split(&text);
+    let flagged = promptguard::scan_split(&split).flagged || promptguard::scan(name).flagged;
+    let pieces = chunk::split(&split.visible);
     if pieces.is_empty() {
         return Err(ExtractError::NoText);
     }
