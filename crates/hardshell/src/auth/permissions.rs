@@ -336,6 +336,8 @@ pub const ROUTES: &[RouteRule] = &[
     rule("GET", "/api/v1/trust/history", Human(Role::Admin)),
     rule("GET", "/api/v1/allow-rules", Human(Role::Admin)),
     rule("DELETE", "/api/v1/allow-rules/{id}", Human(Role::Admin)),
+    // The promptguard judge's counters: the owner alone.
+    rule("GET", "/api/v1/promptguard/judge", Human(Role::Owner)),
     // Tool secrets (values write-only): the owner alone.
     rule("GET", "/api/v1/secrets", Human(Role::Owner)),
     rule("GET", "/api/v1/secrets/{name}", Human(Role::Owner)),

@@ -25,6 +25,7 @@ mod keys_routes;
 mod knowledge_routes;
 mod memory_routes;
 mod messages_routes;
+mod promptguard_routes;
 mod providers_routes;
 mod secrets_routes;
 pub mod server;
@@ -200,6 +201,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trust_routes::set))
         .routes(routes!(trust_routes::history))
         .routes(routes!(trust_routes::rollback))
+        .routes(routes!(promptguard_routes::judge))
         .merge(bookmark_routes())
 }
 
