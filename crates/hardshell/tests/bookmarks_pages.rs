@@ -200,6 +200,53 @@ async fn fetch_stores_visible_text_fills_empty_fields_and_is_scoped() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn one_fetch_at_a_time_per_person() {
+    let (w, pages) = site_world().await;
+    pages.page(
+        "/slow",
+        Page::Slow(std::time::Duration::from_secs(4), "slow page text".into()),
+    );
+    pages.page("/quick", Page::Body("text/plain", "quick page text".into()));
+    let slow = bookmark(&w, &w.owner, &format!("{}/slow", pages.url("pages.test"))).await;
+    let quick = bookmark(&w, &w.owner, &format!("{}/quick", pages.url("pages.test"))).await;
+    let first = {
+        let server_url = w.server.url(&format!("{BM}/{slow}/fetch"));
+        let owner = w.owner.clone();
+        tokio::spawn(async move {
+            common::client()
+                .post(server_url)
+                .bearer_auth(owner)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    // Once the slow page has the request, the owner's one place is taken.
+    eventually("the slow fetch to start", || async {
+        (!pages.seen().is_empty()).then_some(())
+    })
+    .await;
+    let (s, v) = fetch(&w, &w.owner, quick).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(v["error"]["code"], "busy");
+    // Another person is not held up.
+    let ann = tokens(&w.server, "ann").await.0;
+    let theirs = bookmark(&w, &ann, &format!("{}/quick", pages.url("pages.test"))).await;
+    assert_eq!(fetch(&w, &ann, theirs).await.0, StatusCode::OK);
+    assert_eq!(first.await.unwrap(), StatusCode::OK);
+    // The place is free again.
+    let (s, v) = fetch(&w, &w.owner, quick).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["text"], "quick page text");
+    assert!(
+        audit_rows(&w.env)
+            .iter()
+            .any(|r| r.0 == "ratelimit.hit" && r.4 == "denied")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn ssrf_targets_are_refused_by_netguard_and_reach_nothing() {
     let (w, pages) = site_world().await;
     // A service on loopback that no fetch may reach.

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::bookmarks_routes::owner;
-use super::extract::{Authorized, Identity, Principal};
+use super::extract::{Authorized, Identity, Principal, limit_hit};
 use super::knowledge_routes::{agent_or_404, embedder_for};
 use super::{ApiError, AppState, record};
 use crate::agents::knowledge::Document;
@@ -69,7 +69,6 @@ impl From<PageError> for ApiError {
 fn refusal(e: &PageError) -> Option<(audit::Outcome, &'static str)> {
     match e {
         PageError::Refused { reason, .. } => Some((audit::Outcome::Denied, reason)),
-        PageError::Busy => Some((audit::Outcome::Denied, "busy")),
         PageError::Failed { reason, .. } => Some((audit::Outcome::Failure, reason)),
         PageError::Status(_) => Some((audit::Outcome::Failure, "http_status")),
         PageError::NotText(_) => Some((audit::Outcome::Failure, "not_text")),
@@ -116,6 +115,16 @@ pub async fn fetch(
             .await?;
             Ok(Json(page))
         }
+        // A limit hit: recorded as `ratelimit.hit` once a minute at most.
+        Err(PageError::Busy) => Err(limit_hit(
+            &state,
+            p.actor(),
+            format!("user:{user}"),
+            p.client,
+            "bookmark_fetch_per_user",
+            PageError::Busy.into(),
+        )
+        .await),
         Err(e) => {
             if let Some((outcome, reason)) = refusal(&e) {
                 record(&state, base(outcome).detail("reason", reason)).await?;
