@@ -7,8 +7,10 @@
 mod common;
 
 use common::Env;
-use common::identity::{add_user, audit_rows, db, pf};
-use serde_json::Value;
+use common::chat::call;
+use common::identity::{add_user, audit_rows, db, installation, pf, tokens};
+use reqwest::Method;
+use serde_json::{Value, json};
 
 const EXPORT: &str = r##"{"bookmarks":[
   {"id":"a1","url":"https://claw.example/reef","title":"Reef guide","description":"corals",
@@ -158,5 +160,55 @@ fn clawchives_exports_move_in_through_the_cli() {
     assert!(
         imports.iter().all(|r| r.1 == "system" && r.2 == "cli"),
         "{imports:?}"
+    );
+}
+
+#[tokio::test]
+async fn importing_while_the_server_runs_shows_up_in_the_api() {
+    let (env, server) = installation(&[("olga", "owner")]);
+    let token = tokens(&server, "olga").await.0;
+    let (_, before) = call(
+        &server,
+        &token,
+        Method::GET,
+        "/api/v1/bookmarks/stats",
+        None,
+    )
+    .await;
+    assert_eq!(before["total"], 0);
+    let file = env.tmp.path().join("clawchives.json");
+    std::fs::write(&file, EXPORT).unwrap();
+    let p = pf(&env);
+    let out = env.ok(
+        &[
+            "import",
+            "clawchives",
+            file.to_str().unwrap(),
+            "--passphrase-file",
+            &p,
+        ],
+        None,
+    );
+    assert!(out.contains("imported 2 bookmarks for olga"), "{out}");
+    let (_, page) = call(
+        &server,
+        &token,
+        Method::GET,
+        "/api/v1/bookmarks?q=reef",
+        None,
+    )
+    .await;
+    assert_eq!(page["bookmarks"][0]["title"], "Reef guide", "{page}");
+    let (_, after) = call(
+        &server,
+        &token,
+        Method::GET,
+        "/api/v1/bookmarks/stats",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (after["total"].clone(), after["folders"].clone()),
+        (json!(2), json!(2))
     );
 }
