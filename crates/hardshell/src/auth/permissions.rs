@@ -431,6 +431,28 @@ pub const ROUTES: &[RouteRule] = &[
         Role::Member,
         "bookmarks:read",
     ),
+    // Page text: fetching goes out to the web for the caller (members, or
+    // a key that may change bookmarks); handing a page to an agent changes
+    // the agent's knowledge, so it needs what a knowledge upload needs
+    // (the handler also asks a key for `bookmarks:read`).
+    res(
+        "POST",
+        "/api/v1/bookmarks/{id}/fetch",
+        Role::Member,
+        "bookmarks:edit",
+    ),
+    res(
+        "GET",
+        "/api/v1/bookmarks/{id}/page",
+        Role::Member,
+        "bookmarks:read",
+    ),
+    res(
+        "POST",
+        "/api/v1/bookmarks/{id}/to-knowledge",
+        Role::Admin,
+        "knowledge:write",
+    ),
     rule(
         "POST",
         "/api/v1/bookmarks/import-sessions",

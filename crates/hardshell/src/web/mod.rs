@@ -12,6 +12,7 @@ mod assets;
 mod audit_routes;
 mod auth_routes;
 pub mod bind;
+mod bookmark_page_routes;
 mod bookmarks_routes;
 mod chat_routes;
 pub mod client_ip;
@@ -219,6 +220,9 @@ fn bookmark_routes() -> OpenApiRouter<AppState> {
         .routes(b::bulk_route())
         .routes(b::import_route())
         .routes(routes!(b::export))
+        .routes(routes!(bookmark_page_routes::fetch))
+        .routes(routes!(bookmark_page_routes::stored))
+        .routes(routes!(bookmark_page_routes::to_knowledge))
         .routes(routes!(folders_routes::open_session))
         .routes(routes!(folders_routes::close_session))
         .routes(routes!(folders_routes::list, folders_routes::create))

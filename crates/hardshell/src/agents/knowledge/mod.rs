@@ -124,6 +124,21 @@ pub async fn ingest(
     created_by: Option<i64>,
     embedder: Option<&SharedProvider>,
 ) -> Result<Document, KnowledgeError> {
+    ingest_marked(store, agent_id, name, bytes, created_by, embedder, false).await
+}
+
+/// Like `ingest`, for text a caller already scanned (a fetched page whose
+/// hidden passages were withheld): `flagged` marks the document flagged
+/// even when its text alone would pass the scan.
+pub async fn ingest_marked(
+    store: &Store,
+    agent_id: i64,
+    name: &str,
+    bytes: &[u8],
+    created_by: Option<i64>,
+    embedder: Option<&SharedProvider>,
+    flagged: bool,
+) -> Result<Document, KnowledgeError> {
     let name = uploadtype::display_name(name);
     let sha256 = hex::encode(Sha256::digest(bytes));
     // Before any parsing or embedding: a repeat costs nothing.
@@ -154,7 +169,7 @@ pub async fn ingest(
         mime: prepared.kind.mime().to_string(),
         size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
         sha256,
-        flagged: prepared.flagged,
+        flagged: prepared.flagged || flagged,
         created_by,
         created_at: now_secs(),
         parents,
