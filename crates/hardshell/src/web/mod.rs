@@ -11,6 +11,7 @@ mod approvals_routes;
 mod assets;
 mod audit_routes;
 mod auth_routes;
+mod backup_routes;
 pub mod bind;
 mod bookmarks_routes;
 mod chat_routes;
@@ -25,12 +26,14 @@ mod keys_routes;
 mod knowledge_routes;
 mod memory_routes;
 mod messages_routes;
+mod metrics_routes;
 mod providers_routes;
 mod secrets_routes;
 pub mod server;
 mod sign_in_checks;
 mod trust_routes;
 mod uploads_routes;
+mod user_data_routes;
 mod users_routes;
 mod ws;
 
@@ -111,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", axum::routing::get(assets::login_page))
         .route("/assets/{file}", axum::routing::get(assets::file))
         .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn(metrics_routes::track))
         .with_state(state)
         .layer(axum::Extension(Arc::new(api)))
         .layer(CatchPanicLayer::custom(headers::panic_response))
@@ -132,6 +136,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::openapi_json))
+        .routes(routes!(metrics_routes::metrics))
         .routes(routes!(auth_routes::setup, auth_routes::setup_status))
         .routes(routes!(auth_routes::login))
         .routes(routes!(auth_routes::login_key))
@@ -144,11 +149,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users_routes::list, users_routes::create))
         .routes(routes!(users_routes::update, users_routes::delete))
         .routes(routes!(users_routes::identity_key))
+        .routes(routes!(user_data_routes::export))
         .routes(routes!(keys_routes::list, keys_routes::create))
         .routes(routes!(keys_routes::revoke))
         .routes(routes!(keys_routes::delete))
         .routes(routes!(audit_routes::list))
         .routes(routes!(audit_routes::verify))
+        .routes(routes!(backup_routes::status))
         .routes(routes!(chat_routes::list, chat_routes::create))
         .routes(routes!(
             chat_routes::get,
