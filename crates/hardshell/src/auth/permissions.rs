@@ -186,6 +186,7 @@ pub const ROUTES: &[RouteRule] = &[
     rule("POST", "/api/v1/audit/verify", Human(Role::Owner)),
     // Operations (DESIGN §12): the owner only.
     rule("GET", "/api/v1/backups/status", Human(Role::Owner)),
+    rule("GET", "/api/v1/doctor", Human(Role::Owner)),
     // Chat (DESIGN §7). The matrix admits by role or key permission; the
     // handlers then require membership of the conversation (a key acts
     // within its creator's memberships), and creator-or-admin for managing

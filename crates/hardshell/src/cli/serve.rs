@@ -113,7 +113,20 @@ pub async fn run(
     let source = unlocked.source;
     // The vault stays open in the server: agents need provider keys, and
     // the leak guard needs every value (see `secrets::live`).
-    let state = crate::app::state(&opened, config, origins, &dd, unlocked.vault, Some(log))?;
+    let launch = crate::doctor::Launch {
+        bind: bound.addr,
+        unlock: source,
+        passphrase_file: g.passphrase_file.clone(),
+    };
+    let state = crate::app::state(
+        &opened,
+        config,
+        origins,
+        &dd,
+        unlocked.vault,
+        Some(log),
+        launch,
+    )?;
     if let Some(schedule) =
         crate::backup::schedule::Schedule::from_config(&state.config.backup, &dd)
     {

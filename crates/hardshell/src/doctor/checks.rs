@@ -300,7 +300,7 @@ pub fn sandbox() -> Finding {
     sandbox_finding(crate::agents::tools::shell::probe_sandbox().map(|_| ()))
 }
 
-fn sandbox_finding(probed: Result<(), String>) -> Finding {
+pub(super) fn sandbox_finding(probed: Result<(), String>) -> Finding {
     match probed {
         Ok(()) => Finding::new(
             "sandbox.unavailable",

@@ -16,6 +16,7 @@ pub mod bind;
 mod bookmarks_routes;
 mod chat_routes;
 pub mod client_ip;
+mod doctor_routes;
 pub mod error;
 pub mod extract;
 mod folders_routes;
@@ -77,6 +78,8 @@ pub struct AppState {
     pub data_dir: Arc<crate::config::DataDir>,
     /// Agent turns: routing, running, stopping; provider registry.
     pub runtime: Arc<crate::agents::runtime::Runtime>,
+    /// How the server was started (bind, vault unlock), for `doctor`.
+    pub launch: Arc<crate::doctor::Launch>,
 }
 
 #[derive(OpenApi)]
@@ -156,6 +159,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit_routes::list))
         .routes(routes!(audit_routes::verify))
         .routes(routes!(backup_routes::status))
+        .routes(routes!(doctor_routes::findings))
         .routes(routes!(chat_routes::list, chat_routes::create))
         .routes(routes!(
             chat_routes::get,
