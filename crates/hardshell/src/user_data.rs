@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use crate::chat::upload_files::{UploadFileError, UploadFiles};
+use crate::chat::upload_files::UploadFiles;
 use crate::store::user_data::{Erased, UserData};
 use crate::store::{Store, StoreError};
 
@@ -20,8 +20,6 @@ pub const FORMAT: &str = "hardshell-user-export-v1";
 pub enum UserDataError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("reading an upload for the export failed: {0}")]
-    Upload(#[from] UploadFileError),
     #[error("writing the export archive failed: {0}")]
     Archive(#[from] std::io::Error),
     #[error("encoding the export failed: {0}")]
@@ -115,11 +113,21 @@ pub async fn export(
         if !crate::chat::upload_files::is_public_id(&public_id) {
             continue;
         }
-        let bytes = uploads.load(&address)?;
-        add(&mut tar, &format!("uploads/{public_id}"), &bytes)?;
+        // A file that is gone or fails authentication is listed as such;
+        // it must not cost the person the rest of their export.
+        let path = match uploads.load(&address) {
+            Ok(bytes) => {
+                add(&mut tar, &format!("uploads/{public_id}"), &bytes)?;
+                Value::from(format!("uploads/{public_id}"))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "an upload could not be read for an export");
+                Value::Null
+            }
+        };
         if let Some(obj) = row.as_object_mut() {
             obj.remove("file_name");
-            obj.insert("path".into(), Value::from(format!("uploads/{public_id}")));
+            obj.insert("path".into(), path);
         }
         listed.push(row);
     }

@@ -277,3 +277,37 @@ async fn export_then_erase_round_trip() {
     let out = env.ok(&["audit", "verify", "--passphrase-file", &p], None);
     assert!(out.to_lowercase().contains("intact"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_upload_is_listed_and_the_rest_is_still_exported() {
+    let (env, server) = installation(&[("olga", "owner"), ("ann", "member")]);
+    let ann = tokens(&server, "ann").await.0;
+    let ann_id = id_of(&server, &ann).await;
+    let conv = group(&server, &ann, "notes", &[]).await["id"]
+        .as_i64()
+        .unwrap();
+    let upload = upload_text(&server, &ann, "a.txt", "alpha").await;
+    let (s, _) = post_raw(
+        &server,
+        &ann,
+        conv,
+        json!({"text": "see file", "attachments": [upload]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    for f in std::fs::read_dir(env.data.join("uploads")).unwrap() {
+        std::fs::write(f.unwrap().path(), b"tampered").unwrap();
+    }
+    let (s, bytes) = export(&server, &ann, ann_id).await;
+    assert_eq!(s, StatusCode::OK);
+    let files = untar(&bytes);
+    let uploads = json_file(&files, "uploads.json");
+    assert_eq!(uploads[0]["public_id"], upload.as_str());
+    assert!(uploads[0]["path"].is_null(), "{uploads}");
+    assert!(!files.contains_key(&format!("uploads/{upload}")));
+    assert!(
+        json_file(&files, "messages.json")
+            .to_string()
+            .contains("see file")
+    );
+}
