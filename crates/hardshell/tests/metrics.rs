@@ -152,6 +152,23 @@ async fn only_the_owners_bearer_token_reads_metrics() {
     let (status, _, text) = scrape(&w, &w.owner).await;
     assert_eq!(status, StatusCode::OK);
     assert!(text.contains("# TYPE hardshell_http_requests_total counter"));
+    assert_eq!(sample(&text, "hardshell_websocket_connections "), Some(0.0));
+
+    // An open WebSocket is counted while it is open.
+    let (ws, _) = common::ws::connect(&w.server, common::ws::Cred::Bearer(&w.owner), "").await;
+    let (_, _, text) = scrape(&w, &w.owner).await;
+    assert_eq!(sample(&text, "hardshell_websocket_connections "), Some(1.0));
+    drop(ws);
+    let owner = w.owner.clone();
+    eventually("the closed socket to be uncounted", || {
+        let w = &w;
+        let owner = owner.clone();
+        async move {
+            let (_, _, text) = scrape(w, &owner).await;
+            (sample(&text, "hardshell_websocket_connections ") == Some(0.0)).then_some(())
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
