@@ -23,7 +23,7 @@ function backupPanel(b) {
     : h("p", { class: "error", dataset: { backupAge: "none" }, text: "No verified backup has been made yet." });
   const schedule = b.scheduled
     ? h("p", { class: "muted", text: `The server makes one every ${fmtInterval(b.every_secs)} and keeps the newest ${b.keep}.` })
-    : h("p", { class: "muted", text: "Backups are not scheduled: set [backup] every, dir and recipient in config.toml, or run `hardshell backup create`." });
+    : h("p", { class: "muted", text: "Backups are not scheduled: set every, dir and recipient under [backup] in config.toml, or run hardshell backup create." });
   return panel("Backups", last, schedule);
 }
 
@@ -40,7 +40,7 @@ export async function securityTab() {
     : h("p", { class: "muted", text: "Nothing here stops the server from starting." });
   return [
     panel("Security checks",
-      h("p", { class: "muted", text: "What `hardshell doctor` checks, as this server sees it now (the owner-password list runs only from the shell)." }),
+      h("p", { class: "muted", text: "The checks hardshell doctor runs, as this server sees them now. The owner-password check runs only from the shell." }),
       summary,
       table(["Severity", "Check", "Found", "Fix", ""], rows, "No findings.", "security")),
     backupPanel(backups),

@@ -312,7 +312,7 @@ pub(super) fn sandbox_finding(probed: Result<(), String>) -> Finding {
             "sandbox.unavailable",
             Severity::Warning,
             format!("the shell tool is not offered: {why}"),
-            "create a system user for Hardshell (see deploy/hardshell.service) and run the \
+            "create a system user for Hardshell (see deploy/systemd/hardshell.service) and run the \
              server as that user",
         ),
         Err(why) => Finding::new(
