@@ -184,12 +184,26 @@ async fn export_then_erase_round_trip() {
     let all = String::from_utf8_lossy(&all);
     assert!(!all.contains(&bob) && !all.contains(&owner));
 
+    // Bob has the conversation open when Ann is erased.
+    let (mut bob_ws, _) = common::ws::connect(&server, common::ws::Cred::Bearer(&bob), "").await;
+
     // Erase Ann through the API (the owner only).
     let erase_path = format!("/api/v1/users/{ann_id}?erase=true");
     let (s, _) = call(&server, &admin, Method::DELETE, &erase_path, None).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, v) = call(&server, &owner, Method::DELETE, &erase_path, None).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+
+    let live = common::ws::next_of(
+        &mut bob_ws,
+        "message.updated",
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(live["conversation_id"], shared);
+    assert_eq!(live["data"]["id"], with_file["id"]);
+    assert_eq!(live["data"]["text"], "");
+    assert!(!live.to_string().contains("secret recipe"), "{live}");
 
     // Bob's conversation keeps his message and a tombstone for hers.
     let (s, page) = get(

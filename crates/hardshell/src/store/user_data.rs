@@ -43,6 +43,9 @@ pub struct Erased {
     /// Content addresses under `uploads/` that no upload row names any more.
     #[serde(skip)]
     pub orphan_files: Vec<String>,
+    /// The tombstones as they now read, for live clients.
+    #[serde(skip)]
+    pub tombstones: Vec<super::chat::MessageRow>,
 }
 
 /// The text and HTML a message keeps after its author's erasure.
@@ -143,12 +146,21 @@ impl Store {
                     (SELECT id FROM messages WHERE author_user_id = ?1)",
                 [id],
             )?;
+            let authored: Vec<i64> = tx
+                .prepare("SELECT id FROM messages WHERE author_user_id = ?1")?
+                .query_map([id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
             erased.tombstoned_messages = tx.execute(
                 "UPDATE messages SET text = '', html = ?2, mentions = '[]',
                     meta = '{\"erased\":true}', edited_at = ?3
                  WHERE author_user_id = ?1",
                 params![id, TOMBSTONE_HTML, crate::auth::now_secs()],
             )? as u64;
+            for message in authored {
+                erased
+                    .tombstones
+                    .push(super::chat::message_by_id(&tx, message)?);
+            }
             erased.deleted_memories = tx.execute(
                 "DELETE FROM agent_memories WHERE user_id = ?1 OR created_by = ?1",
                 [id],

@@ -173,6 +173,16 @@ pub async fn delete(
         let (gone, erased) = crate::user_data::erase(&state.store, &state.uploads, id)
             .await
             .map_err(super::user_data_routes::api_error)?;
+        // Members' open clients replace the erased text at once.
+        for tomb in &erased.tombstones {
+            super::chat_routes::publish(
+                &state,
+                "message.updated",
+                tomb.conversation_id,
+                tomb,
+                None,
+            );
+        }
         record(
             &state,
             audit::Draft::new(p.actor(), "user.erase", audit::Outcome::Success)
