@@ -325,3 +325,32 @@ async fn an_unreadable_upload_is_listed_and_the_rest_is_still_exported() {
             .contains("see file")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn erasing_the_last_owner_is_refused_and_changes_nothing() {
+    let (env, server) = installation(&[("olga", "owner")]);
+    let owner = tokens(&server, "olga").await.0;
+    let olga_id = id_of(&server, &owner).await;
+    let conv = group(&server, &owner, "mine", &[]).await["id"]
+        .as_i64()
+        .unwrap();
+    post(&server, &owner, conv, "still here").await;
+    let (s, v) = call(
+        &server,
+        &owner,
+        Method::DELETE,
+        &format!("/api/v1/users/{olga_id}?erase=true"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, page) = get(
+        &server,
+        &owner,
+        &format!("/api/v1/conversations/{conv}/messages"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.to_string().contains("still here"));
+    assert!(!audit_rows(&env).iter().any(|r| r.0 == "user.erase"));
+}
