@@ -2,7 +2,8 @@
 // API keys for admins (keys for outside automations: shown once, then only
 // their metadata); users and roles for the owner; approvals, trust levels
 // and secrets (approvals.js, trust.js, secrets.js); the audit log with
-// Verify, actors shown by name. Every value from the server is shown as
+// Verify, actors shown by name; the owner's Security page (security.js,
+// the doctor's checks and the backup age). Every value from the server is shown as
 // text; times are relative with the exact time on hover.
 import { get, post, patch, del, goToLogin } from "./api.js";
 import { h, byId, toast, confirmDialog, downloadJson, table, timeAgo, toSecs } from "./dom.js";
@@ -10,6 +11,7 @@ import { agentsTab, providersTab } from "./agents.js";
 import { approvalsTab } from "./approvals.js";
 import { trustTab } from "./trust.js";
 import { secretsTab } from "./secrets.js";
+import { securityTab } from "./security.js";
 
 // Only permissions some route checks today (knowledge has no edit): a
 // checkbox that grants nothing would mislead.
@@ -38,6 +40,7 @@ function tabsFor(user) {
     ["keys", "API keys", admin],
     ["users", "Users", admin],
     ["audit", "Audit log", admin],
+    ["security", "Security", user.role === "owner"],
   ].filter((t) => t[2]);
 }
 
@@ -58,6 +61,7 @@ export async function showSettings(tab, user) {
     approvals: () => approvalsTab(me, () => rerender("approvals")),
     trust: () => trustTab(me, () => rerender("trust")),
     secrets: () => secretsTab(me, () => rerender("secrets")),
+    security: () => securityTab(),
   }[tab];
   try {
     const nodes = await render();

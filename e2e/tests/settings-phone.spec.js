@@ -34,7 +34,7 @@ test("every settings page fits a phone, with card rows and a reachable Chat butt
   for (const scheme of ["light", "dark"]) {
     const page = await newPage(`phone-${scheme}`, { viewport: PHONE, colorScheme: scheme, hasTouch: true, isMobile: true });
     await loginUI(page, "olivia");
-    for (const tab of ["sessions", "agents", "providers", "approvals", "trust", "secrets", "keys", "users", "audit"]) {
+    for (const tab of ["sessions", "agents", "providers", "approvals", "trust", "secrets", "keys", "users", "audit", "security"]) {
       await page.goto(`/#/settings/${tab}`);
       await expect(page.locator("#settings-body .panel").first()).toBeVisible();
       await expect(page.locator("#settings-body")).not.toContainText("Loading…");

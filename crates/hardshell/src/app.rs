@@ -113,6 +113,7 @@ pub fn state(
     dd: &DataDir,
     vault: Vault,
     log: Option<crate::logging::LogRedactor>,
+    launch: crate::doctor::Launch,
 ) -> Result<AppState, StartError> {
     let trusted = config.trusted_proxy_nets()?;
     let upload_key = secrets::key_bytes(&vault, secrets::UPLOAD_KEY)?;
@@ -151,6 +152,7 @@ pub fn state(
         vault,
         data_dir,
         runtime,
+        launch: Arc::new(launch),
     })
 }
 

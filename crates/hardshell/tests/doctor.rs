@@ -234,7 +234,9 @@ async fn each_check_sees_its_bad_condition() {
     assert_eq!(fixed["fixed"], true, "{v}");
     assert_eq!(common::mode(&config_path), 0o600);
 
-    // The sandbox: without bubblewrap on PATH it is reported unavailable.
+    // The sandbox: without bubblewrap on PATH it is reported unavailable;
+    // as root it is not offered at all (the server's own start-up probe),
+    // and doctor must say so rather than call it working.
     let out = env
         .cmd()
         .env("PATH", "/nonexistent")
@@ -244,7 +246,15 @@ async fn each_check_sees_its_bad_condition() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let sandbox = with_id(&v, "sandbox.unavailable");
     assert_eq!(sandbox[0].0, "warning", "{v}");
-    assert!(sandbox[0].1.contains("bwrap"), "{v}");
+    if rustix::process::geteuid().is_root() {
+        assert!(sandbox[0].1.contains("runs as root"), "{v}");
+        let (_, v) = doctor(&env, &[]);
+        let sandbox = with_id(&v, "sandbox.unavailable");
+        assert_eq!(sandbox[0].0, "warning", "{v}");
+        assert!(sandbox[0].1.contains("not offered"), "{v}");
+    } else {
+        assert!(sandbox[0].1.contains("bwrap"), "{v}");
+    }
 }
 
 #[test]
@@ -403,4 +413,43 @@ fn a_recent_backup_is_seen() {
         "{v}"
     );
     assert_eq!(severity(&v, "backup.none"), None, "{v}");
+}
+
+/// The Security page's API: the same checks from the running server, the
+/// sandbox as the server found it, owner only.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_running_server_reports_its_checks_to_the_owner_only() {
+    let env = Env::new();
+    env.init_with_passphrase();
+    add_user(&env, "olga", "owner");
+    add_user(&env, "adam", "admin");
+    let server = start(&env);
+    let owner = tokens(&server, "olga").await.0;
+    let admin = tokens(&server, "adam").await.0;
+    let (s, v) = common::chat::get(&server, &owner, "/api/v1/doctor").await;
+    assert_eq!(s, 200, "{v}");
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    for id in ["backup.none", "sandbox.unavailable", "audit.chain"] {
+        assert!(ids.iter().any(|i| i.starts_with(id)), "{id} in {ids:?}");
+    }
+    let sandbox = with_id(&v, "sandbox.unavailable");
+    if rustix::process::geteuid().is_root() {
+        assert!(sandbox[0].1.contains("runs as root"), "{v}");
+    }
+    assert_eq!(v["blocking"], 0, "{v}");
+    let (s, _) = common::chat::get(&server, &admin, "/api/v1/doctor").await;
+    assert_eq!(s, 403);
+    let (_, key) = agent_key(
+        &server,
+        &owner,
+        json!({"name": "k", "permissions": ["messages:read"]}),
+    )
+    .await;
+    let (s, _) = common::chat::get(&server, &key, "/api/v1/doctor").await;
+    assert_eq!(s, 403);
 }

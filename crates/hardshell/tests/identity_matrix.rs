@@ -115,6 +115,20 @@ fn table() -> Vec<Row> {
             [404, 403, 403, 403, 403, 403, 401],
         ),
         (
+            "GET",
+            "/api/v1/users/{id}/export",
+            "/api/v1/users/{self}/export",
+            none.clone(),
+            [200, 200, 200, 200, 403, 403, 401],
+        ),
+        (
+            "GET",
+            "/api/v1/users/{id}/export",
+            "/api/v1/users/999999/export",
+            none.clone(),
+            [404, 403, 403, 403, 403, 403, 401],
+        ),
+        (
             "POST",
             "/api/v1/users/{id}/identity-key",
             "/api/v1/users/{self}/identity-key",

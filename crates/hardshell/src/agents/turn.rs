@@ -593,6 +593,12 @@ pub(super) fn run_nested(
 
 /// Stores the reply (or the explanation), publishes, audits.
 pub(super) async fn finish(rt: &Arc<Runtime>, turn: &mut Turn, end: End, reply_to: i64) {
+    crate::metrics::turn(match &end {
+        End::Done => "done",
+        End::Failed { .. } => "failed",
+        End::Stopped => "stopped",
+        End::Parked { .. } => "parked",
+    });
     let (error, stopped) = match &end {
         End::Failed { code, .. } => (Some(*code), false),
         End::Stopped => (None, true),

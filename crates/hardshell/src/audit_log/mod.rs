@@ -324,7 +324,8 @@ async fn writer(mut rx: mpsc::Receiver<Job>, sealer: Arc<Sealer>, target: Target
             drafts.extend(job.drafts);
             replies.push(job.done);
         }
-        let result = match target
+        let started = std::time::Instant::now();
+        let appended = target
             .store
             .audit_append(
                 drafts,
@@ -332,8 +333,9 @@ async fn writer(mut rx: mpsc::Receiver<Job>, sealer: Arc<Sealer>, target: Target
                 target.lock_path.clone(),
                 target.guard(),
             )
-            .await
-        {
+            .await;
+        crate::metrics::audit_append(started.elapsed());
+        let result = match appended {
             Ok(Ok(head)) => Ok(head),
             Ok(Err(finding)) => {
                 tracing::error!(

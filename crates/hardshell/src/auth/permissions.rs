@@ -170,6 +170,8 @@ pub const ROUTES: &[RouteRule] = &[
     rule("DELETE", "/api/v1/users/{id}", Human(Role::Owner)),
     // Members mint their own; only the owner mints for someone else (checked
     // in the handler, which knows the target).
+    // Yourself, or the owner for anyone (checked in the handler).
+    rule("GET", "/api/v1/users/{id}/export", Human(Role::Guest)),
     rule(
         "POST",
         "/api/v1/users/{id}/identity-key",
@@ -182,6 +184,9 @@ pub const ROUTES: &[RouteRule] = &[
     // DESIGN §6: admins read the audit log; only the owner verifies it.
     rule("GET", "/api/v1/audit", Human(Role::Admin)),
     rule("POST", "/api/v1/audit/verify", Human(Role::Owner)),
+    // Operations (DESIGN §12): the owner only.
+    rule("GET", "/api/v1/backups/status", Human(Role::Owner)),
+    rule("GET", "/api/v1/doctor", Human(Role::Owner)),
     // Chat (DESIGN §7). The matrix admits by role or key permission; the
     // handlers then require membership of the conversation (a key acts
     // within its creator's memberships), and creator-or-admin for managing

@@ -14,6 +14,7 @@
 //! argument parsing (that is `cli/backup.rs`).
 
 pub mod archive;
+pub mod schedule;
 
 use std::fs;
 use std::io::{self, BufWriter, Write};
@@ -118,6 +119,54 @@ pub fn default_dir(dd: &DataDir, configured: Option<&Path>) -> PathBuf {
     dd.root().with_file_name(format!("{name}-backups"))
 }
 
+/// What checking a staged copy needs from a vault: the database key, the
+/// audit key and every value (for the audit redactor). Taken from a vault
+/// file (CLI, restore) or from the server's live vault (scheduled backups).
+pub struct StagedKeys {
+    db_key_hex: zeroize::Zeroizing<String>,
+    audit_key: zeroize::Zeroizing<[u8; 32]>,
+    values: Vec<String>,
+}
+
+impl StagedKeys {
+    pub fn from_vault(vault: &Vault) -> Result<StagedKeys, BackupError> {
+        let hex = vault
+            .get(VAULT_NAME)
+            .ok_or_else(|| BackupError::Damaged("the vault has no database key".into()))?
+            .expose_secret()
+            .to_string();
+        Ok(StagedKeys {
+            db_key_hex: zeroize::Zeroizing::new(hex),
+            audit_key: secrets::key_bytes(vault, secrets::AUDIT_KEY)?,
+            values: crate::app::vault_values(vault),
+        })
+    }
+
+    pub fn from_live(vault: &crate::secrets::live::LiveVault) -> Result<StagedKeys, BackupError> {
+        let get = |name: &str| {
+            vault
+                .get(name)
+                .map(|v| zeroize::Zeroizing::new(v.expose_secret().to_string()))
+                .ok_or_else(|| BackupError::Damaged(format!("the vault has no {name}")))
+        };
+        let audit_hex = get(secrets::AUDIT_KEY)?;
+        let mut audit_key = zeroize::Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(audit_hex.trim(), &mut audit_key[..])
+            .map_err(|_| BackupError::Damaged("the audit key is not 32 hex bytes".into()))?;
+        let values = vault
+            .names()
+            .iter()
+            .filter_map(|n| vault.get(n))
+            .map(|v| v.expose_secret().to_string())
+            .collect();
+        Ok(StagedKeys {
+            db_key_hex: get(VAULT_NAME)?,
+            audit_key,
+            values,
+        })
+    }
+}
+
 /// What a verification found (the archive was sound if this exists).
 #[derive(Debug, Clone)]
 pub struct Verified {
@@ -141,9 +190,10 @@ pub struct Created {
 pub async fn create(
     dd: &DataDir,
     opened: &Opened,
-    vault: &Vault,
+    keys: &StagedKeys,
     to: &SealTo,
     out: &Path,
+    actor: Actor,
 ) -> Result<Created, BackupError> {
     let name = out
         .file_name()
@@ -190,7 +240,7 @@ pub async fn create(
         .snapshot_into(&data.join("hardshell.db"))
         .await?;
 
-    let verified_staged = verify_staged(stage, vault).await?;
+    let verified_staged = verify_staged(stage, keys).await?;
 
     let partial = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
@@ -246,17 +296,13 @@ pub async fn create(
     opened
         .audit
         .record(
-            Draft::new(
-                Actor::new(audit::ActorKind::System, "cli"),
-                "backup.created",
-                Outcome::Success,
-            )
-            .target(name)
-            .detail("path", out.display().to_string())
-            .detail("bytes", size)
-            .detail("files", verified.files)
-            .detail("audit_head_seq", head_seq)
-            .detail("verified", true),
+            Draft::new(actor, "backup.created", Outcome::Success)
+                .target(name)
+                .detail("path", out.display().to_string())
+                .detail("bytes", size)
+                .detail("files", verified.files)
+                .detail("audit_head_seq", head_seq)
+                .detail("verified", true),
         )
         .await?;
     Ok(Created {
@@ -332,24 +378,19 @@ fn data_files(root: &Path) -> Result<Vec<(String, PathBuf)>, BackupError> {
 /// with its vault already open: the database opens with the key in that
 /// vault and passes `PRAGMA integrity_check`, and the audit chain verifies
 /// against the archived anchors. Returns the number of audit entries.
-pub async fn verify_staged(stage: &Path, vault: &Vault) -> Result<u64, BackupError> {
+pub async fn verify_staged(stage: &Path, keys: &StagedKeys) -> Result<u64, BackupError> {
     let data = stage.join(archive::DATA);
     let db = data.join("hardshell.db");
     if !db.is_file() {
         return Err(BackupError::Damaged("the archive holds no database".into()));
     }
-    let hex = vault
-        .get(VAULT_NAME)
-        .ok_or_else(|| BackupError::Damaged("the archived vault has no database key".into()))?
-        .expose_secret()
-        .to_string();
-    let integrity = crate::store::snapshot::check_integrity(&db, &DbKey::parse(&hex)?)
+    let integrity = crate::store::snapshot::check_integrity(&db, &DbKey::parse(&keys.db_key_hex)?)
         .map_err(|e| BackupError::Integrity(e.to_string()))?;
     if !integrity.ok() {
         return Err(BackupError::Integrity(integrity.findings.join("; ")));
     }
-    let store = Store::open(&db, DbKey::parse(&hex)?)?;
-    let audit_key = secrets::key_bytes(vault, secrets::AUDIT_KEY)?;
+    let store = Store::open(&db, DbKey::parse(&keys.db_key_hex)?)?;
+    let audit_key = &keys.audit_key;
     let places = AnchorPlaces {
         inside: data.join("audit.anchor"),
         outside_dir: stage.join(archive::OUTSIDE),
@@ -359,8 +400,8 @@ pub async fn verify_staged(stage: &Path, vault: &Vault) -> Result<u64, BackupErr
         store.clone(),
         stage.join("audit.lock"),
         places,
-        audit::AuditKey::from_bytes(*audit_key),
-        crate::app::vault_values(vault),
+        audit::AuditKey::from_bytes(**audit_key),
+        keys.values.clone(),
     );
     let report = log.verify().await;
     drop(log);
@@ -411,7 +452,8 @@ async fn unpack_and_verify(
         return Err(BackupError::Damaged("the archive holds no vault".into()));
     }
     let unlocked = secrets::unlock(&data, unlock)?;
-    let audit_entries = verify_staged(staging.path(), &unlocked.vault).await?;
+    let audit_entries =
+        verify_staged(staging.path(), &StagedKeys::from_vault(&unlocked.vault)?).await?;
     let verified = Verified {
         files: manifest.files.len(),
         bytes: manifest.files.iter().map(|f| f.size).sum(),

@@ -177,6 +177,15 @@ impl UploadFiles {
         Ok(out)
     }
 
+    /// Removes the file at `address` (no row names it any more). A file
+    /// already gone is not an error.
+    pub fn remove(&self, address: &str) -> Result<(), UploadFileError> {
+        match fs::remove_file(self.path_of(address)?) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
     /// Reads and decrypts the file at `address`. Anything but an intact
     /// file written for this address is [`UploadFileError::Tampered`].
     pub fn load(&self, address: &str) -> Result<Vec<u8>, UploadFileError> {

@@ -129,7 +129,9 @@ pub async fn run(g: &GlobalArgs, cmd: BackupCommand) -> anyhow::Result<ExitCode>
                     .join(backup::default_name(time::OffsetDateTime::now_utc()))
             });
             let (unlocked, opened) = super::open_all(g)?;
-            let done = backup::create(&dd, &opened, &unlocked.vault, &to, &out).await?;
+            let keys = backup::StagedKeys::from_vault(&unlocked.vault)?;
+            let actor = audit::Actor::new(audit::ActorKind::System, "cli");
+            let done = backup::create(&dd, &opened, &keys, &to, &out, actor).await?;
             if json {
                 println!(
                     "{}",

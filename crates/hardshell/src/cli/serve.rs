@@ -104,13 +104,50 @@ pub async fn run(
             f.finding
         );
     }
+    if config.metrics.enabled {
+        crate::metrics::enable();
+    }
     let tls = config.server.tls.clone();
     let bound = server::bind(addr).await?;
     let origins = crate::app::own_origins(bound.addr, tls.is_some(), &config);
     let source = unlocked.source;
     // The vault stays open in the server: agents need provider keys, and
     // the leak guard needs every value (see `secrets::live`).
-    let state = crate::app::state(&opened, config, origins, &dd, unlocked.vault, Some(log))?;
+    let launch = crate::doctor::Launch {
+        bind: bound.addr,
+        unlock: source,
+        passphrase_file: g.passphrase_file.clone(),
+    };
+    let state = crate::app::state(
+        &opened,
+        config,
+        origins,
+        &dd,
+        unlocked.vault,
+        Some(log),
+        launch,
+    )?;
+    if let Some(schedule) =
+        crate::backup::schedule::Schedule::from_config(&state.config.backup, &dd)
+    {
+        tracing::info!(
+            every_secs = schedule.every.as_secs(),
+            keep = schedule.keep,
+            dir = %schedule.dir.display(),
+            "scheduled backups on"
+        );
+        let for_schedule = crate::app::Opened {
+            store: opened.store.clone(),
+            audit: opened.audit.clone(),
+            pepper: std::sync::Arc::clone(&opened.pepper),
+        };
+        crate::backup::schedule::spawn(
+            schedule,
+            dd.clone(),
+            for_schedule,
+            std::sync::Arc::clone(&state.vault),
+        );
+    }
     // Revocations made from the shell reach live sockets within this long.
     opened
         .store

@@ -1,4 +1,4 @@
-//! `hardshell users add|list|set-role|disable|enable|delete`.
+//! `hardshell users add|list|set-role|disable|enable|delete [--erase]`.
 //!
 //! The same rules as the API: the password policy, Argon2id hashing, the
 //! last owner protected, every change audited (actor `system:cli`).
@@ -47,7 +47,15 @@ pub enum UsersCommand {
     /// Re-enable a disabled user.
     Enable { username: String },
     /// Delete a user with their sessions and keys.
-    Delete { username: String },
+    Delete {
+        username: String,
+        /// Also erase their content: messages in conversations others use
+        /// become tombstones, conversations only they used are deleted, and
+        /// so are memories about them, their unshared uploads and bookmarks.
+        /// The audit log keeps its entries and still verifies.
+        #[arg(long)]
+        erase: bool,
+    },
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<Zeroizing<String>> {
@@ -106,7 +114,7 @@ async fn set_disabled(
 }
 
 pub async fn run(g: &GlobalArgs, cmd: UsersCommand) -> anyhow::Result<ExitCode> {
-    let (_unlocked, opened) = super::open_all(g)?;
+    let (unlocked, opened) = super::open_all(g)?;
     let store = &opened.store;
     let audit = &opened.audit;
     if !matches!(cmd, UsersCommand::List { .. }) {
@@ -175,7 +183,31 @@ pub async fn run(g: &GlobalArgs, cmd: UsersCommand) -> anyhow::Result<ExitCode> 
         }
         UsersCommand::Disable { username } => set_disabled(&opened, &username, true).await?,
         UsersCommand::Enable { username } => set_disabled(&opened, &username, false).await?,
-        UsersCommand::Delete { username } => {
+        UsersCommand::Delete { username, erase } if erase => {
+            let user = find(store, &username).await?;
+            let dd = g.data_dir()?;
+            let key = crate::secrets::key_bytes(&unlocked.vault, crate::secrets::UPLOAD_KEY)?;
+            let files = crate::chat::upload_files::UploadFiles::new(dd.uploads_dir(), &key);
+            let (user, erased) = crate::user_data::erase(store, &files, user.id).await?;
+            audit
+                .record(
+                    Draft::new(super::audit::cli_actor(), "user.erase", Outcome::Success)
+                        .target(format!("user:{}", user.id))
+                        .detail("username", user.username.clone())
+                        .detail("erased", crate::user_data::erase_details(&erased)),
+                )
+                .await?;
+            println!(
+                "deleted {} and erased their content: {} messages now tombstones, {} conversations, {} memories, {} uploads, {} bookmarks deleted",
+                user.username,
+                erased.tombstoned_messages,
+                erased.deleted_conversations,
+                erased.deleted_memories,
+                erased.deleted_uploads,
+                erased.deleted_bookmarks
+            );
+        }
+        UsersCommand::Delete { username, .. } => {
             let user = find(store, &username).await?;
             store.user_delete(user.id).await?;
             audit

@@ -45,6 +45,16 @@ pub struct Config {
     pub doctor: DoctorConfig,
     /// The optional model judge of untrusted content (DESIGN §8).
     pub promptguard: crate::agents::judge::PromptguardConfig,
+    /// `/metrics` for Prometheus (DESIGN §12), off by default.
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: the Prometheus endpoint, owner bearer only.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` and record counters; off by default.
+    pub enabled: bool,
 }
 
 /// `[doctor]`: findings acknowledged by id, so they no longer stop `serve`.
@@ -65,6 +75,33 @@ pub struct BackupConfig {
     /// An age public key (`age1…`) archives are encrypted to when no
     /// passphrase or recipient is given on the command line.
     pub recipient: Option<String>,
+    /// Scheduled backups by the server: how often (`"24h"`, `"30m"`,
+    /// `"7d"`; a number and one of s, m, h, d). Needs `recipient`.
+    pub every: Option<String>,
+    /// Scheduled archives kept in `dir` (older ones are deleted); default 7.
+    pub keep: Option<usize>,
+}
+
+/// Parses `"24h"`-style intervals: digits, then `s`, `m`, `h` or `d`.
+pub fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let unit = s.chars().last().ok_or("an empty interval")?;
+    let secs_per = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(format!("{s:?}: end with s, m, h or d (as in \"24h\")")),
+    };
+    let n: u64 = s[..s.len() - 1]
+        .parse()
+        .map_err(|_| format!("{s:?}: a whole number then s, m, h or d (as in \"24h\")"))?;
+    if n == 0 {
+        return Err(format!("{s:?} must be longer than zero"));
+    }
+    n.checked_mul(secs_per)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{s:?} is too long"))
 }
 
 /// `[audit]`: the outside anchor's place and the optional witness (DESIGN §5).
@@ -245,6 +282,26 @@ impl Config {
                 });
             }
         }
+        if let Some(every) = &self.backup.every {
+            parse_interval(every).map_err(|message| ConfigError::Invalid {
+                key: "backup.every",
+                message,
+            })?;
+            if self.backup.recipient.is_none() {
+                return Err(ConfigError::Invalid {
+                    key: "backup.every",
+                    message: "scheduled backups need `recipient` (an age public key): the server \
+                              has no passphrase to encrypt them with"
+                        .into(),
+                });
+            }
+        }
+        if self.backup.keep == Some(0) {
+            return Err(ConfigError::Invalid {
+                key: "backup.keep",
+                message: "keep at least one backup".into(),
+            });
+        }
         let l = &self.limits;
         if l.json_body_bytes == 0
             || l.upload_bytes == 0
@@ -301,6 +358,34 @@ mod tests {
         let c: Config = toml::from_str(&Config::default_file_text()).unwrap();
         assert_eq!(c.server.bind, Config::default().server.bind);
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn intervals_and_scheduled_backups_are_checked() {
+        assert_eq!(parse_interval("24h").unwrap().as_secs(), 86_400);
+        assert_eq!(parse_interval("90s").unwrap().as_secs(), 90);
+        assert_eq!(parse_interval("7d").unwrap().as_secs(), 7 * 86_400);
+        for bad in [
+            "",
+            "h",
+            "0h",
+            "24",
+            "1.5h",
+            "-1h",
+            "24 hours",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
+        let no_recipient: Config = toml::from_str("[backup]\nevery = \"24h\"\n").unwrap();
+        assert!(no_recipient.validate().is_err());
+        let zero: Config = toml::from_str("[backup]\nkeep = 0\n").unwrap();
+        assert!(zero.validate().is_err());
+        let ok: Config =
+            toml::from_str("[backup]\nevery = \"24h\"\nkeep = 3\nrecipient = \"age1x\"\n\n[metrics]\nenabled = true\n")
+                .unwrap();
+        ok.validate().unwrap();
+        assert!(ok.metrics.enabled);
     }
 
     #[test]

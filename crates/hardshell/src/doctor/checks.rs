@@ -294,16 +294,26 @@ pub fn owner_passwords(owners: &[OwnerHash]) -> Vec<Finding> {
     out
 }
 
+/// The sandbox as the server would find it (the same probe as its
+/// start-up): as root, `shell` is not offered, whatever bubblewrap can do.
 pub fn sandbox() -> Finding {
-    let probed = sandbox::SandboxConfig::current_exe()
-        .map_err(|e| e.to_string())
-        .and_then(|c| sandbox::Sandbox::probe(c).map_err(|e| e.to_string()));
+    sandbox_finding(crate::agents::tools::shell::probe_sandbox().map(|_| ()))
+}
+
+pub(super) fn sandbox_finding(probed: Result<(), String>) -> Finding {
     match probed {
-        Ok(_) => Finding::new(
+        Ok(()) => Finding::new(
             "sandbox.unavailable",
             Severity::Info,
             "the command sandbox works (bubblewrap, user namespaces, Landlock, seccomp)",
             "nothing to do",
+        ),
+        Err(why) if why == crate::agents::tools::shell::ROOT_REFUSAL => Finding::new(
+            "sandbox.unavailable",
+            Severity::Warning,
+            format!("the shell tool is not offered: {why}"),
+            "create a system user for Hardshell (see deploy/systemd/hardshell.service) and run the \
+             server as that user",
         ),
         Err(why) => Finding::new(
             "sandbox.unavailable",
@@ -449,6 +459,18 @@ pub fn souls(dd: &DataDir, facts: &DoctorFacts, out: &mut Vec<Finding>) {
 mod tests {
     use super::*;
     use crate::store::doctor::{KeyFact, LevelFact};
+
+    #[test]
+    fn a_root_server_is_reported_as_root_not_as_a_working_sandbox() {
+        let root = sandbox_finding(Err(crate::agents::tools::shell::ROOT_REFUSAL.to_string()));
+        assert_eq!(root.severity, Severity::Warning);
+        assert!(root.finding.contains("not offered"), "{}", root.finding);
+        assert!(root.finding.contains("runs as root"), "{}", root.finding);
+        let works = sandbox_finding(Ok(()));
+        assert_eq!(works.severity, Severity::Info);
+        let missing = sandbox_finding(Err("bwrap not found".into()));
+        assert!(missing.finding.contains("unavailable"));
+    }
 
     #[test]
     fn safety_heading_is_recognised() {

@@ -93,6 +93,24 @@ pub enum Depth {
     /// audit chain, permissions) and what is slow (the owner-password list
     /// costs one Argon2id per entry; the sandbox probe runs a trial command).
     Startup,
+    /// The running server on the owner's request (the web's Security page):
+    /// the start-up checks plus the audit chain. The caller adds the
+    /// sandbox as the server found it and the permissions.
+    Online,
+}
+
+/// How this server was started, for the checks that depend on it.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub bind: SocketAddr,
+    pub unlock: PassphraseSource,
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// The sandbox finding for a probe already made (the server's own, at
+/// start): `Err` carries why `shell` is not offered.
+pub fn sandbox_finding(probed: Result<(), String>) -> Finding {
+    checks::sandbox_finding(probed)
 }
 
 /// What the checks look at.
@@ -122,6 +140,9 @@ pub async fn run(
     checks::bind_and_tls(ctx, !facts.owners.is_empty(), &mut out);
     checks::proxies(ctx.config, &mut out);
     checks::vault_unlock(ctx, &mut out);
+    if depth == Depth::Online {
+        checks::audit_chain(ctx.audit, &mut out).await?;
+    }
     if depth == Depth::Full {
         checks::audit_chain(ctx.audit, &mut out).await?;
         let owners = facts.owners.clone();

@@ -201,6 +201,16 @@ impl Store {
         .await
     }
 
+    /// How many requests wait for a decision (for `/metrics`).
+    pub async fn approvals_pending_count(&self) -> Result<i64, StoreError> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT count(*) FROM approvals WHERE status = 'pending'")?
+                .query_row([], |r| r.get(0))?)
+        })
+        .await
+    }
+
     /// Marks every overdue pending request expired; returns them. Called
     /// every second, so it writes only when something is overdue: every
     /// write forgets the credential and chat caches.

@@ -92,6 +92,23 @@ fn latest_checkpoint(conn: &Connection) -> Result<Option<Entry>, StoreError> {
         .flatten())
 }
 
+/// Entries whose actor is user `id` or whose target is `user:<id>`, in
+/// chain order (for a user's data export).
+pub(super) fn entries_about_user(conn: &Connection, id: i64) -> Result<Vec<Entry>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM audit_log
+         WHERE (actor_kind = 'user' AND actor_id = ?1) OR target = ?2 ORDER BY seq"
+    ))?;
+    let rows = stmt.query_map(params![id.to_string(), format!("user:{id}")], row_to_entry)?;
+    let mut out = Vec::new();
+    for r in rows {
+        if let Some(e) = r? {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
 fn row_to_entry(row: &Row<'_>) -> Result<Option<Entry>, rusqlite::Error> {
     let seq: i64 = row.get(0)?;
     let kind: String = row.get(2)?;

@@ -56,6 +56,22 @@ pub struct DoctorFacts {
 }
 
 impl Store {
+    /// `ts` of the newest successful `backup.created` entry (scheduled
+    /// backups and the backup-age API).
+    pub async fn last_backup_ts(&self) -> Result<Option<String>, StoreError> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT ts FROM audit_log WHERE action = 'backup.created' \
+                     AND outcome = 'success' ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
     pub async fn doctor_facts(&self) -> Result<DoctorFacts, StoreError> {
         self.read(|conn| {
             let owners = conn

@@ -33,6 +33,7 @@ pub mod tool_rules;
 mod tools_schema;
 pub mod trust;
 pub mod uploads;
+pub mod user_data;
 pub mod users;
 
 use std::path::{Path, PathBuf};

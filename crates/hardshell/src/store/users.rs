@@ -45,7 +45,7 @@ fn rfc3339_now() -> String {
         .unwrap_or_default()
 }
 
-fn active_owners(conn: &Connection) -> Result<i64, StoreError> {
+pub(super) fn active_owners(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.query_row(
         "SELECT count(*) FROM users WHERE role = 'owner' AND disabled = 0",
         [],
@@ -53,7 +53,7 @@ fn active_owners(conn: &Connection) -> Result<i64, StoreError> {
     )?)
 }
 
-fn get_user(conn: &Connection, id: i64) -> Result<UserRow, StoreError> {
+pub(super) fn get_user(conn: &Connection, id: i64) -> Result<UserRow, StoreError> {
     conn.query_row(
         &format!("SELECT {USER_COLS} FROM users u WHERE u.id = ?1"),
         [id],
@@ -93,7 +93,7 @@ pub(crate) fn insert_user(
 }
 
 /// The change would leave no active owner.
-fn last_owner() -> StoreError {
+pub(super) fn last_owner() -> StoreError {
     StoreError::Conflict("the last active owner cannot be demoted, disabled or deleted".into())
 }
 

@@ -125,6 +125,7 @@ struct Record<'a> {
 }
 
 async fn audit_decision(rt: &Runtime, r: Record<'_>) {
+    crate::metrics::tool_call(r.decision);
     let draft = audit::Draft::new(
         audit::Actor::agent(r.site.agent.id.to_string()),
         "tool.call",

@@ -45,6 +45,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("approvals.js", web!("approvals.js"), JS),
     ("trust.js", web!("trust.js"), JS),
     ("secrets.js", web!("secrets.js"), JS),
+    ("security.js", web!("security.js"), JS),
     ("bookmarks.js", web!("bookmarks.js"), JS),
     ("icon.svg", web!("icon.svg"), SVG),
 ];

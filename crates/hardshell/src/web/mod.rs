@@ -11,11 +11,13 @@ mod approvals_routes;
 mod assets;
 mod audit_routes;
 mod auth_routes;
+mod backup_routes;
 pub mod bind;
 mod bookmark_page_routes;
 mod bookmarks_routes;
 mod chat_routes;
 pub mod client_ip;
+mod doctor_routes;
 pub mod error;
 pub mod extract;
 mod folders_routes;
@@ -26,6 +28,7 @@ mod keys_routes;
 mod knowledge_routes;
 mod memory_routes;
 mod messages_routes;
+mod metrics_routes;
 mod promptguard_routes;
 mod providers_routes;
 mod secrets_routes;
@@ -33,6 +36,7 @@ pub mod server;
 mod sign_in_checks;
 mod trust_routes;
 mod uploads_routes;
+mod user_data_routes;
 mod users_routes;
 mod ws;
 
@@ -76,6 +80,8 @@ pub struct AppState {
     pub data_dir: Arc<crate::config::DataDir>,
     /// Agent turns: routing, running, stopping; provider registry.
     pub runtime: Arc<crate::agents::runtime::Runtime>,
+    /// How the server was started (bind, vault unlock), for `doctor`.
+    pub launch: Arc<crate::doctor::Launch>,
 }
 
 #[derive(OpenApi)]
@@ -113,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", axum::routing::get(assets::login_page))
         .route("/assets/{file}", axum::routing::get(assets::file))
         .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn(metrics_routes::track))
         .with_state(state)
         .layer(axum::Extension(Arc::new(api)))
         .layer(CatchPanicLayer::custom(headers::panic_response))
@@ -134,6 +141,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::openapi_json))
+        .routes(routes!(metrics_routes::metrics))
         .routes(routes!(auth_routes::setup, auth_routes::setup_status))
         .routes(routes!(auth_routes::login))
         .routes(routes!(auth_routes::login_key))
@@ -146,11 +154,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users_routes::list, users_routes::create))
         .routes(routes!(users_routes::update, users_routes::delete))
         .routes(routes!(users_routes::identity_key))
+        .routes(routes!(user_data_routes::export))
         .routes(routes!(keys_routes::list, keys_routes::create))
         .routes(routes!(keys_routes::revoke))
         .routes(routes!(keys_routes::delete))
         .routes(routes!(audit_routes::list))
         .routes(routes!(audit_routes::verify))
+        .routes(routes!(backup_routes::status))
+        .routes(routes!(doctor_routes::findings))
         .routes(routes!(chat_routes::list, chat_routes::create))
         .routes(routes!(
             chat_routes::get,

@@ -5,7 +5,7 @@
 //! before it is answered. Never returns a password hash or a stored key.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -144,9 +144,21 @@ pub async fn update(
     Ok(Json(user))
 }
 
-/// Deletes a user with their sessions and keys (owner only).
+/// `?erase=true` on a user deletion.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteQuery {
+    /// Also erase their content (see `hardshell users delete --erase`).
+    #[serde(default)]
+    erase: bool,
+}
+
+/// Deletes a user with their sessions and keys (owner only). With
+/// `erase=true` their content goes too: messages in conversations others
+/// use become tombstones, conversations only they used are deleted, and so
+/// are memories about them, their unshared uploads and their bookmarks.
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users",
-    params(("id" = i64, Path, description = "User id")),
+    params(("id" = i64, Path, description = "User id"), DeleteQuery),
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 204, description = "Deleted"),
         (status = 404, description = "No such user"),
@@ -154,8 +166,34 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<i64>,
+    Query(q): Query<DeleteQuery>,
     Authorized(p): Authorized,
 ) -> Result<StatusCode, ApiError> {
+    if q.erase {
+        let (gone, erased) = crate::user_data::erase(&state.store, &state.uploads, id)
+            .await
+            .map_err(super::user_data_routes::api_error)?;
+        // Members' open clients replace the erased text at once.
+        for tomb in &erased.tombstones {
+            super::chat_routes::publish(
+                &state,
+                "message.updated",
+                tomb.conversation_id,
+                tomb,
+                None,
+            );
+        }
+        record(
+            &state,
+            audit::Draft::new(p.actor(), "user.erase", audit::Outcome::Success)
+                .target(format!("user:{id}"))
+                .ip(p.client.ip)
+                .detail("username", gone.username)
+                .detail("erased", crate::user_data::erase_details(&erased)),
+        )
+        .await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     let gone = state.store.user_delete(id).await?;
     record(
         &state,

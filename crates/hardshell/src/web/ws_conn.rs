@@ -263,6 +263,7 @@ impl Live {
         replay: Vec<Utf8Bytes>,
     ) {
         let actor = self.principal.actor();
+        let _counted = crate::metrics::ws_open();
         tracing::debug!(actor = %actor.id, kind = actor.kind.as_str(), "websocket connected");
         let end = self.serve(&mut ws, &mut rx, replay).await;
         let (code, reason) = match end {

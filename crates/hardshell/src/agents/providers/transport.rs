@@ -120,9 +120,10 @@ impl Transport {
                 .body(bytes);
         }
         let total = self.limits.total_timeout;
-        tokio::time::timeout(total, self.send_with_retries(request))
-            .await
-            .map_err(|_| ProviderError::Timeout("the total time limit passed"))?
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(total, self.send_with_retries(request)).await;
+        crate::metrics::provider_response(started.elapsed());
+        answer.map_err(|_| ProviderError::Timeout("the total time limit passed"))?
     }
 
     async fn send_with_retries(

@@ -226,23 +226,28 @@ impl std::fmt::Debug for ShellState {
     }
 }
 
+/// Why a root process never offers `shell` (the start-up log and `doctor`).
+pub const ROOT_REFUSAL: &str =
+    "the server runs as root; run Hardshell as its own user to offer the shell tool";
+
+/// The one sandbox probe, shared by the server's start-up and `doctor`:
+/// bubblewrap, user namespaces, Landlock, a trial run. A process running as
+/// root gets [`ROOT_REFUSAL`]: the sandbox would run as an unprivileged
+/// user who cannot reach the workspace inside the private data directory.
+pub fn probe_sandbox() -> Result<Arc<sandbox::Sandbox>, String> {
+    if rustix::process::geteuid().is_root() {
+        return Err(ROOT_REFUSAL.to_string());
+    }
+    sandbox::SandboxConfig::current_exe()
+        .map_err(|e| format!("cannot locate the running binary: {e}"))
+        .and_then(|c| sandbox::Sandbox::probe(c).map_err(|e| e.to_string()))
+        .map(Arc::new)
+}
+
 impl ShellState {
-    /// Probes the sandbox (bubblewrap, user namespaces, Landlock, a trial
-    /// run). A server running as root does not offer `shell`: the sandbox
-    /// would run as an unprivileged user who cannot reach the workspace
-    /// inside the private data directory. Logged once, here.
+    /// Probes the sandbox ([`probe_sandbox`]); logged once, here.
     pub fn probe() -> Self {
-        let sandbox = if rustix::process::geteuid().is_root() {
-            Err(
-                "the server runs as root; run Hardshell as its own user to offer the shell tool"
-                    .to_string(),
-            )
-        } else {
-            sandbox::SandboxConfig::current_exe()
-                .map_err(|e| format!("cannot locate the running binary: {e}"))
-                .and_then(|c| sandbox::Sandbox::probe(c).map_err(|e| e.to_string()))
-                .map(Arc::new)
-        };
+        let sandbox = probe_sandbox();
         match &sandbox {
             Ok(s) => tracing::info!(sandbox = %s.availability(), "the shell tool is available"),
             Err(why) => tracing::warn!(reason = %why, "the shell tool is not offered"),
