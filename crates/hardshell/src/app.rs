@@ -137,6 +137,16 @@ pub fn state(
         config.approvals.clone(),
     );
     runtime.start_approvals();
+    let channels = crate::channels::Channels::new(
+        std::sync::Arc::clone(&runtime),
+        Arc::clone(&opened.pepper),
+        &config.channels,
+    )
+    .map_err(|message| crate::config::ConfigError::Invalid {
+        key: "channels",
+        message,
+    })?;
+    channels.start();
     Ok(AppState {
         store: opened.store.clone(),
         audit: opened.audit.clone(),
@@ -150,6 +160,7 @@ pub fn state(
         vault,
         data_dir,
         runtime,
+        channels,
     })
 }
 

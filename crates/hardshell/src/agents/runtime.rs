@@ -247,6 +247,7 @@ impl Runtime {
                 conversation_id: msg.conversation_id,
                 reply_to: msg.id,
                 user_id,
+                taint: None,
             };
             tokio::spawn(async move { turn::run_streamed(rt, req).await });
         }

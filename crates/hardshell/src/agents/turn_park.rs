@@ -173,6 +173,7 @@ pub(crate) async fn resume(rt: Arc<Runtime>, id: i64) {
         conversation_id: parked.conversation_id,
         reply_to: parked.reply_to,
         user_id: parked.user_id,
+        taint: None,
     };
     let mut turn = Turn::new(Arc::clone(&rt), agent, &req, 0, true, cancel);
     turn.nonce = parked.nonce;

@@ -14,6 +14,8 @@ mod auth_cache;
 pub mod bookmark_folders;
 pub mod bookmarks;
 mod bookmarks_schema;
+pub mod channels;
+mod channels_schema;
 pub mod chat;
 pub mod chat_cache;
 pub mod chat_conversations;

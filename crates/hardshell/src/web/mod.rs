@@ -13,6 +13,7 @@ mod audit_routes;
 mod auth_routes;
 pub mod bind;
 mod bookmarks_routes;
+mod channels_routes;
 mod chat_routes;
 pub mod client_ip;
 pub mod error;
@@ -74,6 +75,8 @@ pub struct AppState {
     pub data_dir: Arc<crate::config::DataDir>,
     /// Agent turns: routing, running, stopping; provider registry.
     pub runtime: Arc<crate::agents::runtime::Runtime>,
+    /// Messaging channels and pairing.
+    pub channels: Arc<crate::channels::Channels>,
 }
 
 #[derive(OpenApi)]
@@ -201,6 +204,19 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trust_routes::history))
         .routes(routes!(trust_routes::rollback))
         .merge(bookmark_routes())
+        .merge(channel_routes())
+}
+
+/// Channels and pairing (issue 19).
+fn channel_routes() -> OpenApiRouter<AppState> {
+    use channels_routes as c;
+    OpenApiRouter::new()
+        .routes(routes!(c::inbound))
+        .routes(routes!(c::overview))
+        .routes(routes!(c::invite))
+        .routes(routes!(c::approve))
+        .routes(routes!(c::deny))
+        .routes(routes!(c::revoke))
 }
 
 /// The bookmark and folder routes (issue 20), kept together so other
