@@ -556,3 +556,60 @@ fn serve_refuses_a_webhook_whose_secret_is_missing_or_reused() {
         assert!(err.contains(expect), "{setup}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_invites_approves_lists_and_revokes_beside_the_server() {
+    let h = hooked().await;
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).to_string();
+    let err = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).to_string();
+
+    let out = h.w.cli(&["pairing", "invite", "--channel", "webhook:nope"]);
+    assert!(!out.status.success(), "an invite for an unknown channel");
+    let out = h.w.cli(&["pairing", "invite", "--channel", "webhook:crm"]);
+    assert!(out.status.success(), "{}", err(&out));
+    let code = text(&out).split_whitespace().next().unwrap().to_string();
+    say(&h, "c1", "c-1", "", &format!("/start {code}")).await;
+    deliveries(&h, 1).await;
+
+    say(&h, "c2", "c-2", "", "hello").await;
+    let asked = eventually("the canned reply", || async {
+        delivered(&h)
+            .into_iter()
+            .find(|d| d.0 == "c-2")
+            .map(|d| code_in(&d.1))
+    })
+    .await;
+    let out = h.w.cli(&["pairing", "deny", "ZZZZ-ZZZZ"]);
+    assert!(!out.status.success(), "a wrong code was accepted");
+    let out = h.w.cli(&["pairing", "approve", &asked, "--user", "ann"]);
+    assert!(out.status.success(), "{}", err(&out));
+
+    let out = h.w.cli(&["pairing", "list", "--json"]);
+    assert!(out.status.success(), "{}", err(&out));
+    let v: Value = serde_json::from_str(text(&out).trim()).unwrap();
+    let senders = v["senders"].as_array().unwrap();
+    assert_eq!(senders.len(), 2, "{v}");
+    let first = senders.iter().find(|s| s["external_id"] == "c-1").unwrap();
+    let second = senders.iter().find(|s| s["external_id"] == "c-2").unwrap();
+    assert_eq!(second["via"], "request");
+    assert_ne!(second["user_id"], first["user_id"], "c-2 acts for ann");
+
+    let id = first["id"].as_i64().unwrap().to_string();
+    let out = h.w.cli(&["pairing", "revoke", &id]);
+    assert!(out.status.success(), "{}", err(&out));
+    say(&h, "c3", "c-1", "", "still there?").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        h.w.llm.chat_requests().is_empty(),
+        "a revoked sender reached the model"
+    );
+    let actions: Vec<String> = audit_rows(&h.w.env).into_iter().map(|r| r.0).collect();
+    for a in [
+        "pairing.invite",
+        "pairing.approve",
+        "pairing.deny",
+        "pairing.revoke",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} not audited");
+    }
+}
