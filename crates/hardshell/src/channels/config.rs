@@ -21,6 +21,8 @@ pub const MIN_SECRET_BYTES: usize = 32;
 pub struct ChannelsConfig {
     /// `[channels.webhooks.NAME]`
     pub webhooks: BTreeMap<String, WebhookConfig>,
+    /// `[channels.telegram]`: a bot, long polling.
+    pub telegram: Option<TelegramConfig>,
     /// Messages a paired sender may send per minute (all channels).
     pub messages_per_minute: u32,
     /// Unauthenticated inbound requests handled at once (all webhooks).
@@ -46,6 +48,39 @@ pub struct WebhookConfig {
 
 fn default_max_body() -> usize {
     DEFAULT_MAX_BODY
+}
+
+/// The Telegram bot. Long polling only; webhook mode is not built, so a
+/// `webhook` key is refused like any unknown key.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// The vault entry holding the bot token.
+    pub token_secret: String,
+    /// The handle of the agent that answers.
+    pub agent: String,
+    /// The Bot API base URL (tests point it at a fake server).
+    #[serde(default = "default_api_base")]
+    pub api_base: String,
+    /// Long-poll timeout for `getUpdates`, 1..=50 seconds.
+    #[serde(default = "default_poll_timeout")]
+    pub poll_timeout_secs: u64,
+}
+
+fn default_api_base() -> String {
+    "https://api.telegram.org".into()
+}
+
+fn default_poll_timeout() -> u64 {
+    30
+}
+
+fn check_url(key: &str, url: &str) -> Result<(), String> {
+    let uri: axum::http::Uri = url.parse().map_err(|e| format!("{key}: {e}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(format!("{key} must be an http(s) URL with a host"));
+    }
+    Ok(())
 }
 
 impl ChannelsConfig {
@@ -97,14 +132,19 @@ impl ChannelsConfig {
                 ));
             }
             if let Some(url) = &hook.callback_url {
-                let uri: axum::http::Uri = url
-                    .parse()
-                    .map_err(|e| format!("webhooks.{name}.callback_url: {e}"))?;
-                if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-                    return Err(format!(
-                        "webhooks.{name}.callback_url must be an http(s) URL with a host"
-                    ));
-                }
+                check_url(&format!("webhooks.{name}.callback_url"), url)?;
+            }
+        }
+        if let Some(tg) = &self.telegram {
+            if tg.token_secret.trim().is_empty() || tg.agent.trim().is_empty() {
+                return Err("telegram needs token_secret (a vault entry) and agent".into());
+            }
+            if secrets.contains_key(tg.token_secret.as_str()) {
+                return Err("telegram.token_secret is also a webhook's secret".into());
+            }
+            check_url("telegram.api_base", &tg.api_base)?;
+            if !(1..=50).contains(&tg.poll_timeout_secs) {
+                return Err("telegram.poll_timeout_secs must be 1..=50".into());
             }
         }
         Ok(())
@@ -116,25 +156,30 @@ impl ChannelsConfig {
     pub fn check_secrets(&self, vault: &crate::secrets::live::LiveVault) -> Result<(), String> {
         use secrecy::ExposeSecret;
         let names = vault.names();
-        for (name, hook) in &self.webhooks {
-            let Some(value) = vault.get(&hook.secret) else {
+        let mut wanted: Vec<(String, &str, usize)> = self
+            .webhooks
+            .iter()
+            .map(|(n, h)| (format!("webhooks.{n}"), h.secret.as_str(), MIN_SECRET_BYTES))
+            .collect();
+        if let Some(tg) = &self.telegram {
+            wanted.push(("telegram".into(), tg.token_secret.as_str(), 1));
+        }
+        for (name, secret, min) in wanted {
+            let Some(value) = vault.get(secret) else {
                 return Err(format!(
-                    "webhooks.{name}: the vault has no entry {:?} (hardshell vault set {})",
-                    hook.secret, hook.secret
+                    "{name}: the vault has no entry {secret:?} (hardshell vault set {secret})"
                 ));
             };
-            if value.expose_secret().len() < MIN_SECRET_BYTES {
-                return Err(format!(
-                    "webhooks.{name}: the secret must be at least {MIN_SECRET_BYTES} bytes"
-                ));
+            if value.expose_secret().len() < min {
+                return Err(format!("{name}: the secret must be at least {min} bytes"));
             }
-            for other in names.iter().filter(|n| **n != hook.secret) {
+            for other in names.iter().filter(|n| **n != secret) {
                 if vault
                     .get(other)
                     .is_some_and(|v| v.expose_secret() == value.expose_secret())
                 {
                     return Err(format!(
-                        "webhooks.{name}: its secret equals the vault entry {other:?}; use a secret of its own"
+                        "{name}: its secret equals the vault entry {other:?}; use a secret of its own"
                     ));
                 }
             }

@@ -7,11 +7,13 @@
 //! tainted from its first step → the reply, sent back through the channel.
 //! An unpaired sender never reaches a model, a tool or memory: they get at
 //! most one canned reply with a pairing code. Transports (one file each:
-//! `webhook.rs`) only check and carry bytes. No HTTP server types and no
+//! `webhook.rs`, `telegram.rs`) only check and carry bytes. No HTTP server types and no
 //! SQL here.
 
 pub mod config;
 pub mod pairing;
+pub mod telegram;
+pub mod telegram_text;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -82,6 +84,8 @@ pub struct Channels {
     rt: Arc<Runtime>,
     pepper: Pepper,
     hooks: HashMap<String, Hook>,
+    /// The Telegram bot and its agent handle, when configured.
+    telegram: Option<(Arc<telegram::Client>, String)>,
     per_sender: DefaultKeyedRateLimiter<i64>,
     pub guesses: pairing::Guesses,
     /// Slots for unauthenticated inbound requests, taken before any body
@@ -127,10 +131,24 @@ impl Channels {
                 },
             );
         }
+        let telegram = match &cfg.telegram {
+            Some(tc) => {
+                let token = rt
+                    .vault
+                    .get(&tc.token_secret)
+                    .map(|t| t.expose_secret().to_string())
+                    .ok_or("telegram: the bot token is missing from the vault")?;
+                let client =
+                    telegram::Client::new(tc, token).map_err(|e| format!("telegram.{e}"))?;
+                Some((Arc::new(client), tc.agent.clone()))
+            }
+            None => None,
+        };
         Ok(Arc::new(Channels {
             rt,
             pepper,
             hooks,
+            telegram,
             per_sender: RateLimiter::keyed(limit_quota(cfg.per_minute())),
             guesses: pairing::Guesses::default(),
             inflight: Arc::new(Semaphore::new(cfg.inflight())),
@@ -155,14 +173,24 @@ impl Channels {
 
     /// Whether `channel` names a configured channel.
     pub fn knows(&self, channel: &str) -> bool {
-        channel
-            .strip_prefix("webhook:")
-            .is_some_and(|n| self.hooks.contains_key(n))
+        (channel == "telegram" && self.telegram.is_some())
+            || channel
+                .strip_prefix("webhook:")
+                .is_some_and(|n| self.hooks.contains_key(n))
+    }
+
+    /// The Telegram poller's last poll and last error, when configured.
+    pub fn telegram_status(&self) -> Option<telegram::Status> {
+        let (client, _) = self.telegram.as_ref()?;
+        client.status.lock().ok().map(|s| s.clone())
     }
 
     /// Picks up work a stopped process left: messages stored but not
     /// answered, and answers stored but not sent.
     pub fn start(self: &Arc<Self>) {
+        if let Some((client, _)) = &self.telegram {
+            tokio::spawn(telegram::poll(Arc::clone(self), Arc::clone(client)));
+        }
         let me = Arc::clone(self);
         tokio::spawn(async move {
             match me.rt.store.channel_inbound_open().await {
@@ -362,7 +390,11 @@ impl Channels {
             user_id: Some(posted.sender.user_id),
             taint: Some(format!("a message from channel:{}", row.channel)),
         };
+        let typing = self.typing(&row.channel, &posted.sender.external_id);
         let reply = crate::agents::turn::run_streamed(Arc::clone(&self.rt), req).await;
+        if let Some(t) = typing {
+            t.abort();
+        }
         let Some(reply) = reply else {
             let _ = store.channel_inbound_finish(row.id, true).await;
             return;
@@ -409,11 +441,29 @@ impl Channels {
         }
     }
 
+    /// Keeps Telegram's typing indicator on while a turn runs.
+    fn typing(&self, channel: &str, to: &str) -> Option<tokio::task::JoinHandle<()>> {
+        let (client, _) = self.telegram.as_ref().filter(|_| channel == "telegram")?;
+        let chat: i64 = to.parse().ok()?;
+        let client = Arc::clone(client);
+        Some(tokio::spawn(async move {
+            loop {
+                client.typing(chat).await;
+                tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+            }
+        }))
+    }
+
     async fn agent_for(&self, channel: &str) -> Option<i64> {
-        let hook = channel
-            .strip_prefix("webhook:")
-            .and_then(|n| self.hooks.get(n))?;
-        match self.rt.store.channel_agent_id(&hook.config.agent).await {
+        let handle = if channel == "telegram" {
+            self.telegram.as_ref().map(|(_, a)| a.as_str())?
+        } else {
+            let hook = channel
+                .strip_prefix("webhook:")
+                .and_then(|n| self.hooks.get(n))?;
+            hook.config.agent.as_str()
+        };
+        match self.rt.store.channel_agent_id(handle).await {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!(%e, "agent lookup failed");
@@ -425,6 +475,18 @@ impl Channels {
     /// Sends text to a platform id on `channel`; true when it was delivered
     /// (or there is nowhere to deliver it: the conversation holds it).
     async fn send(&self, channel: &str, to: &str, text: &str, reply_to: Option<&str>) -> bool {
+        if channel == "telegram" {
+            let (Some((client, _)), Ok(chat)) = (&self.telegram, to.parse::<i64>()) else {
+                return false;
+            };
+            for part in telegram_text::render(text) {
+                if let Err(e) = client.send_message(chat, &part).await {
+                    tracing::warn!(error = %e, "telegram: could not send a reply");
+                    return false;
+                }
+            }
+            return true;
+        }
         let Some(hook) = channel
             .strip_prefix("webhook:")
             .and_then(|n| self.hooks.get(n))

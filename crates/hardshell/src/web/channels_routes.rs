@@ -326,3 +326,35 @@ pub async fn revoke(
     p.require_role(Role::Owner)?;
     Ok(Json(pairing::revoke(&ctx(&state), id, p.actor()).await?))
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct ChannelsStatus {
+    /// Configured webhook channels, as `webhook:NAME`.
+    webhooks: Vec<String>,
+    /// The Telegram poller: last poll and last error (null when not set up).
+    #[schema(value_type = Option<Object>)]
+    telegram: Option<crate::channels::telegram::Status>,
+}
+
+/// Which channels are set up, and the Telegram poller's state.
+#[utoipa::path(get, path = "/api/v1/channels", tag = "channels",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "Channels", body = ChannelsStatus),
+        (status = 403, description = "Not the owner")))]
+pub async fn status(
+    State(state): State<AppState>,
+    Authorized(_p): Authorized,
+) -> Json<ChannelsStatus> {
+    let mut webhooks: Vec<String> = state
+        .config
+        .channels
+        .webhooks
+        .keys()
+        .map(|n| format!("webhook:{n}"))
+        .collect();
+    webhooks.sort();
+    Json(ChannelsStatus {
+        webhooks,
+        telegram: state.channels.telegram_status(),
+    })
+}

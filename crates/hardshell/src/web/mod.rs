@@ -211,6 +211,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
 fn channel_routes() -> OpenApiRouter<AppState> {
     use channels_routes as c;
     OpenApiRouter::new()
+        .routes(routes!(c::status))
         .routes(routes!(c::inbound))
         .routes(routes!(c::overview))
         .routes(routes!(c::invite))
