@@ -613,3 +613,28 @@ async fn the_cli_invites_approves_lists_and_revokes_beside_the_server() {
         assert!(actions.iter().any(|x| x == a), "{a} not audited");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_survives_kill_9_mid_turn_and_is_answered_once() {
+    let mut h = hooked().await;
+    let code = invite(&h).await;
+    say(&h, "k0", "u-7", "", &format!("/start {code}")).await;
+    deliveries(&h, 1).await;
+    // The provider hangs: the turn is running when the server dies.
+    h.w.llm.push(Reply::hang());
+    let (_, v) = say(&h, "k1", "u-7", "", "are you there?").await;
+    assert_eq!(v["status"], "queued");
+    eventually("the turn to reach the model", || async {
+        (h.w.llm.chat_requests().len() == 1).then_some(())
+    })
+    .await;
+    h.w.server.child.kill().unwrap();
+    h.w.server.child.wait().unwrap();
+    h.w.llm.push(Reply::text(["back again"]));
+    h.w.server = common::identity::start(&h.w.env);
+    let d = deliveries(&h, 2).await;
+    assert_eq!(d[1], ("u-7".into(), "back again".into(), json!("k1")));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(delivered(&h).len(), 2, "answered twice");
+    assert_eq!(h.w.llm.chat_requests().len(), 2);
+}

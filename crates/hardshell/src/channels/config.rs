@@ -218,4 +218,29 @@ mod tests {
         c.webhooks.insert("c".into(), h);
         assert!(c.validate().unwrap_err().contains("callback_url"));
     }
+
+    #[test]
+    fn telegram_settings_are_checked() {
+        let tg = |secret: &str, base: &str, timeout: u64| TelegramConfig {
+            token_secret: secret.into(),
+            agent: "helper".into(),
+            api_base: base.into(),
+            poll_timeout_secs: timeout,
+        };
+        let mut c = ChannelsConfig {
+            telegram: Some(tg("tg", "https://api.telegram.org", 30)),
+            ..Default::default()
+        };
+        assert!(c.validate().is_ok());
+        c.telegram = Some(tg("tg", "file:///etc/passwd", 30));
+        assert!(c.validate().unwrap_err().contains("api_base"));
+        c.telegram = Some(tg("tg", "https://api.telegram.org", 0));
+        assert!(c.validate().unwrap_err().contains("poll_timeout"));
+        c.webhooks.insert("a".into(), hook("tg"));
+        c.telegram = Some(tg("tg", "https://api.telegram.org", 30));
+        assert!(c.validate().unwrap_err().contains("webhook's secret"));
+        // Webhook mode is not built: the key is refused, not ignored.
+        let toml_text = "[telegram]\ntoken_secret = \"t\"\nagent = \"a\"\nwebhook = true\n";
+        assert!(toml::from_str::<ChannelsConfig>(toml_text).is_err());
+    }
 }

@@ -23,7 +23,7 @@ pub enum PairingCommand {
     /// Mint a single-use invite code (15 minutes) for a channel; the person
     /// sends `/start CODE` to it.
     Invite {
-        /// `webhook:NAME`.
+        /// `telegram` or `webhook:NAME`.
         #[arg(long)]
         channel: String,
     },

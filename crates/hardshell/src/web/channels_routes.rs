@@ -203,7 +203,7 @@ pub async fn overview(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
-    /// `webhook:NAME`.
+    /// `telegram` or `webhook:NAME`.
     channel: String,
 }
 
