@@ -638,3 +638,51 @@ async fn a_message_survives_kill_9_mid_turn_and_is_answered_once() {
     assert_eq!(delivered(&h).len(), 2, "answered twice");
     assert_eq!(h.w.llm.chat_requests().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_message_reaches_only_the_conversations_own_paired_sender() {
+    let h = hooked().await;
+    let code = invite(&h).await;
+    say(&h, "t0", "u-3", "", &format!("/start {code}")).await;
+    deliveries(&h, 1).await;
+    h.w.llm.push(Reply::tool_call(
+        "send_message",
+        &json!({"text": "a note for you"}).to_string(),
+    ));
+    h.w.llm.push(Reply::text(["done"]));
+    say(&h, "t1", "u-3", "", "please send me a note").await;
+    // The turn is tainted, so the side effect waits for the owner.
+    let approval = eventually("the approval request", || async {
+        let (_, v) = call(
+            &h.w.server,
+            &h.w.owner,
+            Method::GET,
+            "/api/v1/approvals?status=pending",
+            None,
+        )
+        .await;
+        v["approvals"].as_array().unwrap().first().cloned()
+    })
+    .await;
+    assert_eq!(approval["tool"], "send_message");
+    assert!(
+        !delivered(&h).iter().any(|d| d.1 == "a note for you"),
+        "sent before approval"
+    );
+    let (s, v) = call(
+        &h.w.server,
+        &h.w.owner,
+        Method::POST,
+        &format!("/api/v1/approvals/{}/approve", approval["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let d = eventually("the note", || async {
+        let d = delivered(&h);
+        d.iter().any(|x| x.1 == "a note for you").then_some(d)
+    })
+    .await;
+    // Only the conversation's own sender received anything.
+    assert!(d.iter().all(|x| x.0 == "u-3"), "{d:?}");
+}

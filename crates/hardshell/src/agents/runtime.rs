@@ -72,6 +72,8 @@ pub struct Runtime {
     pub(crate) shell: crate::agents::tools::shell::ShellState,
     running: Mutex<HashMap<u64, Running>>,
     next_id: AtomicU64,
+    /// The channels, set once they exist (they hold this runtime).
+    channels: std::sync::OnceLock<std::sync::Weak<crate::channels::Channels>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -119,6 +121,7 @@ impl Runtime {
             shell: crate::agents::tools::shell::ShellState::probe(),
             running: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            channels: std::sync::OnceLock::new(),
         })
     }
 
@@ -128,6 +131,15 @@ impl Runtime {
             max_depth: self.limits.max_depth,
             shell: self.shell.available(),
         }
+    }
+
+    /// Lets `send_message` reach a channel conversation's sender.
+    pub(crate) fn set_channels(&self, channels: &Arc<crate::channels::Channels>) {
+        let _ = self.channels.set(Arc::downgrade(channels));
+    }
+
+    pub(crate) fn channels(&self) -> Option<Arc<crate::channels::Channels>> {
+        self.channels.get().and_then(std::sync::Weak::upgrade)
     }
 
     pub fn registry(&self) -> &Registry {

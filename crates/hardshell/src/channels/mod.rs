@@ -144,7 +144,8 @@ impl Channels {
             }
             None => None,
         };
-        Ok(Arc::new(Channels {
+        let rt2 = Arc::clone(&rt);
+        let channels = Arc::new(Channels {
             rt,
             pepper,
             hooks,
@@ -152,7 +153,24 @@ impl Channels {
             per_sender: RateLimiter::keyed(limit_quota(cfg.per_minute())),
             guesses: pairing::Guesses::default(),
             inflight: Arc::new(Semaphore::new(cfg.inflight())),
-        }))
+        });
+        rt2.set_channels(&channels);
+        Ok(channels)
+    }
+
+    /// `send_message` in a channel conversation: the text (already through
+    /// the leak guard) goes to that conversation's paired sender, and to
+    /// nobody else. False when the conversation is no channel's or its
+    /// sender is revoked.
+    pub async fn tool_message(&self, conversation_id: i64, text: &str) -> bool {
+        match self.rt.store.channel_sender_of(conversation_id).await {
+            Ok(Some(s)) => self.send(&s.channel, &s.external_id, text, None).await,
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(%e, "channel sender lookup failed");
+                false
+            }
+        }
     }
 
     pub fn hook(&self, name: &str) -> Option<&Hook> {

@@ -642,3 +642,24 @@ impl Store {
         self.read(move |conn| sender_by_id(conn, id)).await
     }
 }
+
+impl Store {
+    /// The paired (not revoked) sender whose conversation this is.
+    pub async fn channel_sender_of(
+        &self,
+        conversation_id: i64,
+    ) -> Result<Option<SenderRow>, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT s.id, s.channel, s.external_id, s.user_id, s.display, s.via,
+                       s.paired_by, s.paired_at, s.revoked_at
+                     FROM channel_conversations c JOIN channel_senders s ON s.id = c.sender_id
+                     WHERE c.conversation_id = ?1 AND s.revoked_at IS NULL",
+                )?
+                .query_row([conversation_id], sender_of)
+                .optional()?)
+        })
+        .await
+    }
+}
