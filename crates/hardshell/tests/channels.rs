@@ -678,9 +678,17 @@ async fn send_message_reaches_only_the_conversations_own_paired_sender() {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let d = eventually("the note", || async {
+    eventually("the note", || async {
+        delivered(&h)
+            .iter()
+            .any(|x| x.1 == "a note for you")
+            .then_some(())
+    })
+    .await;
+    // The resumed turn's answer follows the note.
+    let d = eventually("the resumed answer", || async {
         let d = delivered(&h);
-        d.iter().any(|x| x.1 == "a note for you").then_some(d)
+        d.iter().any(|x| x.1 == "done").then_some(d)
     })
     .await;
     // Only the conversation's own sender received anything.
