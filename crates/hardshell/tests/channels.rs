@@ -694,3 +694,32 @@ async fn send_message_reaches_only_the_conversations_own_paired_sender() {
     // Only the conversation's own sender received anything.
     assert!(d.iter().all(|x| x.0 == "u-3"), "{d:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_whose_delivery_failed_is_retried_until_it_lands_then_never_again() {
+    let h = hooked().await;
+    let code = invite(&h).await;
+    say(&h, "r0", "u-8", "", &format!("/start {code}")).await;
+    deliveries(&h, 1).await;
+    // The callback goes wrong (a redirect is never followed).
+    h.site
+        .page("/hook", Page::Redirect("http://127.0.0.1:9/".into()));
+    h.w.llm.push(Reply::text(["persistent"]));
+    say(&h, "r1", "u-8", "", "hello").await;
+    let attempts = || delivered(&h).iter().filter(|d| d.1 == "persistent").count();
+    eventually("a failed attempt", || async {
+        (attempts() >= 1).then_some(())
+    })
+    .await;
+    h.site
+        .page("/hook", Page::Body("application/json", "{}".into()));
+    let n = eventually("a retry", || async {
+        let n = attempts();
+        (n >= 2).then_some(n)
+    })
+    .await;
+    // Landed: a later sweep sends nothing more.
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    assert_eq!(attempts(), n, "a delivered reply was sent again");
+    assert_eq!(h.w.llm.chat_requests().len(), 1, "the turn ran again");
+}

@@ -91,6 +91,35 @@ pub struct Channels {
     /// Slots for unauthenticated inbound requests, taken before any body
     /// is read or any MAC computed.
     pub inflight: Arc<Semaphore>,
+    /// Queue rows a task here is working on.
+    busy: std::sync::Mutex<std::collections::HashSet<i64>>,
+}
+
+/// How often open queue rows are looked for.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A claim on one queue row, released on drop.
+struct Busy {
+    channels: Arc<Channels>,
+    id: i64,
+}
+
+impl Busy {
+    fn claim(channels: &Arc<Channels>, id: i64) -> Option<Busy> {
+        let mut set = channels.busy.lock().ok()?;
+        set.insert(id).then(|| Busy {
+            channels: Arc::clone(channels),
+            id,
+        })
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.channels.busy.lock() {
+            set.remove(&self.id);
+        }
+    }
 }
 
 impl std::fmt::Debug for Channels {
@@ -153,6 +182,7 @@ impl Channels {
             per_sender: RateLimiter::keyed(limit_quota(cfg.per_minute())),
             guesses: pairing::Guesses::default(),
             inflight: Arc::new(Semaphore::new(cfg.inflight())),
+            busy: std::sync::Mutex::new(std::collections::HashSet::new()),
         });
         rt2.set_channels(&channels);
         Ok(channels)
@@ -211,16 +241,26 @@ impl Channels {
         }
         let me = Arc::clone(self);
         tokio::spawn(async move {
-            match me.rt.store.channel_inbound_open().await {
-                Ok(rows) => {
-                    for row in rows {
-                        let me = Arc::clone(&me);
-                        tokio::spawn(async move { me.process(row.id).await });
-                    }
-                }
-                Err(e) => tracing::error!(%e, "could not read the channel queue"),
+            loop {
+                me.sweep().await;
+                tokio::time::sleep(SWEEP_EVERY).await;
             }
         });
+    }
+
+    /// Starts every open row no task here is working on: at start, the
+    /// work a stopped process left; later, answers whose delivery failed
+    /// (the callback or Telegram was down) and rows a store error left.
+    async fn sweep(self: &Arc<Self>) {
+        match self.rt.store.channel_inbound_open().await {
+            Ok(rows) => {
+                for row in rows {
+                    let me = Arc::clone(self);
+                    tokio::spawn(async move { me.process(row.id).await });
+                }
+            }
+            Err(e) => tracing::error!(%e, "could not read the channel queue"),
+        }
     }
 
     /// Takes one inbound message through the gate. Returns once it is
@@ -365,6 +405,11 @@ impl Channels {
     /// the answer, send it, mark it done. Safe to call again after a crash
     /// at any step.
     async fn process(self: Arc<Self>, id: i64) {
+        // One task per row: the sweeper and the ingest path never both
+        // work on it (which could answer or send twice).
+        let Some(_busy) = Busy::claim(&self, id) else {
+            return;
+        };
         let store = &self.rt.store;
         let row = match store.channel_inbound_get(id).await {
             Ok(Some(r)) => r,
