@@ -139,6 +139,16 @@ pub fn state(
         crate::agents::judge::Judge::from_config(&config.promptguard),
     );
     runtime.start_approvals();
+    let channels = crate::channels::Channels::new(
+        std::sync::Arc::clone(&runtime),
+        Arc::clone(&opened.pepper),
+        &config.channels,
+    )
+    .map_err(|message| crate::config::ConfigError::Invalid {
+        key: "channels",
+        message,
+    })?;
+    channels.start();
     Ok(AppState {
         store: opened.store.clone(),
         audit: opened.audit.clone(),
@@ -153,6 +163,7 @@ pub fn state(
         data_dir,
         runtime,
         launch: Arc::new(launch),
+        channels,
     })
 }
 

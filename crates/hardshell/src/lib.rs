@@ -10,6 +10,7 @@ pub mod audit_log;
 pub mod auth;
 pub mod backup;
 pub mod bookmarks;
+pub mod channels;
 pub mod chat;
 pub mod cli;
 pub mod config;

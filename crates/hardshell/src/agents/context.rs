@@ -35,6 +35,22 @@ fn attachments_note(m: &MessageRow) -> String {
 /// One history message as the model sees it; `None` to leave it out.
 async fn history_item(turn: &mut Turn, m: &MessageRow) -> Option<HistoryItem> {
     let body = format!("{}{}", m.text, attachments_note(m));
+    // A message a channel brought in was typed by someone outside: it is
+    // untrusted whoever it was stored under.
+    if let Some(channel) = m.meta.get("channel").and_then(|c| c.as_str()) {
+        let source = format!("channel:{channel}");
+        if turn.taint.is_none() {
+            turn.taint = Some(format!("a message from {source}"));
+        }
+        let p = untrusted::prepare(&source, &body, &turn.nonce);
+        if p.verdict.flagged {
+            turn.flag(&source, &p.verdict).await;
+        }
+        return Some(HistoryItem {
+            role: Role::User,
+            text: p.text,
+        });
+    }
     match &m.author {
         Ref::User { name, .. } => Some(HistoryItem {
             role: Role::User,

@@ -23,7 +23,7 @@ pub mod rrf;
 pub mod runtime;
 pub mod seed;
 pub(crate) mod tools;
-mod turn;
+pub(crate) mod turn;
 pub(crate) mod turn_park;
 pub mod untrusted;
 pub mod workspace;

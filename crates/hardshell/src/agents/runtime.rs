@@ -74,6 +74,8 @@ pub struct Runtime {
     pub(crate) judge: Option<super::judge::Judge>,
     running: Mutex<HashMap<u64, Running>>,
     next_id: AtomicU64,
+    /// The channels, set once they exist (they hold this runtime).
+    channels: std::sync::OnceLock<std::sync::Weak<crate::channels::Channels>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -123,6 +125,7 @@ impl Runtime {
             judge,
             running: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            channels: std::sync::OnceLock::new(),
         })
     }
 
@@ -137,6 +140,15 @@ impl Runtime {
     /// The judge's counters and budget, when one is configured.
     pub fn judge_stats(&self) -> Option<super::judge::JudgeStats> {
         self.judge.as_ref().map(super::judge::Judge::stats)
+    }
+
+    /// Lets `send_message` reach a channel conversation's sender.
+    pub(crate) fn set_channels(&self, channels: &Arc<crate::channels::Channels>) {
+        let _ = self.channels.set(Arc::downgrade(channels));
+    }
+
+    pub(crate) fn channels(&self) -> Option<Arc<crate::channels::Channels>> {
+        self.channels.get().and_then(std::sync::Weak::upgrade)
     }
 
     pub fn registry(&self) -> &Registry {
@@ -256,6 +268,7 @@ impl Runtime {
                 conversation_id: msg.conversation_id,
                 reply_to: msg.id,
                 user_id,
+                taint: None,
             };
             tokio::spawn(async move { turn::run_streamed(rt, req).await });
         }

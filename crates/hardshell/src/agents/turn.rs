@@ -40,6 +40,9 @@ pub struct TurnRequest {
     pub reply_to: i64,
     /// The person who wrote it (user-scoped memories).
     pub user_id: Option<i64>,
+    /// Set when the message came from outside (a channel): the turn is
+    /// tainted from its first step, so side effects need approval.
+    pub taint: Option<String>,
 }
 
 /// How a turn ended.
@@ -150,7 +153,7 @@ impl Turn {
             text: String::new(),
             tools: Vec::new(),
             tainted: false,
-            taint: None,
+            taint: req.taint.clone(),
             reply_to: req.reply_to,
             pending: None,
             usage: Usage::default(),
@@ -541,15 +544,16 @@ impl Turn {
 }
 
 /// Runs a turn that answers a message in the conversation: streamed live,
-/// stored, audited. Used for every routed message.
-pub async fn run_streamed(rt: Arc<Runtime>, req: TurnRequest) {
+/// stored, audited. Used for every routed message and by channels, which
+/// send the returned reply text (what was stored) back out.
+pub async fn run_streamed(rt: Arc<Runtime>, req: TurnRequest) -> Option<String> {
     let (_guard, cancel) = rt.register(req.conversation_id, req.agent_id);
     let agent = match rt.store.agent_get(req.agent_id).await {
         Ok(Some(a)) if !a.disabled => a,
-        Ok(_) => return,
+        Ok(_) => return None,
         Err(e) => {
             tracing::error!(%e, "agent lookup failed");
-            return;
+            return None;
         }
     };
     let mut turn = Turn::new(Arc::clone(&rt), agent, &req, 0, true, cancel);
@@ -563,7 +567,7 @@ pub async fn run_streamed(rt: Arc<Runtime>, req: TurnRequest) {
         Err(end) => end,
     };
     turn.finish_text();
-    finish(&rt, &mut turn, end, req.reply_to).await;
+    finish(&rt, &mut turn, end, req.reply_to).await
 }
 
 /// Runs a callee turn for `call_agent`: nothing streamed or stored; the
@@ -591,8 +595,14 @@ pub(super) fn run_nested(
     })
 }
 
-/// Stores the reply (or the explanation), publishes, audits.
-pub(super) async fn finish(rt: &Arc<Runtime>, turn: &mut Turn, end: End, reply_to: i64) {
+/// Stores the reply (or the explanation), publishes, audits; returns the
+/// text stored, if any.
+pub(super) async fn finish(
+    rt: &Arc<Runtime>,
+    turn: &mut Turn,
+    end: End,
+    reply_to: i64,
+) -> Option<String> {
     crate::metrics::turn(match &end {
         End::Done => "done",
         End::Failed { .. } => "failed",
@@ -654,6 +664,7 @@ pub(super) async fn finish(rt: &Arc<Runtime>, turn: &mut Turn, end: End, reply_t
         "usage": turn.usage, "parked": parked, "taint_source": turn.taint,
     });
     let mut message_id = None;
+    let reply = (!text.trim().is_empty()).then(|| text.clone());
     if !text.trim().is_empty() {
         let html = crate::chat::markdown::render(&text, &[]);
         let stored = rt
@@ -707,4 +718,5 @@ pub(super) async fn finish(rt: &Arc<Runtime>, turn: &mut Turn, end: End, reply_t
     if let Err(e) = rt.audit.record(draft).await {
         tracing::error!(%e, "could not audit an agent turn");
     }
+    reply
 }

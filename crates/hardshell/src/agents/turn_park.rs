@@ -173,6 +173,7 @@ pub(crate) async fn resume(rt: Arc<Runtime>, id: i64) {
         conversation_id: parked.conversation_id,
         reply_to: parked.reply_to,
         user_id: parked.user_id,
+        taint: None,
     };
     let mut turn = Turn::new(Arc::clone(&rt), agent, &req, 0, true, cancel);
     turn.nonce = parked.nonce;
@@ -195,6 +196,11 @@ pub(crate) async fn resume(rt: Arc<Runtime>, id: i64) {
     );
     let end = turn.execute(parked.messages).await;
     turn.finish_text();
-    turn::finish(&rt, &mut turn, end, parked.reply_to).await;
+    let reply = turn::finish(&rt, &mut turn, end, parked.reply_to).await;
+    // A channel sender waiting on this turn gets the answer too (best
+    // effort: the conversation keeps it either way).
+    if let (Some(text), Some(channels)) = (reply, rt.channels()) {
+        channels.tool_message(parked.conversation_id, &text).await;
+    }
     done(rt).await;
 }

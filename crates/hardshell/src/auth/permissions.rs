@@ -481,6 +481,26 @@ pub const ROUTES: &[RouteRule] = &[
         "/api/v1/folders/{id}",
         Role::Member,
         "bookmarks:delete",
+    ), // Channels (DESIGN §10): the inbound webhook authenticates by its
+    // signature; pairing decisions are the owner's, invites also admins'.
+    rule("POST", "/api/v1/channels/{name}/inbound", Public),
+    rule("GET", "/api/v1/channels", Human(Role::Owner)),
+    rule("GET", "/api/v1/channels/pairing", Human(Role::Owner)),
+    rule(
+        "POST",
+        "/api/v1/channels/pairing/invites",
+        Human(Role::Admin),
+    ),
+    rule(
+        "POST",
+        "/api/v1/channels/pairing/approve",
+        Human(Role::Owner),
+    ),
+    rule("POST", "/api/v1/channels/pairing/deny", Human(Role::Owner)),
+    rule(
+        "POST",
+        "/api/v1/channels/senders/{id}/revoke",
+        Human(Role::Owner),
     ),
 ];
 

@@ -12,6 +12,7 @@ mod doctor;
 mod import;
 mod init;
 mod net;
+mod pairing;
 mod scan;
 mod serve;
 mod sigpipe;
@@ -102,6 +103,9 @@ pub enum Command {
     /// Agents' trust levels: show, set, history, rollback.
     #[command(subcommand)]
     Trust(approvals::TrustCommand),
+    /// Channel pairing: invite, list, approve, deny, revoke.
+    #[command(subcommand)]
+    Pairing(pairing::PairingCommand),
     /// The go-live checklist as checks; critical findings stop `serve`.
     Doctor(doctor::DoctorArgs),
     /// Encrypted backups: create (online), verify, restore, list.
@@ -180,6 +184,7 @@ pub async fn run(
         Command::Users(c) => users::run(&g, c).await,
         Command::Approvals(c) => approvals::run_approvals(&g, c).await,
         Command::Trust(c) => approvals::run_trust(&g, c).await,
+        Command::Pairing(c) => pairing::run(&g, c).await,
         Command::Backup(c) => backup::run(&g, c).await,
         Command::Doctor(a) => doctor::run(&g, a).await,
         Command::Import(c) => import::run(&g, c).await,

@@ -43,6 +43,8 @@ pub struct Config {
     pub backup: BackupConfig,
     /// Critical `doctor` findings the owner accepts (DESIGN §12).
     pub doctor: DoctorConfig,
+    /// Signed webhooks and other messaging channels (DESIGN §10).
+    pub channels: crate::channels::config::ChannelsConfig,
     /// The optional model judge of untrusted content (DESIGN §8).
     pub promptguard: crate::agents::judge::PromptguardConfig,
     /// `/metrics` for Prometheus (DESIGN §12), off by default.
@@ -255,6 +257,12 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.trusted_proxy_nets()?;
+        self.channels
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                key: "channels",
+                message,
+            })?;
         self.tools
             .validate()
             .map_err(|message| ConfigError::Invalid {

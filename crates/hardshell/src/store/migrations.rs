@@ -12,6 +12,7 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up(super::tools_schema::V6),
         M::up(super::bookmarks_schema::V7),
         M::up(super::bookmarks_schema::V8),
+        M::up(super::channels_schema::V_CHANNELS),
     ])
 }
 

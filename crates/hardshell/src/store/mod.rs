@@ -15,6 +15,8 @@ pub mod bookmark_folders;
 pub mod bookmark_pages;
 pub mod bookmarks;
 mod bookmarks_schema;
+pub mod channels;
+mod channels_schema;
 pub mod chat;
 pub mod chat_cache;
 pub mod chat_conversations;

@@ -15,6 +15,7 @@ mod backup_routes;
 pub mod bind;
 mod bookmark_page_routes;
 mod bookmarks_routes;
+mod channels_routes;
 mod chat_routes;
 pub mod client_ip;
 mod doctor_routes;
@@ -82,6 +83,8 @@ pub struct AppState {
     pub runtime: Arc<crate::agents::runtime::Runtime>,
     /// How the server was started (bind, vault unlock), for `doctor`.
     pub launch: Arc<crate::doctor::Launch>,
+    /// Messaging channels and pairing.
+    pub channels: Arc<crate::channels::Channels>,
 }
 
 #[derive(OpenApi)]
@@ -215,6 +218,20 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trust_routes::rollback))
         .routes(routes!(promptguard_routes::judge))
         .merge(bookmark_routes())
+        .merge(channel_routes())
+}
+
+/// Channels and pairing (issue 19).
+fn channel_routes() -> OpenApiRouter<AppState> {
+    use channels_routes as c;
+    OpenApiRouter::new()
+        .routes(routes!(c::status))
+        .routes(routes!(c::inbound))
+        .routes(routes!(c::overview))
+        .routes(routes!(c::invite))
+        .routes(routes!(c::approve))
+        .routes(routes!(c::deny))
+        .routes(routes!(c::revoke))
 }
 
 /// The bookmark and folder routes (issue 20), kept together so other

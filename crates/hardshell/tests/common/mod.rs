@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod chat;
 pub mod fake_llm;
+pub mod fake_telegram;
 pub mod gate;
 pub mod identity;
 pub mod sites;

@@ -77,6 +77,7 @@ pub(super) async fn call_agent(
         conversation_id: scope.conversation_id,
         reply_to: 0,
         user_id: scope.user_id,
+        taint: None,
     };
     turn::run_nested(
         Arc::clone(rt),

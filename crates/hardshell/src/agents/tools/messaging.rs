@@ -1,5 +1,7 @@
 //! `send_message` (messaging): posts a message into the conversation of
-//! the turn. The channels issue reuses it for paired senders.
+//! the turn. When that conversation is a paired channel sender's, the
+//! message also goes out to that sender (and only to them: a revoked
+//! sender gets nothing).
 //!
 //! Owns the tool's limits. The text passes the leak guard in
 //! `trust::cards::post_as_agent` before it is stored or published; it never
@@ -61,7 +63,16 @@ pub(super) async fn send(
     )
     .await?
     {
-        true => Ok("sent".into()),
+        true => {
+            // The same leak guard as the stored copy, before it leaves.
+            let (text, _) = rt.vault.redactor().redact(&a.text);
+            match rt.channels() {
+                Some(ch) if ch.tool_message(scope.conversation_id, &text).await => {
+                    Ok("sent (also delivered to the channel sender)".into())
+                }
+                _ => Ok("sent".into()),
+            }
+        }
         false => Err("the conversation no longer takes messages from you".into()),
     }
 }

@@ -1,0 +1,248 @@
+//! A fake Telegram Bot API server for the channel tests: the real JSON
+//! shapes and paths (`/bot<TOKEN>/<method>`), long-polling `getUpdates`
+//! that drops updates below the offset and waits up to `timeout` seconds,
+//! `sendMessage`, `sendChatAction`, `getMe`, and the errors (401 for a
+//! wrong token, 409 when another poller holds the token, 429 with
+//! `retry_after`, 400 for a message over 4096 characters or a MarkdownV2
+//! text with an unescaped reserved character outside code). It is
+//! stricter than Telegram about formatting characters: the server's
+//! renderer never emits formatting, so any unescaped one is a bug.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+pub const TOKEN: &str = "123456:AAFakeTokenForTests_abcdefghijklmnop";
+
+#[derive(Default)]
+struct Shared {
+    updates: Mutex<Vec<Value>>,
+    notify: tokio::sync::Notify,
+    sent: Mutex<Vec<Value>>,
+    actions: Mutex<Vec<Value>>,
+    offsets: Mutex<Vec<i64>>,
+    conflict: AtomicBool,
+    limit_next: AtomicU32,
+    next_update: AtomicI64,
+    next_message: AtomicI64,
+}
+
+pub struct FakeTelegram {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for FakeTelegram {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn err(status: u16, description: &str) -> Response {
+    let code = axum::http::StatusCode::from_u16(status).unwrap();
+    (
+        code,
+        axum::Json(json!({"ok": false, "error_code": status, "description": description})),
+    )
+        .into_response()
+}
+
+fn ok(result: Value) -> Response {
+    axum::Json(json!({"ok": true, "result": result})).into_response()
+}
+
+/// The first unescaped reserved character outside code, if any.
+fn markdown_v2_error(text: &str) -> Option<char> {
+    const RESERVED: &str = "_*[]()~`>#+-=|{}.!";
+    let mut chars = text.chars().peekable();
+    let (mut block, mut inline) = (false, false);
+    let mut at_line_start = true;
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            chars.next();
+            at_line_start = false;
+            continue;
+        }
+        if c == '`' {
+            if at_line_start && chars.peek() == Some(&'`') {
+                chars.next();
+                chars.next();
+                block = !block;
+                continue;
+            }
+            if !block {
+                inline = !inline;
+            }
+            continue;
+        }
+        at_line_start = c == '\n';
+        if !block && !inline && RESERVED.contains(c) {
+            return Some(c);
+        }
+    }
+    None
+}
+
+impl FakeTelegram {
+    pub async fn start() -> FakeTelegram {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared::default());
+        shared.next_update.store(1000, Ordering::SeqCst);
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&shared));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeTelegram { addr, shared, task }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.addr.port())
+    }
+
+    /// Queues an update as Telegram would deliver it; returns its id.
+    pub fn push_raw(&self, mut update: Value) -> i64 {
+        let id = match update["update_id"].as_i64() {
+            Some(id) => id,
+            None => {
+                let id = self.shared.next_update.fetch_add(1, Ordering::SeqCst);
+                update["update_id"] = json!(id);
+                id
+            }
+        };
+        self.shared.updates.lock().unwrap().push(update);
+        self.shared.notify.notify_waiters();
+        id
+    }
+
+    /// A private text message from user `from`.
+    pub fn push_text(&self, from: i64, username: &str, text: &str) -> i64 {
+        let mid = self.shared.next_message.fetch_add(1, Ordering::SeqCst);
+        self.push_raw(json!({"message": {
+            "message_id": mid, "date": 1_700_000_000,
+            "from": {"id": from, "is_bot": false, "first_name": username, "username": username},
+            "chat": {"id": from, "type": "private", "username": username},
+            "text": text}}))
+    }
+
+    /// `sendMessage` bodies accepted so far.
+    pub fn sent(&self) -> Vec<Value> {
+        self.shared.sent.lock().unwrap().clone()
+    }
+
+    pub fn actions(&self) -> Vec<Value> {
+        self.shared.actions.lock().unwrap().clone()
+    }
+
+    /// The `offset` of every `getUpdates` call so far.
+    pub fn offsets(&self) -> Vec<i64> {
+        self.shared.offsets.lock().unwrap().clone()
+    }
+
+    /// Answer `getUpdates` with 409, as when another poller holds the token.
+    pub fn set_conflict(&self, on: bool) {
+        self.shared.conflict.store(on, Ordering::SeqCst);
+    }
+
+    /// The next `n` `sendMessage` calls get 429 with `retry_after: 1`.
+    pub fn rate_limit_next(&self, n: u32) {
+        self.shared.limit_next.store(n, Ordering::SeqCst);
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let Some((bot, method)) = path.trim_start_matches('/').split_once('/') else {
+        return err(404, "Not Found");
+    };
+    if bot != format!("bot{TOKEN}") {
+        return err(401, "Unauthorized");
+    }
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
+    match method {
+        "getMe" => ok(json!({"id": 1, "is_bot": true, "first_name": "Hardshell",
+                             "username": "hardshell_test_bot"})),
+        "getUpdates" => get_updates(&shared, &body).await,
+        "sendMessage" => {
+            if shared
+                .limit_next
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return (
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    axum::Json(json!({"ok": false, "error_code": 429,
+                        "description": "Too Many Requests: retry after 1",
+                        "parameters": {"retry_after": 1}})),
+                )
+                    .into_response();
+            }
+            let Some(text) = body["text"].as_str() else {
+                return err(400, "Bad Request: message text is empty");
+            };
+            if !body["chat_id"].is_i64() {
+                return err(400, "Bad Request: chat not found");
+            }
+            if text.encode_utf16().count() > 4096 {
+                return err(400, "Bad Request: message is too long");
+            }
+            if body["parse_mode"] == "MarkdownV2"
+                && let Some(c) = markdown_v2_error(text)
+            {
+                return err(
+                    400,
+                    &format!(
+                        "Bad Request: can't parse entities: Character '{c}' is reserved and must be escaped with the preceding '\\'"
+                    ),
+                );
+            }
+            let mid = shared.next_message.fetch_add(1, Ordering::SeqCst);
+            shared.sent.lock().unwrap().push(body.clone());
+            ok(json!({"message_id": mid, "date": 1_700_000_000,
+                      "chat": {"id": body["chat_id"], "type": "private"}, "text": text}))
+        }
+        "sendChatAction" => {
+            shared.actions.lock().unwrap().push(body);
+            ok(json!(true))
+        }
+        _ => err(404, "Not Found"),
+    }
+}
+
+async fn get_updates(shared: &Shared, body: &Value) -> Response {
+    if shared.conflict.load(Ordering::SeqCst) {
+        return err(
+            409,
+            "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+        );
+    }
+    let offset = body["offset"].as_i64().unwrap_or(0);
+    let timeout = body["timeout"].as_u64().unwrap_or(0).min(50);
+    shared.offsets.lock().unwrap().push(offset);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    loop {
+        let notified = shared.notify.notified();
+        let ready: Vec<Value> = {
+            let mut updates = shared.updates.lock().unwrap();
+            // Updates below the offset are confirmed: Telegram forgets them.
+            updates.retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+            updates.clone()
+        };
+        if !ready.is_empty() || tokio::time::Instant::now() >= deadline {
+            return ok(Value::Array(ready));
+        }
+        let _ = tokio::time::timeout_at(deadline, notified).await;
+    }
+}
