@@ -308,7 +308,7 @@ impl Channels {
                     return Ok(Ingested::Ignored);
                 };
                 let text = format!("{CANNED_REQUEST}{}", pairing::show(&code));
-                self.send(&m.channel, &m.external_id, &text, None).await;
+                self.send_later(&m.channel, &m.external_id, text);
                 Ok(Ingested::Pairing)
             }
         }
@@ -316,7 +316,7 @@ impl Channels {
 
     /// `/start CODE`: spends an invite, or counts a wrong guess.
     async fn redeem(
-        &self,
+        self: &Arc<Self>,
         m: &Inbound,
         display: &str,
         typed: &str,
@@ -359,8 +359,7 @@ impl Channels {
                 pairing::PairingError::Audit
             })?;
             if !locked {
-                self.send(&m.channel, &m.external_id, CANNED_INVITE_BAD, None)
-                    .await;
+                self.send_later(&m.channel, &m.external_id, CANNED_INVITE_BAD.into());
             }
             return Ok(Ingested::Pairing);
         };
@@ -378,8 +377,7 @@ impl Channels {
             tracing::error!(%e, "could not audit a pairing");
             pairing::PairingError::Audit
         })?;
-        self.send(&m.channel, &m.external_id, CANNED_INVITE_OK, None)
-            .await;
+        self.send_later(&m.channel, &m.external_id, CANNED_INVITE_OK.into());
         Ok(Ingested::Pairing)
     }
 
@@ -565,6 +563,13 @@ impl Channels {
                 None
             }
         }
+    }
+
+    /// Sends a canned reply in its own task, so a slow callback or Telegram
+    /// never holds an inbound slot or the poller.
+    fn send_later(self: &Arc<Self>, channel: &str, to: &str, text: String) {
+        let (me, channel, to) = (Arc::clone(self), channel.to_string(), to.to_string());
+        tokio::spawn(async move { me.send(&channel, &to, &text, None).await });
     }
 
     /// Sends text to a platform id on `channel`; true when it was delivered
