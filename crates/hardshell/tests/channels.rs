@@ -30,10 +30,16 @@ struct Hooked {
 /// An installation with webhook channel `crm` answered by agent `helper`,
 /// replies going to a loopback site. `extra` goes under the channel.
 async fn hooked_with(extra: &str) -> Hooked {
+    hooked_cfg(extra, "").await
+}
+
+/// Like `hooked_with`; `general` goes under `[channels]`.
+async fn hooked_cfg(extra: &str, general: &str) -> Hooked {
     let site = Site::start().await;
     site.page("/hook", Page::Body("application/json", "{}".into()));
     let callback = format!("http://127.0.0.1:{}/hook", site.port());
     let extra = extra.to_string();
+    let general = general.to_string();
     let w = world_full("", "", move |env| {
         env.ok(
             &["vault", "set", "crm-secret", "--passphrase-file", &pf(env)],
@@ -42,7 +48,7 @@ async fn hooked_with(extra: &str) -> Hooked {
         let path = env.data.join("config.toml");
         let mut text = std::fs::read_to_string(&path).unwrap_or_default();
         text.push_str(&format!(
-            "\n[channels.webhooks.crm]\nsecret = \"crm-secret\"\nagent = \"helper\"\ncallback_url = \"{callback}\"\n{extra}\n"
+            "\n[channels]\n{general}\n[channels.webhooks.crm]\nsecret = \"crm-secret\"\nagent = \"helper\"\ncallback_url = \"{callback}\"\n{extra}\n"
         ));
         std::fs::write(&path, text).unwrap();
     })
@@ -722,4 +728,23 @@ async fn a_reply_whose_delivery_failed_is_retried_until_it_lands_then_never_agai
     tokio::time::sleep(std::time::Duration::from_secs(7)).await;
     assert_eq!(attempts(), n, "a delivered reply was sent again");
     assert_eq!(h.w.llm.chat_requests().len(), 1, "the turn ran again");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sender_over_their_daily_tokens_reaches_no_model() {
+    let h = hooked_cfg("", "tokens_per_sender_day = 100").await;
+    let code = invite(&h).await;
+    say(&h, "b0", "u-4", "", &format!("/start {code}")).await;
+    deliveries(&h, 1).await;
+    h.w.llm.push(Reply::text(["first"]).with_usage(80, 40));
+    say(&h, "b1", "u-4", "", "one").await;
+    deliveries(&h, 2).await;
+    say(&h, "b2", "u-4", "", "two").await;
+    let d = deliveries(&h, 3).await;
+    assert!(d[2].1.contains("limit"), "{:?}", d[2]);
+    assert_eq!(
+        h.w.llm.chat_requests().len(),
+        1,
+        "a sender over budget reached the model"
+    );
 }

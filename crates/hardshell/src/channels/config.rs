@@ -27,6 +27,9 @@ pub struct ChannelsConfig {
     pub messages_per_minute: u32,
     /// Unauthenticated inbound requests handled at once (all webhooks).
     pub max_inflight: usize,
+    /// Model tokens (input and output) one paired sender may use per UTC
+    /// day, across agents; 0 means the default, 100000.
+    pub tokens_per_sender_day: i64,
 }
 
 /// One signed-webhook channel.
@@ -89,6 +92,14 @@ impl ChannelsConfig {
             20
         } else {
             self.messages_per_minute
+        }
+    }
+
+    pub fn sender_day_tokens(&self) -> i64 {
+        if self.tokens_per_sender_day <= 0 {
+            100_000
+        } else {
+            self.tokens_per_sender_day
         }
     }
 

@@ -87,6 +87,8 @@ pub struct Channels {
     /// The Telegram bot and its agent handle, when configured.
     telegram: Option<(Arc<telegram::Client>, String)>,
     per_sender: DefaultKeyedRateLimiter<i64>,
+    /// Tokens a paired sender may use per UTC day.
+    sender_day_tokens: i64,
     pub guesses: pairing::Guesses,
     /// Slots for unauthenticated inbound requests, taken before any body
     /// is read or any MAC computed.
@@ -134,6 +136,7 @@ const CANNED_REQUEST: &str = "Hello. This assistant only talks to people its own
 To ask for access, give the owner this code: ";
 const CANNED_INVITE_OK: &str = "You are paired. Send a message to talk to the assistant.";
 const CANNED_INVITE_BAD: &str = "That pairing code is not valid.";
+const CANNED_BUDGET: &str = "Today's limit for this chat is used up. Please try again tomorrow.";
 
 fn limit_quota(per_minute: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN))
@@ -180,6 +183,7 @@ impl Channels {
             hooks,
             telegram,
             per_sender: RateLimiter::keyed(limit_quota(cfg.per_minute())),
+            sender_day_tokens: cfg.sender_day_tokens(),
             guesses: pairing::Guesses::default(),
             inflight: Arc::new(Semaphore::new(cfg.inflight())),
             busy: std::sync::Mutex::new(std::collections::HashSet::new()),
@@ -304,7 +308,7 @@ impl Channels {
                     return Ok(Ingested::Ignored);
                 };
                 let text = format!("{CANNED_REQUEST}{}", pairing::show(&code));
-                self.send(&m.channel, &m.external_id, &text, None).await;
+                self.send_later(&m.channel, &m.external_id, text);
                 Ok(Ingested::Pairing)
             }
         }
@@ -312,7 +316,7 @@ impl Channels {
 
     /// `/start CODE`: spends an invite, or counts a wrong guess.
     async fn redeem(
-        &self,
+        self: &Arc<Self>,
         m: &Inbound,
         display: &str,
         typed: &str,
@@ -355,8 +359,7 @@ impl Channels {
                 pairing::PairingError::Audit
             })?;
             if !locked {
-                self.send(&m.channel, &m.external_id, CANNED_INVITE_BAD, None)
-                    .await;
+                self.send_later(&m.channel, &m.external_id, CANNED_INVITE_BAD.into());
             }
             return Ok(Ingested::Pairing);
         };
@@ -374,8 +377,7 @@ impl Channels {
             tracing::error!(%e, "could not audit a pairing");
             pairing::PairingError::Audit
         })?;
-        self.send(&m.channel, &m.external_id, CANNED_INVITE_OK, None)
-            .await;
+        self.send_later(&m.channel, &m.external_id, CANNED_INVITE_OK.into());
         Ok(Ingested::Pairing)
     }
 
@@ -453,6 +455,34 @@ impl Channels {
             user_id: Some(posted.sender.user_id),
             taint: Some(format!("a message from channel:{}", row.channel)),
         };
+        // The sender's daily budget, across agents: over it, the message
+        // stays in the conversation and no model is called.
+        let used = match store
+            .channel_sender_tokens(posted.sender.id, crate::agents::budget::today())
+            .await
+        {
+            Ok(u) => u,
+            Err(e) => {
+                // Left queued: the sweeper tries again.
+                tracing::error!(%e, "channel budget lookup failed");
+                return;
+            }
+        };
+        if used >= self.sender_day_tokens {
+            if store
+                .channel_inbound_reply(row.id, CANNED_BUDGET)
+                .await
+                .is_ok()
+            {
+                let row = InboundRow {
+                    state: "reply".into(),
+                    reply: Some(CANNED_BUDGET.into()),
+                    ..row
+                };
+                self.deliver(&row).await;
+            }
+            return;
+        }
         let typing = self.typing(&row.channel, &posted.sender.external_id);
         let reply = crate::agents::turn::run_streamed(Arc::clone(&self.rt), req).await;
         if let Some(t) = typing {
@@ -533,6 +563,13 @@ impl Channels {
                 None
             }
         }
+    }
+
+    /// Sends a canned reply in its own task, so a slow callback or Telegram
+    /// never holds an inbound slot or the poller.
+    fn send_later(self: &Arc<Self>, channel: &str, to: &str, text: String) {
+        let (me, channel, to) = (Arc::clone(self), channel.to_string(), to.to_string());
+        tokio::spawn(async move { me.send(&channel, &to, &text, None).await });
     }
 
     /// Sends text to a platform id on `channel`; true when it was delivered

@@ -214,4 +214,65 @@ mod tests {
             assert!(units(p) <= 60);
         }
     }
+
+    /// Removes MarkdownV2 escapes (text without code only).
+    fn unescape(s: &str) -> String {
+        let mut out = String::new();
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Whether every reserved character is escaped (text without code).
+    fn fully_escaped(s: &str) -> bool {
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                if chars.next().is_none() {
+                    return false;
+                }
+            } else if SPECIAL.contains(c) {
+                return false;
+            }
+        }
+        true
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_fits_is_escaped_and_round_trips(
+            text in "[a-zA-Z0-9 _*\\[\\]()~>#+=|{}.!\\-\\\\\n\u{e9}\u{1f600}]{0,400}",
+            limit in 40usize..200,
+        ) {
+            let parts = render_with(&text, limit);
+            for p in &parts {
+                proptest::prop_assert!(units(p) <= limit, "{} > {limit}", units(p));
+                proptest::prop_assert!(fully_escaped(p), "unescaped: {p:?}");
+            }
+            // Lines that fit are never cut, so every line comes back in
+            // order (blank lines may go: Telegram trims them anyway).
+            let budget = limit - 8;
+            if text.lines().all(|l| units(&escape_line(l)) <= budget) {
+                let back: Vec<String> = parts
+                    .iter()
+                    .flat_map(|p| unescape(p).lines().map(str::to_string).collect::<Vec<_>>())
+                    .filter(|l| !l.trim().is_empty())
+                    .collect();
+                let want: Vec<String> = text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(str::to_string)
+                    .collect();
+                proptest::prop_assert_eq!(back, want);
+            }
+        }
+    }
 }

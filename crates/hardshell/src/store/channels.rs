@@ -663,3 +663,24 @@ impl Store {
         .await
     }
 }
+
+impl Store {
+    /// Tokens a sender's conversations used on `day` (UTC, `YYYY-MM-DD`).
+    pub async fn channel_sender_tokens(
+        &self,
+        sender_id: i64,
+        day: String,
+    ) -> Result<i64, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT coalesce(sum(u.input_tokens + u.output_tokens), 0)
+                     FROM channel_conversations c
+                     JOIN agent_usage u ON u.conversation_id = c.conversation_id
+                     WHERE c.sender_id = ?1 AND u.day = ?2",
+                )?
+                .query_row(params![sender_id, day], |r| r.get(0))?)
+        })
+        .await
+    }
+}
