@@ -42,10 +42,7 @@ async fn history_item(turn: &mut Turn, m: &MessageRow) -> Option<HistoryItem> {
         if turn.taint.is_none() {
             turn.taint = Some(format!("a message from {source}"));
         }
-        let p = untrusted::prepare(&source, &body, &turn.nonce);
-        if p.verdict.flagged {
-            turn.flag(&source, &p.verdict).await;
-        }
+        let p = turn.screened(&source, &body).await;
         return Some(HistoryItem {
             role: Role::User,
             text: p.text,
