@@ -136,6 +136,7 @@ pub fn state(
         Arc::clone(&data_dir),
         crate::agents::providers::CallLimits::default(),
         config.approvals.clone(),
+        crate::agents::judge::Judge::from_config(&config.promptguard),
     );
     runtime.start_approvals();
     Ok(AppState {

@@ -311,7 +311,8 @@ async fn a_revoked_key_stays_dead_after_a_rollback_because_the_server_does_not_s
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(me(&server, &key).await.unwrap().status(), 401);
+    // Revoked: refused (403 `key_revoked`).
+    assert_eq!(me(&server, &key).await.unwrap().status(), 403);
     stop(server);
     // The attacker puts back the database (and its inside anchor) from
     // before the revocation: in it, the key is live again.

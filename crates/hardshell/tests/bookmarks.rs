@@ -666,8 +666,8 @@ async fn bulk_semantics() {
         (StatusCode::MULTI_STATUS, json!(1000))
     );
 
-    // Revoked and expired keys are refused (401: they are no longer
-    // credentials at all, as everywhere in this API).
+    // Revoked and expired keys are refused with 403 and say why; a key
+    // nobody issued is 401.
     let (s, _) = call(
         &server,
         &t,
@@ -677,7 +677,11 @@ async fn bulk_semantics() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = call(&server, &writer.1, Method::POST, &bulk, Some(json!([]))).await;
+    let (s, v) = call(&server, &writer.1, Method::POST, &bulk, Some(json!([]))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "key_revoked");
+    let unknown = format!("lb-{}", "Z".repeat(48));
+    let (s, _) = call(&server, &unknown, Method::POST, &bulk, Some(json!([]))).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let soon = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -693,6 +697,7 @@ async fn bulk_semantics() {
     let (s, _) = call(&server, &short.1, Method::POST, &bulk, Some(json!([]))).await;
     assert_eq!(s, StatusCode::MULTI_STATUS);
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let (s, _) = call(&server, &short.1, Method::POST, &bulk, Some(json!([]))).await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, v) = call(&server, &short.1, Method::POST, &bulk, Some(json!([]))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "key_expired");
 }

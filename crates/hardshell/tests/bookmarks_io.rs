@@ -557,8 +557,8 @@ async fn import_sessions_issue_a_write_only_key_revoked_on_close() {
         ]
     );
     assert!(summary["closed_at"].is_i64());
-    // The key is dead at once.
-    let (s, _) = call(
+    // The key is dead at once (403 `key_revoked`).
+    let (s, v) = call(
         &server,
         &key,
         Method::POST,
@@ -566,7 +566,8 @@ async fn import_sessions_issue_a_write_only_key_revoked_on_close() {
         Some(json!([])),
     )
     .await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "key_revoked");
     // What it imported is olga's, attributed to the key.
     let (_, page) = call(&server, &t, Method::GET, BM, None).await;
     assert_eq!(page["bookmarks"].as_array().unwrap().len(), 2);

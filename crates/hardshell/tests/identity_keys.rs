@@ -145,12 +145,19 @@ async fn expired_and_revoked_keys_fail_at_once() {
         .unwrap();
     assert_eq!(r.status(), 403);
     tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
-    for t in [&short, &key_bearer] {
+    // The lb- key itself is recognised: 403 `key_expired`; the bearer it
+    // was exchanged for is a dead session: 401.
+    for (t, want, code) in [
+        (&short, 403, "key_expired"),
+        (&key_bearer, 401, "unauthorized"),
+    ] {
         let r = bearer(&server, t, Method::GET, "/api/v1/auth/me")
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 401, "expired");
+        assert_eq!(r.status(), want, "expired");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], code, "{v}");
     }
     // Revocation: the key and its bearer fail on the next request.
     let (id, key) = agent_key(
@@ -167,13 +174,26 @@ async fn expired_and_revoked_keys_fail_at_once() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    for t in [&key, &kb] {
+    for (t, want, code) in [(&key, 403, "key_revoked"), (&kb, 401, "unauthorized")] {
         let r = bearer(&server, t, Method::GET, "/api/v1/auth/me")
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 401, "revoked");
+        assert_eq!(r.status(), want, "revoked");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], code, "{v}");
     }
+    // A key nobody issued stays 401.
+    let r = bearer(
+        &server,
+        &format!("lb-{}", "0".repeat(48)),
+        Method::GET,
+        "/api/v1/auth/me",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401, "unknown");
     let r = bearer(
         &server,
         &admin,
@@ -200,4 +220,11 @@ async fn expired_and_revoked_keys_fail_at_once() {
             .any(|r| r.0 == "key.revoke" && r.3 == format!("key:{id}"))
     );
     assert!(rows.iter().any(|r| r.0 == "key.delete"));
+    // Using a revoked key is recorded once under the key.
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.0 == "auth.key_revoked_used" && r.2 == id)
+            .count(),
+        1
+    );
 }

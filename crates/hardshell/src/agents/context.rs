@@ -9,7 +9,7 @@ use super::memory::{self, Scope};
 use super::prompt::{self, HistoryItem, Parts};
 use super::providers::{ChatMessage, Role};
 use super::turn::{End, Turn};
-use super::{knowledge, untrusted, workspace};
+use super::{knowledge, workspace};
 use crate::store::chat::{MessageRow, Ref};
 
 async fn soul(turn: &Turn) -> String {
@@ -59,10 +59,7 @@ async fn history_item(turn: &mut Turn, m: &MessageRow) -> Option<HistoryItem> {
             if turn.taint.is_none() {
                 turn.taint = Some(format!("a message by {source}"));
             }
-            let p = untrusted::prepare(&source, &body, &turn.nonce);
-            if p.verdict.flagged {
-                turn.flag(&source, &p.verdict).await;
-            }
+            let p = turn.screened(&source, &body).await;
             Some(HistoryItem {
                 role: Role::User,
                 text: p.text,
@@ -91,10 +88,7 @@ async fn retrieved(turn: &mut Turn, query: &str) -> (Vec<String>, Vec<String>) {
         {
             Ok(found) => {
                 for m in found {
-                    let p = untrusted::prepare("memory", &m.text, &turn.nonce);
-                    if p.verdict.flagged {
-                        turn.flag("memory", &p.verdict).await;
-                    }
+                    let p = turn.screened("memory", &m.text).await;
                     memories.push(p.text);
                 }
             }
@@ -118,8 +112,10 @@ async fn retrieved(turn: &mut Turn, query: &str) -> (Vec<String>, Vec<String>) {
                     if turn.taint.is_none() {
                         turn.taint = Some(format!("knowledge document {}", h.doc_name));
                     }
-                    let p = untrusted::prepare(&source, &h.text, &turn.nonce);
-                    if p.verdict.flagged || h.flagged {
+                    let p = turn.screened(&source, &h.text).await;
+                    // Flagged when it was added, though this chunk alone
+                    // may not be.
+                    if h.flagged && !p.verdict.flagged {
                         turn.flag(&source, &p.verdict).await;
                     }
                     docs.push(format!("[source: {}]\n{}", h.doc_name, p.text));
@@ -183,10 +179,7 @@ pub(super) async fn build(turn: &mut Turn, reply_to: i64) -> Result<Vec<ChatMess
 pub(super) async fn build_nested(turn: &mut Turn, question: &str) -> Vec<ChatMessage> {
     // The question was written by another agent's model.
     turn.taint = Some("a question from another agent".into());
-    let p = untrusted::prepare("agent_call", question, &turn.nonce);
-    if p.verdict.flagged {
-        turn.flag("agent_call", &p.verdict).await;
-    }
+    let p = turn.screened("agent_call", question).await;
     let (memories, knowledge) = retrieved(turn, question).await;
     let soul = soul(turn).await;
     prompt::assemble(Parts {

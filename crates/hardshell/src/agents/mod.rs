@@ -9,6 +9,7 @@
 pub mod budget;
 pub mod connect;
 mod context;
+pub mod judge;
 pub mod knowledge;
 mod live_text;
 pub mod memory;

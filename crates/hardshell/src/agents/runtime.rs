@@ -70,6 +70,8 @@ pub struct Runtime {
     pub(crate) tool_net: crate::agents::tools::net::ToolNet,
     /// Whether the sandbox passed its probe, and its run slots.
     pub(crate) shell: crate::agents::tools::shell::ShellState,
+    /// The optional model judge of untrusted content (`[promptguard]`).
+    pub(crate) judge: Option<super::judge::Judge>,
     running: Mutex<HashMap<u64, Running>>,
     next_id: AtomicU64,
 }
@@ -105,6 +107,7 @@ impl Runtime {
         data_dir: Arc<DataDir>,
         call_limits: CallLimits,
         approvals: crate::trust::ApprovalSettings,
+        judge: Option<super::judge::Judge>,
     ) -> Arc<Self> {
         Arc::new(Runtime {
             registry: Registry::new(store.clone(), Arc::clone(&vault), call_limits),
@@ -117,6 +120,7 @@ impl Runtime {
             approvals,
             tool_net,
             shell: crate::agents::tools::shell::ShellState::probe(),
+            judge,
             running: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         })
@@ -128,6 +132,11 @@ impl Runtime {
             max_depth: self.limits.max_depth,
             shell: self.shell.available(),
         }
+    }
+
+    /// The judge's counters and budget, when one is configured.
+    pub fn judge_stats(&self) -> Option<super::judge::JudgeStats> {
+        self.judge.as_ref().map(super::judge::Judge::stats)
     }
 
     pub fn registry(&self) -> &Registry {

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use super::budget::{self, Spend};
 use super::context;
+use super::judge::Opinion;
 use super::live_text::{LiveText, Snapshot};
 use super::providers::{
     ChatMessage, ChatRequest, ProviderError, SharedProvider, StreamEvent, ToolCall, Usage,
@@ -473,12 +474,13 @@ impl Turn {
                 ),
             ),
         };
-        let prepared = untrusted::prepare(&format!("tool:{}", call.name), &body, &self.nonce);
+        // What the gate wrote itself (a refusal, a description) is not
+        // worth a judge call; what a tool brought back is.
+        let from_tool = matches!(status, "ok" | "error");
+        let prepared = self
+            .screen(&format!("tool:{}", call.name), &body, from_tool)
+            .await;
         let flagged = prepared.verdict.flagged;
-        if flagged {
-            self.flag(&format!("tool:{}", call.name), &prepared.verdict)
-                .await;
-        }
         self.tools.push(ToolRecord {
             name: call.name.clone(),
             status,
@@ -490,6 +492,29 @@ impl Turn {
                    "name": call.name, "status": status, "flagged": flagged}),
         );
         Ok(prepared.text)
+    }
+
+    /// Untrusted text for the prompt: wrapped and scanned by the rules and,
+    /// when they did not flag it and a judge is configured, judged. A flag
+    /// from either taints the turn; the judge can only add one.
+    pub(super) async fn screened(&mut self, source: &str, text: &str) -> untrusted::Prepared {
+        self.screen(source, text, true).await
+    }
+
+    async fn screen(&mut self, source: &str, text: &str, ask_judge: bool) -> untrusted::Prepared {
+        let mut p = untrusted::prepare(source, text, &self.nonce);
+        let rt = Arc::clone(&self.rt);
+        if ask_judge
+            && !p.verdict.flagged
+            && let Some(judge) = &rt.judge
+            && judge.ask(&rt.registry, source, text).await == Opinion::Injection
+        {
+            super::judge::add_flag(&mut p.verdict);
+        }
+        if p.verdict.flagged {
+            self.flag(source, &p.verdict).await;
+        }
+        p
     }
 
     /// Audits a flagged item and taints the turn.

@@ -341,6 +341,8 @@ pub const ROUTES: &[RouteRule] = &[
     rule("GET", "/api/v1/trust/history", Human(Role::Admin)),
     rule("GET", "/api/v1/allow-rules", Human(Role::Admin)),
     rule("DELETE", "/api/v1/allow-rules/{id}", Human(Role::Admin)),
+    // The promptguard judge's counters: the owner alone.
+    rule("GET", "/api/v1/promptguard/judge", Human(Role::Owner)),
     // Tool secrets (values write-only): the owner alone.
     rule("GET", "/api/v1/secrets", Human(Role::Owner)),
     rule("GET", "/api/v1/secrets/{name}", Human(Role::Owner)),
@@ -433,6 +435,28 @@ pub const ROUTES: &[RouteRule] = &[
         "/api/v1/bookmarks/export",
         Role::Member,
         "bookmarks:read",
+    ),
+    // Page text: fetching goes out to the web for the caller (members, or
+    // a key that may change bookmarks); handing a page to an agent changes
+    // the agent's knowledge, so it needs what a knowledge upload needs
+    // (the handler also asks a key for `bookmarks:read`).
+    res(
+        "POST",
+        "/api/v1/bookmarks/{id}/fetch",
+        Role::Member,
+        "bookmarks:edit",
+    ),
+    res(
+        "GET",
+        "/api/v1/bookmarks/{id}/page",
+        Role::Member,
+        "bookmarks:read",
+    ),
+    res(
+        "POST",
+        "/api/v1/bookmarks/{id}/to-knowledge",
+        Role::Admin,
+        "knowledge:write",
     ),
     rule(
         "POST",

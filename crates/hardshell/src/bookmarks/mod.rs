@@ -13,6 +13,7 @@ pub mod export;
 pub mod import;
 mod netscape;
 pub mod normalise;
+pub mod page;
 
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;

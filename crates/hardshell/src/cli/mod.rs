@@ -9,6 +9,7 @@ mod backup;
 mod db;
 mod db_shell;
 mod doctor;
+mod import;
 mod init;
 mod net;
 mod scan;
@@ -106,6 +107,9 @@ pub enum Command {
     /// Encrypted backups: create (online), verify, restore, list.
     #[command(subcommand)]
     Backup(backup::BackupCommand),
+    /// Moving in: bring data across from another tool.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
 }
 
 impl GlobalArgs {
@@ -178,5 +182,6 @@ pub async fn run(
         Command::Trust(c) => approvals::run_trust(&g, c).await,
         Command::Backup(c) => backup::run(&g, c).await,
         Command::Doctor(a) => doctor::run(&g, a).await,
+        Command::Import(c) => import::run(&g, c).await,
     }
 }

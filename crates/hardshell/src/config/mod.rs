@@ -43,6 +43,8 @@ pub struct Config {
     pub backup: BackupConfig,
     /// Critical `doctor` findings the owner accepts (DESIGN §12).
     pub doctor: DoctorConfig,
+    /// The optional model judge of untrusted content (DESIGN §8).
+    pub promptguard: crate::agents::judge::PromptguardConfig,
     /// `/metrics` for Prometheus (DESIGN §12), off by default.
     pub metrics: MetricsConfig,
 }
@@ -248,6 +250,12 @@ impl Config {
                 key: "tools",
                 message,
             })?;
+        self.promptguard
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                key: "promptguard",
+                message,
+            })?;
         for origin in self
             .server
             .allowed_origins
@@ -395,6 +403,15 @@ mod tests {
         }
         assert!(ProxyNet::parse("10.1.0.0/16").is_ok());
         assert!(ProxyNet::parse("2001:db8:1::/48").is_ok());
+    }
+
+    #[test]
+    fn a_judge_must_name_provider_and_model() {
+        let c: Config = toml::from_str("[promptguard]\njudge = \"ollama/llama3.2\"\n").unwrap();
+        c.validate().unwrap();
+        let c: Config = toml::from_str("[promptguard]\njudge = \"llama3.2\"\n").unwrap();
+        assert!(c.validate().is_err());
+        assert!(toml::from_str::<Config>("[promptguard]\njugde = \"a/b\"\n").is_err());
     }
 
     #[test]

@@ -659,6 +659,20 @@ impl Store {
         .await
     }
 
+    /// The public id of a revoked key with this hash, if there is one (for
+    /// telling a revoked key from an unknown one). Never cached.
+    pub async fn agent_key_revoked(&self, hash: TokenHash) -> Result<Option<String>, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT public_id FROM agent_keys WHERE key_hash = ?1 AND revoked_at IS NOT NULL",
+                )?
+                .query_row(params![&hash[..]], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
     pub async fn agent_key_touch(&self, row_id: i64, now: i64) -> Result<(), StoreError> {
         self.write(move |conn| {
             conn.execute(

@@ -90,3 +90,28 @@ CREATE TABLE bookmark_import_sessions (
     errors     TEXT NOT NULL DEFAULT '[]'
 );
 "#;
+
+/// Schema V8 (issue 20, page text): what `POST /bookmarks/{id}/fetch` read
+/// from a bookmark's page, one row per bookmark, replaced by each fetch.
+/// `text` is only the visible text (promptguard's carrier splitter kept
+/// hidden passages out); `hidden` names the carriers withheld; `flagged`
+/// and `score` are the scanner's verdict with hidden text weighing double.
+/// The text is untrusted content: it reaches a model only through an
+/// agent's knowledge, which wraps and taints.
+pub(super) const V8: &str = r#"
+CREATE TABLE bookmark_pages (
+    bookmark_id INTEGER PRIMARY KEY REFERENCES bookmarks(id) ON DELETE CASCADE,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    final_url   TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    title       TEXT NOT NULL,
+    description TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    truncated   INTEGER NOT NULL,
+    hidden      TEXT NOT NULL,
+    flagged     INTEGER NOT NULL,
+    score       REAL NOT NULL,
+    fetched_at  INTEGER NOT NULL
+);
+CREATE INDEX bookmark_pages_user ON bookmark_pages(user_id);
+"#;

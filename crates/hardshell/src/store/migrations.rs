@@ -11,6 +11,7 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up(super::memory_schema::V5),
         M::up(super::tools_schema::V6),
         M::up(super::bookmarks_schema::V7),
+        M::up(super::bookmarks_schema::V8),
     ])
 }
 

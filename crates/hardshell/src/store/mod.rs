@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 mod auth_cache;
 pub mod bookmark_folders;
+pub mod bookmark_pages;
 pub mod bookmarks;
 mod bookmarks_schema;
 pub mod chat;

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use super::client_ip::ClientAddr;
 use super::extract::{
-    Authorized, Identity, SESSION_COOKIE, Unauthenticated, admit_agent_key, cookie,
+    Authorized, Identity, KeyUse, SESSION_COOKIE, Unauthenticated, admit_agent_key, cookie,
 };
 use super::sign_in_checks::{
     check_human_key, check_password, hash_new_password, invalid_credentials, lockout_refusal,
@@ -421,7 +421,7 @@ pub async fn token(
                 return Err(login_failed(&state, client, attempt, None, "agent_key").await);
             };
             attempt.succeeded();
-            admit_agent_key(&state, &k, client).await?;
+            admit_agent_key(&state, &k, client, KeyUse::Session).await?;
             let actor = audit::Actor::agent_key(k.id.clone());
             start_token_session(
                 &state,

@@ -217,12 +217,62 @@ fn too_many(wait: std::time::Duration, msg: &str) -> ApiError {
     e
 }
 
+/// How an expired or revoked key was presented, which decides the refusal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyUse {
+    /// `Authorization: Bearer lb-…` on an API route: a recognised but dead
+    /// key is 403 with `key_expired` or `key_revoked`, so its holder learns
+    /// that retrying is pointless (an unknown key stays 401).
+    Direct,
+    /// Behind an `api-` bearer token, or in the token grant: 401, like any
+    /// other dead session or failed sign-in.
+    Session,
+}
+
+fn key_dead(code: &'static str, msg: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, code, msg.to_string())
+}
+
+/// The refusal for an `lb-` key that is not live: 403 `key_revoked` for a
+/// revoked key (its use audited at most once a minute per key), else 401.
+async fn unknown_or_revoked(
+    state: &AppState,
+    hash: crate::store::auth::TokenHash,
+    client: ClientAddr,
+) -> ApiError {
+    let id = match state.store.agent_key_revoked(hash).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return ApiError::unauthorized(),
+        Err(e) => return e.into(),
+    };
+    // A revoked key in use may be a leaked one: worth a line, but at most
+    // one a minute per key, so its holder cannot flood the log.
+    let minute = u64::try_from(now_secs()).unwrap_or_default() / 60;
+    if state
+        .throttles
+        .first_limit_hit_in_minute(&format!("revoked-key:{id}"), minute)
+    {
+        let draft = audit::Draft::new(
+            audit::Actor::agent_key(id.clone()),
+            "auth.key_revoked_used",
+            audit::Outcome::Denied,
+        )
+        .target(format!("key:{id}"))
+        .ip(client.ip);
+        if let Err(e) = state.audit.record(draft).await {
+            return ApiError::internal(&e);
+        }
+    }
+    key_dead("key_revoked", "this agent key was revoked")
+}
+
 /// Checks a usable agent key: not expired, within its rate limit. Records
 /// `last_used_at`. Expiry and limit hits are audited under the key's id.
 pub async fn admit_agent_key(
     state: &AppState,
     key: &AgentKeyRow,
     client: ClientAddr,
+    used: KeyUse,
 ) -> Result<(), ApiError> {
     let now = now_secs();
     if key.expires_at.is_some_and(|e| e <= now) {
@@ -239,7 +289,10 @@ pub async fn admit_agent_key(
             )
             .await
             .map_err(|e| ApiError::internal(&e))?;
-        return Err(ApiError::unauthorized());
+        return Err(match used {
+            KeyUse::Direct => key_dead("key_expired", "this agent key has expired"),
+            KeyUse::Session => ApiError::unauthorized(),
+        });
     }
     if let Some(limit) = key.rate_limit_per_minute
         && let Err(wait) = state.throttles.check_key(key.row_id, limit)
@@ -277,7 +330,7 @@ async fn from_bearer(
             let identity = match (s.user, s.agent_key) {
                 (Some(u), _) => Identity::User(u),
                 (None, Some(k)) => {
-                    admit_agent_key(state, &k, client).await?;
+                    admit_agent_key(state, &k, client, KeyUse::Session).await?;
                     Identity::AgentKey(k)
                 }
                 (None, None) => return Err(ApiError::unauthorized()),
@@ -290,12 +343,10 @@ async fn from_bearer(
             })
         }
         Some(Kind::AgentKey) => {
-            let key = state
-                .store
-                .agent_key_by_hash(hash)
-                .await?
-                .ok_or_else(ApiError::unauthorized)?;
-            admit_agent_key(state, &key, client).await?;
+            let Some(key) = state.store.agent_key_by_hash(hash).await? else {
+                return Err(unknown_or_revoked(state, hash, client).await);
+            };
+            admit_agent_key(state, &key, client, KeyUse::Direct).await?;
             Ok(Principal {
                 identity: Identity::AgentKey(key),
                 via: AuthVia::AgentKey,

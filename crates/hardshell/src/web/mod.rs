@@ -13,6 +13,7 @@ mod audit_routes;
 mod auth_routes;
 mod backup_routes;
 pub mod bind;
+mod bookmark_page_routes;
 mod bookmarks_routes;
 mod chat_routes;
 pub mod client_ip;
@@ -28,6 +29,7 @@ mod knowledge_routes;
 mod memory_routes;
 mod messages_routes;
 mod metrics_routes;
+mod promptguard_routes;
 mod providers_routes;
 mod secrets_routes;
 pub mod server;
@@ -211,6 +213,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trust_routes::set))
         .routes(routes!(trust_routes::history))
         .routes(routes!(trust_routes::rollback))
+        .routes(routes!(promptguard_routes::judge))
         .merge(bookmark_routes())
 }
 
@@ -228,6 +231,9 @@ fn bookmark_routes() -> OpenApiRouter<AppState> {
         .routes(b::bulk_route())
         .routes(b::import_route())
         .routes(routes!(b::export))
+        .routes(routes!(bookmark_page_routes::fetch))
+        .routes(routes!(bookmark_page_routes::stored))
+        .routes(routes!(bookmark_page_routes::to_knowledge))
         .routes(routes!(folders_routes::open_session))
         .routes(routes!(folders_routes::close_session))
         .routes(routes!(folders_routes::list, folders_routes::create))

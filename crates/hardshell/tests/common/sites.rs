@@ -21,6 +21,9 @@ pub enum Page {
     Redirect(String),
     /// 200 JSON echoing the request's headers (to see what arrived).
     EchoHeaders,
+    /// 200 `text/plain` with this body, after this long (a request in
+    /// flight that a test can rely on).
+    Slow(std::time::Duration, String),
 }
 
 /// One request as the site saw it.
@@ -124,6 +127,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             (StatusCode::FOUND, [(header::LOCATION, to)], "").into_response()
         }
         Some(Page::EchoHeaders) => axum::Json(headers).into_response(),
+        Some(Page::Slow(wait, body)) => {
+            tokio::time::sleep(wait).await;
+            ([(header::CONTENT_TYPE, "text/plain")], body).into_response()
+        }
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

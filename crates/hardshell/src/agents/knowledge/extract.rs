@@ -69,12 +69,45 @@ pub fn kind_of(bytes: &[u8], name: &str) -> Result<DocKind, ExtractError> {
     }
 }
 
+/// A document's text as the model may read it, and what a reader of the
+/// document would not have seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    pub text: String,
+    /// Hidden passages (comments, CSS-hidden elements, alt and title text,
+    /// text after long blank runs). They go to the scanner, never into
+    /// `text`. PDF text is not split: hidden PDF text is not detected.
+    pub hidden: Vec<promptguard::HiddenSpan>,
+}
+
 /// The document's text, line endings normalised, bounded, and not blank.
 pub fn text_of(kind: DocKind, bytes: &[u8]) -> Result<String, ExtractError> {
-    let text = match kind {
-        DocKind::Markdown | DocKind::Text => utf8(bytes)?.to_string(),
-        DocKind::Html => html_to_text(utf8(bytes)?),
-        DocKind::Pdf => pdf_to_text(bytes)?,
+    extract(kind, bytes).map(|e| e.text)
+}
+
+/// The document's visible text and its hidden passages. A document with
+/// nothing hidden keeps its own layout (Markdown stays Markdown); one with
+/// hidden passages is reduced to what the carrier splitter saw as visible.
+pub fn extract(kind: DocKind, bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    let (text, hidden) = match kind {
+        DocKind::Markdown => {
+            let s = utf8(bytes)?;
+            visible_or_whole(s.to_string(), promptguard::split_markdown(s))
+        }
+        DocKind::Text => {
+            let s = utf8(bytes)?;
+            visible_or_whole(s.to_string(), promptguard::split_plain(s))
+        }
+        DocKind::Html => {
+            let s = utf8(bytes)?;
+            let split = promptguard::split_html(s);
+            if split.hidden.is_empty() {
+                (html_to_text(s), Vec::new())
+            } else {
+                (split.visible, split.hidden)
+            }
+        }
+        DocKind::Pdf => (pdf_to_text(bytes)?, Vec::new()),
     };
     let text = text
         .trim_start_matches('\u{FEFF}')
@@ -86,7 +119,18 @@ pub fn text_of(kind: DocKind, bytes: &[u8]) -> Result<String, ExtractError> {
     if text.trim().is_empty() {
         return Err(ExtractError::NoText);
     }
-    Ok(text)
+    Ok(Extracted { text, hidden })
+}
+
+fn visible_or_whole(
+    whole: String,
+    split: promptguard::Split,
+) -> (String, Vec<promptguard::HiddenSpan>) {
+    if split.hidden.is_empty() {
+        (whole, Vec::new())
+    } else {
+        (split.visible, split.hidden)
+    }
 }
 
 fn utf8(bytes: &[u8]) -> Result<&str, ExtractError> {

@@ -70,10 +70,16 @@ struct Prepared {
 /// Extracts, chunks and scans (CPU work, run off the async workers).
 fn prepare(name: &str, bytes: &[u8]) -> Result<Prepared, ExtractError> {
     let kind = extract::kind_of(bytes, name)?;
-    let text = extract::text_of(kind, bytes)?;
+    let extracted = extract::extract(kind, bytes)?;
+    // Hidden passages never reach the model, but they are scanned, and a
+    // hit there weighs more than the same words in visible text.
+    let split = promptguard::Split {
+        visible: extracted.text,
+        hidden: extracted.hidden,
+    };
     // The name reaches the model too, in citations.
-    let flagged = promptguard::scan(&text).flagged || promptguard::scan(name).flagged;
-    let pieces = chunk::split(&text);
+    let flagged = promptguard::scan_split(&split).flagged || promptguard::scan(name).flagged;
+    let pieces = chunk::split(&split.visible);
     if pieces.is_empty() {
         return Err(ExtractError::NoText);
     }
@@ -118,6 +124,21 @@ pub async fn ingest(
     created_by: Option<i64>,
     embedder: Option<&SharedProvider>,
 ) -> Result<Document, KnowledgeError> {
+    ingest_marked(store, agent_id, name, bytes, created_by, embedder, false).await
+}
+
+/// Like `ingest`, for text a caller already scanned (a fetched page whose
+/// hidden passages were withheld): `flagged` marks the document flagged
+/// even when its text alone would pass the scan.
+pub async fn ingest_marked(
+    store: &Store,
+    agent_id: i64,
+    name: &str,
+    bytes: &[u8],
+    created_by: Option<i64>,
+    embedder: Option<&SharedProvider>,
+    flagged: bool,
+) -> Result<Document, KnowledgeError> {
     let name = uploadtype::display_name(name);
     let sha256 = hex::encode(Sha256::digest(bytes));
     // Before any parsing or embedding: a repeat costs nothing.
@@ -148,7 +169,7 @@ pub async fn ingest(
         mime: prepared.kind.mime().to_string(),
         size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
         sha256,
-        flagged: prepared.flagged,
+        flagged: prepared.flagged || flagged,
         created_by,
         created_at: now_secs(),
         parents,

@@ -18,7 +18,7 @@ pub(crate) mod net;
 pub(crate) mod shell;
 
 pub(crate) use files::workspace_root;
-mod web;
+pub(crate) mod web;
 
 pub use net::ToolsConfig;
 

@@ -2,10 +2,13 @@
 //!
 //! Owns the tools' egress policy (allow, block and private-address grants,
 //! name overrides, limits) and one netguard client per agent, so each
-//! agent gets its own limit of fetches in flight. It never decides whether
-//! a call may run (the gate does) and never resolves a secret (egress does).
+//! agent gets its own limit of fetches in flight, and the client that
+//! fetches bookmarked pages for people (same policy, a smaller body cap and
+//! time limit, at most `PAGE_FETCHES` at once and one per person). It never
+//! decides whether a call may run (the gate does) and never resolves a
+//! secret (egress does).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -96,12 +99,36 @@ impl ToolsConfig {
     }
 }
 
+/// Bookmarked-page fetches in flight at once, for everyone.
+pub const PAGE_FETCHES: usize = 4;
+/// Largest page body a bookmark fetch reads.
+pub const PAGE_MAX_BYTES: usize = 2 * 1024 * 1024;
+/// Seconds for a whole bookmark fetch, redirects included.
+pub const PAGE_TIMEOUT_SECS: u64 = 20;
+
 /// The tools' egress: one policy, one resolver, a client per agent.
 pub(crate) struct ToolNet {
     pub config: ToolsConfig,
     policy: Policy,
     resolver: Arc<StaticResolver>,
     clients: Mutex<HashMap<i64, Client>>,
+    pages: Client,
+    /// Users with a page fetch in flight.
+    page_users: Arc<Mutex<HashSet<i64>>>,
+}
+
+/// A person's one page fetch in flight; dropping it frees the place.
+pub(crate) struct PageSlot {
+    user: i64,
+    users: Arc<Mutex<HashSet<i64>>>,
+}
+
+impl Drop for PageSlot {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.users.lock() {
+            set.remove(&self.user);
+        }
+    }
 }
 
 impl std::fmt::Debug for ToolNet {
@@ -112,12 +139,39 @@ impl std::fmt::Debug for ToolNet {
 
 impl ToolNet {
     pub fn new(config: ToolsConfig) -> Result<Self, String> {
+        let resolver = Arc::new(config.resolver()?);
+        let pages_config = ToolsConfig {
+            max_body_bytes: config.max_body_bytes.min(PAGE_MAX_BYTES),
+            timeout_secs: config.timeout_secs.min(PAGE_TIMEOUT_SECS),
+            max_concurrent: PAGE_FETCHES,
+            ..config.clone()
+        };
+        let pages = Client::new(pages_config.policy()?, resolver.clone())
+            .map_err(|e| format!("could not build the page client: {e}"))?;
         Ok(ToolNet {
             policy: config.policy()?,
-            resolver: Arc::new(config.resolver()?),
+            resolver,
             config,
             clients: Mutex::new(HashMap::new()),
+            pages,
+            page_users: Arc::new(Mutex::new(HashSet::new())),
         })
+    }
+
+    /// The client for bookmarked pages and the caller's one place to use
+    /// it; `None` while the user already has a page fetch in flight.
+    pub fn page_client(&self, user: i64) -> Option<(Client, PageSlot)> {
+        let mut set = self.page_users.lock().ok()?;
+        if !set.insert(user) {
+            return None;
+        }
+        Some((
+            self.pages.clone(),
+            PageSlot {
+                user,
+                users: Arc::clone(&self.page_users),
+            },
+        ))
     }
 
     /// The agent's client; clones share its limit of fetches in flight.

@@ -166,7 +166,7 @@ fn is_text(content_type: &str) -> bool {
         || ct.contains("x-www-form-urlencoded")
 }
 
-fn is_html(content_type: &str, body: &[u8]) -> bool {
+pub(crate) fn is_html(content_type: &str, body: &[u8]) -> bool {
     let ct = content_type.to_ascii_lowercase();
     if ct.contains("html") {
         return true;
