@@ -92,6 +92,9 @@ pub fn tag(raw: &str) -> Option<String> {
         .chars()
         .filter(|c| c.is_alphanumeric() || "-_.+#/:".contains(*c))
         .collect();
+    // Dropping characters can leave neighbours that compose (Hangul jamo
+    // out of "㈀", for one): compose again so a tag is its own normal form.
+    let kept: String = kept.nfc().collect();
     let t: String = kept.trim_matches('-').chars().take(MAX_TAG_CHARS).collect();
     (!t.is_empty()).then_some(t)
 }
@@ -237,6 +240,13 @@ mod tests {
         assert!(folder_name(" \n ").is_err());
         assert_eq!(folder_name(" Work\nstuff ").unwrap(), "Work stuff");
         assert_eq!(description(Some(" a\u{0}\nb ")).unwrap(), "a\nb");
+    }
+
+    #[test]
+    fn a_tag_that_composes_after_filtering_is_still_a_fixed_point() {
+        // Found by the property test below: "㈀" is "(ᄀ)" under NFKC.
+        let n = tag("㈀\u{FFCA}").unwrap();
+        assert_eq!(tag(&n), Some(n.clone()));
     }
 
     proptest! {
