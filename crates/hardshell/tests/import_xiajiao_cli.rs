@@ -166,6 +166,16 @@ async fn a_xiajiao_directory_moves_in_keys_into_the_vault() {
     // The real thing.
     let good = env.tmp.path().join("xiajiao");
     xiajiao_dir(&good);
+    // A link out of the directory is never followed into knowledge.
+    let outside = env.tmp.path().join("outside-secret.md");
+    std::fs::write(&outside, "# Outside\n\nnot part of xiajiao\n").unwrap();
+    std::os::unix::fs::symlink(
+        &outside,
+        good.join("data")
+            .join("workspace-novelist")
+            .join("linked.md"),
+    )
+    .unwrap();
     let out = import(&env, &good);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(

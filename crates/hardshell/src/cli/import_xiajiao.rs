@@ -242,11 +242,21 @@ fn read_db(path: &Path) -> anyhow::Result<(Vec<XMessage>, Vec<XMemory>)> {
     Ok((messages, memories))
 }
 
+/// A regular file, not a symbolic link: links are never followed out of DIR.
+fn plain_file(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+}
+
+/// A directory, not a symbolic link to one.
+fn plain_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_dir())
+}
+
 /// The knowledge files in an agent's workspace: every visible regular file
 /// but SOUL.md; those no extractor accepts are named in `skipped`.
 fn knowledge_files(ws: &Path, skipped: &mut Vec<String>) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
-    if !ws.is_dir() {
+    if !plain_dir(ws) {
         return Ok(out);
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(ws)
@@ -262,11 +272,7 @@ fn knowledge_files(ws: &Path, skipped: &mut Vec<String>) -> anyhow::Result<Vec<(
         else {
             continue;
         };
-        // symlink_metadata: a link is never followed out of DIR.
-        let is_file = std::fs::symlink_metadata(&path)
-            .map(|m| m.file_type().is_file())
-            .unwrap_or(false);
-        if !is_file || name.starts_with('.') || name == "SOUL.md" {
+        if !plain_file(&path) || name.starts_with('.') || name == "SOUL.md" {
             continue;
         }
         let bytes = read_capped(&path, MAX_KNOWLEDGE_FILE)?;
@@ -363,7 +369,7 @@ pub fn read(
         model::check_fields(&fields).map_err(|e| anyhow::anyhow!("agent {handle}: {e}"))?;
         let ws = dir.join("data").join(format!("workspace-{}", a.id));
         let soul_path = ws.join("SOUL.md");
-        let soul = if soul_path.is_file() {
+        let soul = if plain_file(&soul_path) && plain_dir(&ws) {
             let bytes = read_capped(&soul_path, model::MAX_SOUL_BYTES as u64)?;
             String::from_utf8(bytes)
                 .map_err(|_| anyhow::anyhow!("{} is not UTF-8", soul_path.display()))?
