@@ -61,6 +61,13 @@ fn xiajiao_db(path: &Path) {
            ('m2', 'novelist', 'old merged memory', 1700000000500, 'm1');",
     )
     .unwrap();
+    // Longer than a message may be here: left behind and counted.
+    conn.execute(
+        "INSERT INTO messages (id, type, channel, userId, text, ts) \
+         VALUES ('msg-4', 'user', 'novelist', 'owner', ?1, 1700000010000)",
+        ["x".repeat(16_001)],
+    )
+    .unwrap();
 }
 
 /// A complete xiajiao directory under `root`.
@@ -187,7 +194,10 @@ async fn a_xiajiao_directory_moves_in_keys_into_the_vault() {
         stdout.contains("imported 2 agents for olga (novelist, editor): 2 messages, 1 memories, 1 knowledge files"),
         "{stdout}"
     );
-    assert!(stdout.contains("1 group or orphaned messages"), "{stdout}");
+    assert!(
+        stdout.contains("2 messages were not carried across"),
+        "{stdout}"
+    );
     assert!(stdout.contains("provider.bailian.api_key"), "{stdout}");
     assert!(stdout.contains("wipe the old copy"), "{stdout}");
     assert!(stdout.contains("models.json"), "{stdout}");

@@ -240,8 +240,9 @@ async fn xiajiao(
         );
         if report.skipped_messages > 0 {
             println!(
-                "  {} group or orphaned messages were not carried across",
-                report.skipped_messages
+                "  {} messages were not carried across (group channels, unknown agents, or over {} characters)",
+                report.skipped_messages,
+                crate::chat::validate::MAX_TEXT_CHARS
             );
         }
         for f in &report.skipped_files {

@@ -102,7 +102,8 @@ pub struct PlannedAgent {
 pub struct Plan {
     pub providers: Vec<PlannedProvider>,
     pub agents: Vec<PlannedAgent>,
-    /// Messages in group channels (not carried across).
+    /// Messages in group channels, of unknown agents, or breaking our
+    /// message rules (not carried across).
     pub skipped_messages: usize,
     /// Workspace files no knowledge extractor accepts.
     pub skipped_files: Vec<String>,
@@ -389,7 +390,12 @@ pub fn read(
     }
     let mut skipped_messages = 0;
     for (channel, kind, agent, text, ts) in messages {
-        let text = text.unwrap_or_default();
+        // The same rules as a message posted here: one that breaks them
+        // (over-long, blank, a NUL) stays behind and is counted.
+        let Ok(text) = crate::chat::validate::text(&text.unwrap_or_default(), false) else {
+            skipped_messages += 1;
+            continue;
+        };
         let target = planned.iter_mut().find(|p| p.xiajiao_id == channel);
         match (target, kind.as_str()) {
             (Some(p), "user") if !text.trim().is_empty() => p.messages.push(PlannedMessage {
