@@ -170,9 +170,47 @@ async fn a_xiajiao_directory_moves_in_keys_into_the_vault() {
         assert_eq!(vault_has(&env, "provider.bailian.api_key"), None);
     }
 
-    // The real thing.
+    // A failure midway (the second agent's workspace cannot be made: a
+    // file is in its way) undoes the first agent, its conversation,
+    // memories and knowledge, the providers and the vault keys.
     let good = env.tmp.path().join("xiajiao");
     xiajiao_dir(&good);
+    let next: i64 = db(&env)
+        .query_row("SELECT coalesce(max(id), 0) + 2 FROM agents", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let agents_dir = env.data.join("agents");
+    std::fs::create_dir_all(&agents_dir).unwrap();
+    let private = |p: &Path, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    private(&agents_dir, 0o700);
+    let blocker = agents_dir.join(next.to_string());
+    std::fs::write(&blocker, "in the way").unwrap();
+    private(&blocker, 0o600);
+    let out = import(&env, &good);
+    assert!(!out.status.success(), "imported through a failure");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert_eq!(counts(&env), before, "a failure midway left rows");
+    let leftovers: i64 = db(&env)
+        .query_row(
+            "SELECT (SELECT count(*) FROM agent_memories) + (SELECT count(*) FROM knowledge_docs)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(leftovers, 0);
+    assert_eq!(vault_has(&env, "provider.bailian.api_key"), None);
+    assert!(
+        !agents_dir.join((next - 1).to_string()).exists(),
+        "the first agent's workspace was left"
+    );
+    std::fs::remove_file(&blocker).unwrap();
+
+    // The real thing.
     // A link out of the directory is never followed into knowledge.
     let outside = env.tmp.path().join("outside-secret.md");
     std::fs::write(&outside, "# Outside\n\nnot part of xiajiao\n").unwrap();
@@ -237,7 +275,9 @@ async fn a_xiajiao_directory_moves_in_keys_into_the_vault() {
         .into_iter()
         .filter(|r| r.0 == "import.xiajiao")
         .collect();
-    assert_eq!(imports.len(), 1, "{imports:?}");
+    // The undone attempt is on record too.
+    let outcomes: Vec<&str> = imports.iter().map(|r| r.4.as_str()).collect();
+    assert_eq!(outcomes, ["failure", "success"], "{imports:?}");
     assert!(
         imports.iter().all(|r| r.1 == "system" && r.2 == "cli"),
         "{imports:?}"

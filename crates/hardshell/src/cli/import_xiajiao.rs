@@ -452,9 +452,19 @@ pub struct Report {
     pub skipped_files: Vec<String>,
 }
 
+/// What `write` has changed so far, so a failure midway can be undone.
+#[derive(Default)]
+struct Written {
+    keys: Vec<String>,
+    providers: Vec<String>,
+    agents: Vec<i64>,
+    conversations: Vec<i64>,
+}
+
 /// Writes a checked plan: keys, providers, then each agent with its soul,
 /// conversation, memories and knowledge. Everything was validated by
-/// `read`, so a failure here is an I/O or database failure.
+/// `read`, so a failure here is an I/O or database failure; then what was
+/// written is removed again (newest first) and the error says so.
 pub async fn apply(
     plan: Plan,
     store: &crate::store::Store,
@@ -462,6 +472,65 @@ pub async fn apply(
     dd: &crate::config::DataDir,
     owner: i64,
     configured: &HashSet<String>,
+) -> anyhow::Result<Report> {
+    let mut written = Written::default();
+    let result = write(plan, store, vault, dd, owner, configured, &mut written).await;
+    let Err(e) = result else {
+        return result;
+    };
+    match undo(store, vault, dd, written).await {
+        Ok(()) => Err(anyhow::anyhow!(
+            "{e:#}; what was written was removed again, nothing was imported"
+        )),
+        Err(u) => Err(anyhow::anyhow!(
+            "{e:#}; removing what was written failed too ({u:#}): check the agents, providers and vault"
+        )),
+    }
+}
+
+async fn undo(
+    store: &crate::store::Store,
+    vault: &mut vault::Vault,
+    dd: &crate::config::DataDir,
+    w: Written,
+) -> anyhow::Result<()> {
+    // Messages go with their conversation; memories and knowledge with
+    // their agent.
+    for id in w.conversations.into_iter().rev() {
+        store.conversation_delete(id).await?;
+    }
+    for id in w.agents.into_iter().rev() {
+        store.agent_delete(id).await?;
+        // Only a workspace directory is removed: whatever stood in the way
+        // of making one is not ours to delete.
+        let dir = dd.clone();
+        tokio::task::spawn_blocking(move || {
+            if plain_dir(&workspace::agent_dir(&dir, id)) {
+                workspace::remove(&dir, id)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .context("removing a workspace")??;
+    }
+    for name in w.providers.into_iter().rev() {
+        store.provider_delete(&name).await?;
+    }
+    for key in w.keys.into_iter().rev() {
+        vault.remove(&key)?;
+    }
+    Ok(())
+}
+
+async fn write(
+    plan: Plan,
+    store: &crate::store::Store,
+    vault: &mut vault::Vault,
+    dd: &crate::config::DataDir,
+    owner: i64,
+    configured: &HashSet<String>,
+    written: &mut Written,
 ) -> anyhow::Result<Report> {
     use crate::agents::registry::key_name;
     use crate::chat::validate::render_message;
@@ -486,9 +555,11 @@ pub async fn apply(
             vault
                 .set(&entry, secrecy::SecretString::from(k))
                 .with_context(|| format!("storing the key of {name} in the vault"))?;
+            written.keys.push(entry.clone());
             report.keys_moved.push(entry);
         }
         store.provider_put(p.row).await?;
+        written.providers.push(name.clone());
         report.providers.push(name);
     }
     for a in plan.agents {
@@ -500,6 +571,7 @@ pub async fn apply(
             .agent_create(a.fields, Some(owner), provider)
             .await?
             .map_err(|r| anyhow::anyhow!("agent {handle} was refused: {r:?}"))?;
+        written.agents.push(row.id);
         let (dir, id, soul) = (dd.clone(), row.id, a.soul);
         tokio::task::spawn_blocking(move || workspace::write_soul(&dir, id, &soul))
             .await
@@ -517,6 +589,7 @@ pub async fn apply(
                 })
                 .await?
                 .map_err(|r| anyhow::anyhow!("conversation with {handle} refused: {r:?}"))?;
+            written.conversations.push(conv.id);
             for m in a.messages {
                 let (html, _) = render_message(&m.text, &[]);
                 if m.from_agent {
