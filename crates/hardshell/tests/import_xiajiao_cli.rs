@@ -57,6 +57,8 @@ fn xiajiao_db(path: &Path) {
            ('msg-3', 'user', 'grp-1', 'owner', 'Owner', 'hello group', 1700000009000);
          INSERT INTO agent_memories (id, agent_id, type, content, created_at) VALUES
            ('m1', 'novelist', 'semantic', 'The owner likes stories about lighthouses', 1700000001000);
+         INSERT INTO agent_memories (id, agent_id, type, content, created_at) VALUES
+           ('m3', 'novelist', 'episodic', 'the owner  likes stories about LIGHTHOUSES', 1700000002000);
          INSERT INTO agent_memories (id, agent_id, content, created_at, consolidated_into) VALUES
            ('m2', 'novelist', 'old merged memory', 1700000000500, 'm1');",
     )

@@ -65,7 +65,7 @@ async fn target_user(store: &Store, name: Option<&str>) -> anyhow::Result<UserRo
         return match store.user_login_lookup(name.to_string()).await? {
             Some((u, _)) if u.disabled => bail!("{} is disabled", u.username),
             Some((u, _)) if !u.role.at_least(Role::Member) => {
-                bail!("{} is a guest; guests have no bookmarks", u.username)
+                bail!("{} is a guest; guests cannot own imported data", u.username)
             }
             Some((u, _)) => Ok(u),
             None => bail!("no user named {name:?}"),

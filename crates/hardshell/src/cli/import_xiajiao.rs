@@ -379,6 +379,13 @@ pub fn read(
         };
         model::check_soul(&soul).map_err(|e| anyhow::anyhow!("{}: {e}", soul_path.display()))?;
         let files = knowledge_files(&ws, &mut skipped_files)?;
+        if files.len() > crate::agents::knowledge::MAX_DOCS_PER_AGENT {
+            bail!(
+                "{}: more documents than an agent's knowledge holds ({})",
+                ws.display(),
+                crate::agents::knowledge::MAX_DOCS_PER_AGENT
+            );
+        }
         planned.push(PlannedAgent {
             xiajiao_id: a.id,
             fields,
@@ -622,7 +629,7 @@ async fn write(
             }
         }
         for text in a.memories {
-            crate::agents::memory::save(
+            let saved = crate::agents::memory::save(
                 store,
                 row.id,
                 Scope::User(owner),
@@ -633,7 +640,10 @@ async fn write(
             )
             .await
             .with_context(|| format!("saving a memory of {handle}"))?;
-            report.memories += 1;
+            // xiajiao may hold the same memory twice; it is kept once.
+            if !saved.duplicate {
+                report.memories += 1;
+            }
         }
         for (name, bytes) in a.files {
             match crate::agents::knowledge::ingest(store, row.id, &name, &bytes, Some(owner), None)
