@@ -39,6 +39,8 @@ fn models() -> String {
 /// `agent_memories` table (migration 004), with a few rows.
 fn xiajiao_db(path: &Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
+    // xiajiao runs its database in WAL mode.
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.execute_batch(
         "CREATE TABLE messages (id TEXT PRIMARY KEY, type TEXT NOT NULL, channel TEXT NOT NULL, \
            agent TEXT, userId TEXT, userName TEXT, userColor TEXT, text TEXT, ts INTEGER NOT NULL, \
