@@ -10,6 +10,7 @@ mod db;
 mod db_shell;
 mod doctor;
 mod import;
+mod import_xiajiao;
 mod init;
 mod net;
 mod pairing;
