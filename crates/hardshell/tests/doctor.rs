@@ -453,3 +453,60 @@ async fn the_running_server_reports_its_checks_to_the_owner_only() {
     let (s, _) = common::chat::get(&server, &key, "/api/v1/doctor").await;
     assert_eq!(s, 403);
 }
+
+/// Channels: an open pairing door is reported, and a webhook secret that
+/// is missing, short or reused is critical until it is sound.
+#[tokio::test(flavor = "multi_thread")]
+async fn channel_pairing_and_weak_webhook_secrets_are_reported() {
+    let env = Env::new();
+    env.init_with_passphrase();
+    add_user(&env, "olga", "owner");
+    let p = pf(&env);
+    let (_, v) = doctor(&env, &[]);
+    assert!(with_id(&v, "channels.pairing_requests").is_empty(), "{v}");
+    assert!(with_id(&v, "channels.weak_secret").is_empty(), "{v}");
+
+    append_config(
+        &env,
+        "\n[channels.webhooks.crm]\nsecret = \"crm-secret\"\nagent = \"assistant\"\n",
+    );
+    let (_, v) = doctor(&env, &[]);
+    let open = with_id(&v, "channels.pairing_requests");
+    assert_eq!(open.len(), 1, "{v}");
+    assert_eq!(open[0].0, "info");
+    assert!(open[0].1.contains("webhook crm"), "{v}");
+    let weak = with_id(&v, "channels.weak_secret");
+    assert_eq!(weak[0].0, "critical", "{v}");
+    assert!(weak[0].1.contains("no entry"), "missing: {v}");
+
+    let set = |name: &str, value: &str| {
+        env.ok(
+            &["vault", "set", name, "--passphrase-file", &p],
+            Some(value),
+        );
+    };
+    let rm = |name: &str| env.ok(&["vault", "rm", name, "--passphrase-file", &p], None);
+    set("crm-secret", "too-short");
+    let (_, v) = doctor(&env, &[]);
+    assert!(
+        with_id(&v, "channels.weak_secret")[0]
+            .1
+            .contains("at least 32"),
+        "short: {v}"
+    );
+
+    let shared = "0123456789abcdef0123456789abcdef-shared";
+    rm("crm-secret");
+    set("crm-secret", shared);
+    set("OTHER_TOKEN", shared);
+    let (_, v) = doctor(&env, &[]);
+    assert!(
+        with_id(&v, "channels.weak_secret")[0].1.contains("equals"),
+        "reused: {v}"
+    );
+
+    rm("OTHER_TOKEN");
+    let (_, v) = doctor(&env, &[]);
+    assert!(with_id(&v, "channels.weak_secret").is_empty(), "sound: {v}");
+    assert_eq!(with_id(&v, "channels.pairing_requests").len(), 1);
+}

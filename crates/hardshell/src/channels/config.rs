@@ -165,8 +165,17 @@ impl ChannelsConfig {
     /// and equals no other vault value (no reuse of a provider key, the
     /// pepper or another channel's secret).
     pub fn check_secrets(&self, vault: &crate::secrets::live::LiveVault) -> Result<(), String> {
+        self.check_secrets_in(&vault.names(), |name| vault.get(name))
+    }
+
+    /// `check_secrets` over any vault view (`doctor` reads the vault
+    /// itself, without a running server).
+    pub fn check_secrets_in(
+        &self,
+        names: &[String],
+        get: impl Fn(&str) -> Option<secrecy::SecretString>,
+    ) -> Result<(), String> {
         use secrecy::ExposeSecret;
-        let names = vault.names();
         let mut wanted: Vec<(String, &str, usize)> = self
             .webhooks
             .iter()
@@ -176,7 +185,7 @@ impl ChannelsConfig {
             wanted.push(("telegram".into(), tg.token_secret.as_str(), 1));
         }
         for (name, secret, min) in wanted {
-            let Some(value) = vault.get(secret) else {
+            let Some(value) = get(secret) else {
                 return Err(format!(
                     "{name}: the vault has no entry {secret:?} (hardshell vault set {secret})"
                 ));
@@ -185,10 +194,7 @@ impl ChannelsConfig {
                 return Err(format!("{name}: the secret must be at least {min} bytes"));
             }
             for other in names.iter().filter(|n| **n != secret) {
-                if vault
-                    .get(other)
-                    .is_some_and(|v| v.expose_secret() == value.expose_secret())
-                {
+                if get(other).is_some_and(|v| v.expose_secret() == value.expose_secret()) {
                     return Err(format!(
                         "{name}: its secret equals the vault entry {other:?}; use a secret of its own"
                     ));

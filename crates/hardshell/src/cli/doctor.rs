@@ -41,7 +41,13 @@ pub async fn run(g: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitCode> {
         passphrase_file: g.passphrase_file.clone(),
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
     };
-    let findings = doctor::run(&ctx, Depth::Full, vec![perms]).await?;
+    let vault = &unlocked.vault;
+    let secrets = config
+        .channels
+        .check_secrets_in(&vault.names(), |name| vault.get(name).cloned());
+    let mut extra = vec![perms];
+    extra.extend(doctor::channel_secrets_finding(secrets));
+    let findings = doctor::run(&ctx, Depth::Full, extra).await?;
     let blocking = findings.iter().filter(|f| f.blocks()).count();
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     if args.json {

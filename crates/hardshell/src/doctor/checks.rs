@@ -433,6 +433,37 @@ pub fn keys(facts: &DoctorFacts, now: i64, out: &mut Vec<Finding>) {
     }
 }
 
+/// Channels: every configured channel lets a stranger ask to pair (the
+/// owner decides each request, but the list is a door to watch).
+pub fn channels(config: &Config, out: &mut Vec<Finding>) {
+    let c = &config.channels;
+    let mut open: Vec<String> = c.webhooks.keys().map(|n| format!("webhook {n}")).collect();
+    if c.telegram.is_some() {
+        open.push("telegram".into());
+    }
+    if !open.is_empty() {
+        out.push(Finding::new(
+            "channels.pairing_requests",
+            Severity::Info,
+            format!("strangers can ask to pair on: {}", open.join(", ")),
+            "approve only people you know (`hardshell pairing list`); invite people with `hardshell pairing invite`",
+        ));
+    }
+}
+
+/// A channel secret that is missing, shorter than 32 bytes or equal to
+/// another vault value: anyone holding the other value could sign as it.
+pub fn channel_secrets(checked: Result<(), String>) -> Option<Finding> {
+    checked.err().map(|why| {
+        Finding::new(
+            "channels.weak_secret",
+            Severity::Critical,
+            why,
+            "store a secret of at least 32 random bytes used nowhere else: `hardshell vault set <name>`",
+        )
+    })
+}
+
 /// A SOUL.md has safety rules when a Markdown heading names them.
 fn has_safety_rules(soul: &str) -> bool {
     soul.lines().any(|l| {

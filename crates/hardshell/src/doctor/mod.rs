@@ -107,6 +107,12 @@ pub struct Launch {
     pub passphrase_file: Option<PathBuf>,
 }
 
+/// The finding for the channels' secrets as the caller's vault has them
+/// (`ChannelsConfig::check_secrets`), if they are not sound.
+pub fn channel_secrets_finding(checked: Result<(), String>) -> Option<Finding> {
+    checks::channel_secrets(checked)
+}
+
 /// The sandbox finding for a probe already made (the server's own, at
 /// start): `Err` carries why `shell` is not offered.
 pub fn sandbox_finding(probed: Result<(), String>) -> Finding {
@@ -169,6 +175,7 @@ pub async fn run(
     checks::trust(&facts, &mut out);
     checks::keys(&facts, ctx.now, &mut out);
     checks::souls(ctx.dd, &facts, &mut out);
+    checks::channels(ctx.config, &mut out);
     for f in &mut out {
         f.acknowledged = ctx.config.doctor.acknowledge.iter().any(|a| a == f.id);
     }

@@ -49,7 +49,11 @@ pub async fn findings(
         passphrase_file: state.launch.passphrase_file.clone(),
         now: crate::auth::now_secs(),
     };
-    let findings = doctor::run(&ctx, Depth::Online, vec![perms, sandbox])
+    let mut extra = vec![perms, sandbox];
+    extra.extend(doctor::channel_secrets_finding(
+        state.config.channels.check_secrets(&state.vault),
+    ));
+    let findings = doctor::run(&ctx, Depth::Online, extra)
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let blocking = findings.iter().filter(|f| f.blocks()).count();
