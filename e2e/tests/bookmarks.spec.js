@@ -77,6 +77,9 @@ test("import a browser export, search, star, and hostile titles stay text", asyn
   await page.getByRole("button", { name: "Close session" }).click();
   await expect(page.locator("#bm-session")).toContainText("imported 1, failed 0");
   await expect(page.locator("#bm-session-key")).toHaveCount(0);
-  expect((await bulk(key)).status).toBe(401);
+  // Closing the session revoked its key: a known but revoked key is 403.
+  const closed = await bulk(key);
+  expect(closed.status).toBe(403);
+  expect((await closed.json()).error.code).toBe("key_revoked");
   await expect(page.locator("#bm-list .bm-item")).toHaveCount(4);
 });
