@@ -748,3 +748,39 @@ async fn a_sender_over_their_daily_tokens_reaches_no_model() {
         "a sender over budget reached the model"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paired_sender_over_the_per_minute_limit_is_refused_before_the_queue() {
+    let h = hooked_cfg("", "messages_per_minute = 2").await;
+    let (s, _) = say(&h, "m1", "u-9", "ann", "hello").await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let code = code_in(&deliveries(&h, 1).await[0].1);
+    let (s, v) = decide(&h, &h.w.owner, "approve", &code).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    // A burst of five: the limiter lets two through and refuses the rest
+    // with a 429 before anything is queued or any model is called.
+    let mut queued = 0;
+    let mut limited = 0;
+    for i in 0..5 {
+        let (s, v) = say(&h, &format!("burst-{i}"), "u-9", "ann", "again").await;
+        match s {
+            StatusCode::ACCEPTED => {
+                assert_eq!(v["status"], "queued", "{v}");
+                queued += 1;
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_eq!(v["error"]["code"], "rate_limited", "{v}");
+                limited += 1;
+            }
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    assert!(queued >= 1, "a paired sender was refused outright");
+    assert!(queued <= 2, "{queued} passed a limit of 2 per minute");
+    assert_eq!(queued + limited, 5);
+    assert!(limited >= 3, "{limited}");
+    // Only the queued messages were answered, each by one model call.
+    deliveries(&h, 1 + queued).await;
+    assert_eq!(h.w.llm.chat_requests().len(), queued);
+}
