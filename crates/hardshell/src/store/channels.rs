@@ -665,6 +665,21 @@ impl Store {
 }
 
 impl Store {
+    /// Whether this conversation is a channel sender's (revoked or not):
+    /// such a conversation is the sender's whole memory scope.
+    pub async fn is_channel_conversation(&self, conversation_id: i64) -> Result<bool, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM channel_conversations WHERE conversation_id = ?1)",
+                )?
+                .query_row([conversation_id], |r| r.get(0))?)
+        })
+        .await
+    }
+}
+
+impl Store {
     /// Tokens a sender's conversations used on `day` (UTC, `YYYY-MM-DD`).
     pub async fn channel_sender_tokens(
         &self,
