@@ -328,7 +328,7 @@ impl Store {
             external_id.to_string(),
             display.to_string(),
         );
-        self.write(move |conn| {
+        let opened = self.write(move |conn| {
             let now = crate::auth::now_secs();
             let tx = conn.transaction()?;
             expire_requests(&tx, now)?;
@@ -360,7 +360,18 @@ impl Store {
             tx.commit()?;
             Ok(Opened::Created(id))
         })
-        .await
+        .await;
+        if let Ok(Opened::Created(_)) = &opened {
+            self.inner
+                .pairing_opened
+                .send_modify(|n| *n = n.wrapping_add(1));
+        }
+        opened
+    }
+
+    /// A receiver that changes after each pairing request is opened.
+    pub fn pairing_notices(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.pairing_opened.subscribe()
     }
 
     /// Pending, unexpired requests, oldest first.
