@@ -65,10 +65,14 @@ export function onPairingRequested(frame) {
 
 // ---------------------------------------------------------------- channels
 
+// A long poll answers within its timeout (at most 50 s) or fails and is
+// retried; no answer for longer than this means the poller is stuck.
+const STALE_POLL_SECS = 180;
+
 function pollTag(tg) {
-  if (tg && tg.last_error) return h("span", { class: "tag err-tag", text: "error" });
-  if (tg && tg.last_poll) return h("span", { class: "tag ok-tag", text: "polling" });
-  return h("span", { class: "tag warn-tag", text: "not polled yet" });
+  if (!tg.last_poll) return h("span", { class: "tag warn-tag", text: "not polled yet" });
+  const fresh = Date.now() / 1000 - tg.last_poll < STALE_POLL_SECS;
+  return h("span", { class: `tag ${fresh ? "ok-tag" : "err-tag"}`, text: fresh ? "polling" : "stalled" });
 }
 
 function agentCell(handle, agents) {
@@ -107,7 +111,7 @@ function telegramPanel(status, agents) {
     h("td", { class: "wrap-cell" }, tg.last_error ? h("span", { class: "error", text: tg.last_error }) : h("span", { class: "muted", text: "none" })),
     h("td", { class: "mono", text: setup.token_entry }))];
   return panel("Telegram",
-    table(["Channel", "Agent", "Status", "Last poll", "Last error", "Token (vault entry)"], rows, "", "channels"),
+    table(["Channel", "Agent", "Status", "Last poll", "Last error", "Token entry"], rows, "", "channels"),
     h("details", { class: "setup-help" }, h("summary", { text: "How to set up Telegram" }), ...help));
 }
 
@@ -123,7 +127,7 @@ function webhooksPanel(status, agents) {
   });
   return panel("Signed webhooks",
     h("p", { class: "muted", text: "Another system (a CRM, a chat bridge, a script) POSTs signed messages to the inbound URL; replies go to its callback, signed the same way." }),
-    table(["Channel", "Agent", "Replies to", "Inbound URL", "Secret (vault entry)"], rows, "No webhook channels are set up.", "channels"),
+    table(["Channel", "Agent", "Replies to", "Inbound URL", "Secret entry"], rows, "No webhook channels are set up.", "channels"),
     h("details", { class: "setup-help", open: rows.length === 0 },
       h("summary", { text: "How to add a webhook channel" }),
       steps(
@@ -175,7 +179,7 @@ function requestsPanel(requests, me, users, rerender) {
       h("button", { type: "button", class: "danger small", text: "Deny", "aria-label": `Deny request ${r.id}`, onclick: () => decideDialog(r, false, me, users, rerender) })))));
   return panel(`Pending requests (${rows.length})`,
     h("p", { class: "muted", text: "Someone new wrote to a channel and got a code in the reply. Ask them for that code through a way you trust, then approve with it. Names are what their app says: anyone can copy a name." }),
-    table(["Channel", "Name (unverified)", "Sender id", "Requested", "Expires", ""], rows, "No requests are waiting.", "pairing"));
+    table(["Channel", "Name", "Sender id", "Requested", "Expires", ""], rows, "No requests are waiting.", "pairing"));
 }
 
 /** Approve or deny needs the code the person was given (never listed). */
@@ -306,5 +310,5 @@ function sendersPanel(senders, names, rerender) {
       }))));
   });
   return panel("Paired senders",
-    table(["Channel", "Name (unverified)", "Sender id", "Acts for", "Via", "Paired", "Status", ""], rows, "Nobody is paired yet.", "pairing"));
+    table(["Channel", "Name", "Sender id", "Acts for", "Via", "Paired", "Status", ""], rows, "Nobody is paired yet.", "pairing"));
 }

@@ -44,7 +44,23 @@ async function startCallback() {
   };
 }
 
+/** A stand-in Bot API that refuses every call as Telegram does a bad token. */
+async function startRefusingTelegram() {
+  const paths = [];
+  const srv = http.createServer((req, res) => {
+    paths.push(req.url);
+    req.resume();
+    res.writeHead(401, { "Content-Type": "application/json" });
+    res.end(JSON.stringify({ ok: false, error_code: 401, description: "Unauthorized" }));
+  });
+  await new Promise((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  return { base: `http://127.0.0.1:${srv.address().port}`, paths, stop: () => new Promise((resolve) => srv.close(resolve)) };
+}
+
+const TG_TOKEN = "123456:AAE-fake-token-for-tests-only";
+
 const test = base.extend({
+  withTelegram: [false, { option: true }],
   callback: async ({}, use) => {
     const cb = await startCallback();
     try {
@@ -53,14 +69,20 @@ const test = base.extend({
       await cb.stop();
     }
   },
-  server: async ({ callback }, use, testInfo) => {
-    const server = await startServer({
-      vault: { "crm-secret": SECRET },
-      config: `[channels.webhooks.crm]\nsecret = "crm-secret"\nagent = "helper"\ncallback_url = "${callback.url}"\n`,
-    });
+  server: async ({ callback, withTelegram }, use, testInfo) => {
+    const tg = withTelegram ? await startRefusingTelegram() : null;
+    const vault = { "crm-secret": SECRET };
+    let config = `[channels.webhooks.crm]\nsecret = "crm-secret"\nagent = "helper"\ncallback_url = "${callback.url}"\n`;
+    if (tg) {
+      vault["telegram-token"] = TG_TOKEN;
+      config += `\n[channels.telegram]\ntoken_secret = "telegram-token"\nagent = "helper"\napi_base = "${tg.base}"\npoll_timeout_secs = 1\n`;
+    }
+    const server = await startServer({ vault, config });
+    server.telegram = tg;
     try {
       await use(server);
     } finally {
+      if (tg) await tg.stop();
       if (testInfo.status !== testInfo.expectedStatus) {
         await testInfo.attach("server-stderr", { body: server.stderr(), contentType: "text/plain" });
       }
@@ -171,6 +193,12 @@ test("a stranger's request reaches the owner live; approve with its code, then r
   await expect(sender.locator(".tag")).toHaveText("revoked");
   await expect(sender.getByRole("button", { name: /^Revoke/ })).toHaveCount(0);
   await expect(page.locator("#settings-body img")).toHaveCount(0);
+
+  // No Telegram here: the Channels page says what to put where.
+  await page.locator('#settings-tabs .tab[data-tab="channels"]').click();
+  await expect(page.locator('[data-channel="telegram"]')).toHaveText("not set up");
+  await expect(page.locator("#settings-body")).toContainText("hardshell vault set telegram-token");
+  await expect(page.locator("#settings-body")).toContainText("[channels.telegram]");
 });
 
 test("an invite's code is shown once and pairs whoever sends /start CODE", async ({ server, newPage, callback }) => {
@@ -200,56 +228,70 @@ test("an invite's code is shown once and pairs whoever sends /start CODE", async
   await expect(sender.locator("td[data-label='Acts for']")).toHaveText("olivia");
 });
 
-test("the Channels page shows each channel's agent and status and how to set Telegram up; roles and phones", async ({ server, newPage }) => {
-  await arrange(server);
-  const page = await newPage("owner");
-  await loginUI(page, "olivia");
-  await page.goto("/#/settings/channels");
-  await expect(page.locator(".tab.active")).toHaveText("Channels");
-  const hook = page.locator('tr[data-channel="webhook:crm"]');
-  await expect(hook.locator("td[data-label=Agent]")).toHaveText("@helper");
-  await expect(hook.locator("td[data-label='Replies to']")).toHaveText("127.0.0.1");
-  await expect(hook.locator("td[data-label='Inbound URL']")).toHaveText(`${server.base}/api/v1/channels/crm/inbound`);
-  await expect(hook.locator("td[data-label='Secret (vault entry)']")).toHaveText("crm-secret");
-  await expect(page.locator("#settings-body")).not.toContainText(SECRET);
-  // Telegram is not set up: the page says what to put where.
-  await expect(page.locator('[data-channel="telegram"]')).toHaveText("not set up");
-  await expect(page.locator("#settings-body")).toContainText("hardshell vault set telegram-token");
-  await expect(page.locator("#settings-body")).toContainText("[channels.telegram]");
+test.describe("with a Telegram bot", () => {
+  test.use({ withTelegram: true });
 
-  // An admin may mint invites (typing the channel) and sees nothing else.
-  const admin = await newPage("admin");
-  await loginUI(admin, "adam");
-  await admin.goto("/#/settings/pairing");
-  await expect(admin.locator(".tab.active")).toContainText("Pairing");
-  await expect(admin.locator('#settings-tabs .tab[data-tab="channels"]')).toHaveCount(0);
-  await expect(admin.locator("tr[data-request], tr[data-sender]")).toHaveCount(0);
-  const form = admin.getByRole("form", { name: "Create an invite" });
-  await form.getByLabel("Channel").fill("webhook:nope");
-  await form.getByRole("button", { name: "Create invite" }).click();
-  await expect(form.locator(".status")).toHaveText(/unknown channel/);
-  await form.getByLabel("Channel").fill("webhook:crm");
-  await form.getByRole("button", { name: "Create invite" }).click();
-  await expect(admin.getByRole("dialog").getByLabel("Invite code")).toHaveText(CODE);
+  test("the Channels page shows each channel's agent and status, Telegram's last poll and error; roles and phones", async ({ server, newPage }) => {
+    await arrange(server);
+    const page = await newPage("owner");
+    await loginUI(page, "olivia");
+    await page.goto("/#/settings/channels");
+    await expect(page.locator(".tab.active")).toHaveText("Channels");
+    const hook = page.locator('tr[data-channel="webhook:crm"]');
+    await expect(hook.locator("td[data-label=Agent]")).toHaveText("@helper");
+    await expect(hook.locator("td[data-label='Replies to']")).toHaveText("127.0.0.1");
+    await expect(hook.locator("td[data-label='Inbound URL']")).toHaveText(`${server.base}/api/v1/channels/crm/inbound`);
+    await expect(hook.locator("td[data-label='Secret entry']")).toHaveText("crm-secret");
+    await expect(page.locator("#settings-body")).not.toContainText(SECRET);
+    // The bot polls a Bot API that refuses the token: the page says when
+    // it last polled and what went wrong, and never shows the token.
+    await expect.poll(() => server.telegram.paths.some((p) => p.includes("/getUpdates"))).toBe(true);
+    await page.reload();
+    const tg = page.locator('tr[data-channel="telegram"]');
+    await expect(tg.locator("td[data-label=Agent]")).toHaveText("@helper");
+    await expect(tg.locator("td[data-label=Status]")).toHaveText("polling");
+    await expect(tg.locator("td[data-label='Last poll'] time")).toHaveText(/just now|second|minute/);
+    await expect(tg.locator("td[data-label='Last error']")).toContainText("401 Unauthorized");
+    await expect(tg.locator("td[data-label='Token entry']")).toHaveText("telegram-token");
+    await expect(page.locator("body")).not.toContainText(TG_TOKEN);
+    await expect(page.locator("body")).not.toContainText("AAE-fake");
+    // Set up: the help is still there, folded.
+    await expect(page.locator("details", { hasText: "How to set up Telegram" })).not.toHaveAttribute("open", "");
 
-  // A member sees neither page.
-  const member = await newPage("member");
-  await loginUI(member, "ann");
-  await member.goto("/#/settings/pairing");
-  await expect(member.locator(".tab.active")).toHaveText("Sessions");
-  await expect(member.locator('#settings-tabs .tab[data-tab="pairing"], #settings-tabs .tab[data-tab="channels"]')).toHaveCount(0);
+    // An admin may mint invites (typing the channel) and sees nothing else.
+    const admin = await newPage("admin");
+    await loginUI(admin, "adam");
+    await admin.goto("/#/settings/pairing");
+    await expect(admin.locator(".tab.active")).toContainText("Pairing");
+    await expect(admin.locator('#settings-tabs .tab[data-tab="channels"]')).toHaveCount(0);
+    await expect(admin.locator("tr[data-request], tr[data-sender]")).toHaveCount(0);
+    const form = admin.getByRole("form", { name: "Create an invite" });
+    await form.getByLabel("Channel").fill("webhook:nope");
+    await form.getByRole("button", { name: "Create invite" }).click();
+    await expect(form.locator(".status")).toHaveText(/unknown channel/);
+    await form.getByLabel("Channel").fill("webhook:crm");
+    await form.getByRole("button", { name: "Create invite" }).click();
+    await expect(admin.getByRole("dialog").getByLabel("Invite code")).toHaveText(CODE);
 
-  // Both pages fit a phone, tables as labelled cards.
-  await say(server, "u-7", HOSTILE.repeat(3), "hello");
-  const phone = await newPage("phone", { viewport: PHONE, hasTouch: true, isMobile: true });
-  await loginUI(phone, "olivia");
-  for (const tab of ["channels", "pairing"]) {
-    await phone.goto(`/#/settings/${tab}`);
-    await expect(phone.locator("#settings-body .panel").first()).toBeVisible();
-    await expect(phone.locator("#settings-body")).not.toContainText("Loading…");
-    await fitsWidth(phone);
-    const table = phone.locator("#settings-body table.cards").first();
-    await expect(table.locator("thead")).toBeHidden();
-  }
-  await expect(phone.locator("tr[data-request] .untrusted-name")).toHaveText(HOSTILE.repeat(3));
+    // A member sees neither page.
+    const member = await newPage("member");
+    await loginUI(member, "ann");
+    await member.goto("/#/settings/pairing");
+    await expect(member.locator(".tab.active")).toHaveText("Sessions");
+    await expect(member.locator('#settings-tabs .tab[data-tab="pairing"], #settings-tabs .tab[data-tab="channels"]')).toHaveCount(0);
+
+    // Both pages fit a phone, tables as labelled cards.
+    await say(server, "u-7", HOSTILE.repeat(3), "hello");
+    const phone = await newPage("phone", { viewport: PHONE, hasTouch: true, isMobile: true });
+    await loginUI(phone, "olivia");
+    for (const tab of ["channels", "pairing"]) {
+      await phone.goto(`/#/settings/${tab}`);
+      await expect(phone.locator("#settings-body .panel").first()).toBeVisible();
+      await expect(phone.locator("#settings-body")).not.toContainText("Loading…");
+      await fitsWidth(phone);
+      const table = phone.locator("#settings-body table.cards").first();
+      await expect(table.locator("thead")).toBeHidden();
+    }
+    await expect(phone.locator("tr[data-request] .untrusted-name")).toHaveText(HOSTILE.repeat(3));
+  });
 });
