@@ -11,7 +11,7 @@ import { onAgentFrame, onStoredMessage, resetTurns } from "./agent-chat.js";
 import { loadSidebarAgents } from "./sidebar-agents.js";
 import { initWelcome } from "./first-run.js";
 import { initCards, onApprovalRequested } from "./cards.js";
-import { initPairingNotice, onPairingRequested } from "./channels.js";
+import { initPairingNotice, onPairingChange } from "./channels.js";
 
 const app = byId("app");
 
@@ -81,8 +81,12 @@ function onFrame(frame) {
     case "member.removed": chat.onMemberRemoved(id, data); break;
     case "conversation.deleted": chat.removedFrom(id, true); break;
     case "approval.requested": onApprovalRequested(frame, chat.state.current); break;
-    // Owners only (the server's audience): a stranger asks to be paired.
-    case "pairing.requested": onPairingRequested(frame); break;
+    // Owners only (the server's audience): a stranger asks to be paired,
+    // or a request was decided.
+    case "pairing.requested":
+    case "pairing.pending":
+      onPairingChange(frame);
+      break;
     // agent.* feed the live reply placeholders; ready, pong and error
     // (only ever about our own typing frames) need nothing.
     default:

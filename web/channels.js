@@ -54,11 +54,14 @@ export async function initPairingNotice(user) {
   } catch (_) { /* the badge is a convenience */ }
 }
 
-/** A `pairing.requested` frame (the server sends it to owners only). */
-export function onPairingRequested(frame) {
+/**
+ * `pairing.requested` (a new request: toast) or `pairing.pending` (one was
+ * decided); the server sends both to owners only.
+ */
+export function onPairingChange(frame) {
   const data = frame.data || {};
   showPairingCount(data.pending);
-  const r = data.request;
+  const r = frame.type === "pairing.requested" ? data.request : null;
   if (r) toast(`New pairing request on ${r.channel} from “${r.display || r.external_id}”. See Settings → Pairing.`);
   if (rerenderPairing && location.hash.startsWith("#/settings/pairing")) rerenderPairing();
 }

@@ -2,7 +2,8 @@
 // signed-webhook channel `crm` whose secret was stored with `vault set`
 // and whose replies go to a loopback callback here. A stranger, whose
 // display name is an HTML payload, writes in: the owner gets a toast and a
-// badge live, finds the request on the Pairing page (the name as text,
+// badge live (in every tab of theirs, and the count follows decisions),
+// finds the request on the Pairing page (the name as text,
 // nothing executed), refuses a wrong code, approves with the code the
 // stranger was sent, linking them to a member; the sender is listed as
 // paired and is revoked. An invite's code is shown once and really pairs
@@ -149,6 +150,11 @@ test("a stranger's request reaches the owner live; approve with its code, then r
   expect(reply.signed).toBe(true);
   const code = CODE.exec(reply.text)[1];
 
+  // The owner's other tab, opened now, counts it too, and follows live.
+  const other = await newPage("owner-other-tab");
+  await loginLive(other, "olivia");
+  await expect(other.locator("#open-settings .icon-badge")).toHaveText("1");
+
   await page.locator("#open-settings").click();
   await page.locator('#settings-tabs .tab[data-tab="pairing"]').click();
   await expect(page.locator(".tab.active")).toContainText("Pairing");
@@ -179,6 +185,7 @@ test("a stranger's request reaches the owner live; approve with its code, then r
   await expect(page.locator("tr[data-request]")).toHaveCount(0);
   await expect(page.locator("#settings-body")).toContainText("No requests are waiting.");
   await expect(page.locator("#open-settings .icon-badge")).toHaveCount(0);
+  await expect(other.locator("#open-settings .icon-badge")).toHaveCount(0);
   const sender = page.locator("tr[data-sender]", { hasText: "u-666" });
   await expect(sender.locator("td[data-label='Acts for']")).toHaveText("ann");
   await expect(sender.locator("td[data-label=Via]")).toHaveText("request");

@@ -1,8 +1,9 @@
 //! The owner's live notice of a new pairing request (issue 19): a
 //! stranger's first message on a signed-webhook channel opens a request,
 //! and the owner's WebSocket gets `pairing.requested` with the pending
-//! count and the request (its display name as sent, never a code). An
-//! admin, a member, a guest and the owner's own agent key get nothing:
+//! count and the request (its display name as sent, never a code); a
+//! decision sends `pairing.pending` with the new count. An
+//! admin, a member, a guest and the owner's own agent key get neither:
 //! each of them reads on until a later message in a shared conversation,
 //! which the hub delivers after the notice, so "not received" needs no
 //! timing. The Channels status lists each webhook's agent and callback
@@ -16,6 +17,7 @@ use std::time::Duration;
 use common::chat::{get, group, post};
 use common::gate::{World, world_full};
 use common::identity::{agent_key, audit_rows, pf, tokens};
+use common::sites::{Page, Site};
 use common::ws::{Cred, Ws, connect, next_json};
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::StatusCode;
@@ -26,21 +28,43 @@ const SECRET: &str = "whsec-0123456789abcdefghijklmnopqrstuvwxyz";
 const WAIT: Duration = Duration::from_secs(20);
 const HOSTILE: &str = "<img src=x onerror=alert(1)>Olga";
 
-async fn hooked() -> World {
-    world_full("", "", move |env| {
+/// Webhook `crm` answered by `helper`; replies (the canned one with the
+/// request code) go to a loopback site.
+async fn hooked() -> (World, Site) {
+    let site = Site::start().await;
+    site.page("/hook", Page::Body("application/json", "{}".into()));
+    let callback = format!("http://127.0.0.1:{}/hook", site.port());
+    let w = world_full("", "", move |env| {
         env.ok(
             &["vault", "set", "crm-secret", "--passphrase-file", &pf(env)],
             Some(SECRET),
         );
         let path = env.data.join("config.toml");
         let mut text = std::fs::read_to_string(&path).unwrap_or_default();
-        text.push_str(
+        text.push_str(&format!(
             "\n[channels.webhooks.crm]\nsecret = \"crm-secret\"\nagent = \"helper\"\n\
-             callback_url = \"http://127.0.0.1:9/hook\"\n",
-        );
+             callback_url = \"{callback}\"\n"
+        ));
         std::fs::write(&path, text).unwrap();
     })
-    .await
+    .await;
+    (w, site)
+}
+
+/// The request code the site received for `sender` (the canned reply).
+async fn code_for(site: &Site, sender: &str) -> String {
+    for _ in 0..200 {
+        for seen in site.seen() {
+            let v: Value = serde_json::from_str(&seen.body).unwrap_or(Value::Null);
+            if v["to"] == sender
+                && let Some(code) = v["text"].as_str().and_then(|t| t.rsplit(' ').next())
+            {
+                return code.to_string();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no reply reached {sender}");
 }
 
 fn now() -> String {
@@ -87,21 +111,27 @@ async fn until_marker(ws: &mut Ws, marker: &str) -> Vec<Value> {
     }
 }
 
-/// The next `pairing.requested` frame (other frames are skipped).
-async fn next_notice(ws: &mut Ws) -> Value {
+/// The next frame of type `kind` (other frames are skipped).
+async fn next_of_type(ws: &mut Ws, kind: &str) -> Value {
     loop {
         let f = next_json(ws, WAIT)
             .await
-            .expect("a pairing.requested frame");
-        if f["type"] == "pairing.requested" {
+            .unwrap_or_else(|| panic!("no {kind} frame"));
+        if f["type"] == kind {
             return f;
         }
     }
 }
 
+fn is_pairing(f: &Value) -> bool {
+    f["type"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("pairing."))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_pairing_request_reaches_the_owner_live_and_nobody_else() {
-    let w = hooked().await;
+    let (w, site) = hooked().await;
     let s = &w.server;
     let adam = tokens(s, "adam").await.0;
     let ann = tokens(s, "ann").await.0;
@@ -132,7 +162,7 @@ async fn a_new_pairing_request_reaches_the_owner_live_and_nobody_else() {
         say(&w, "m1", "tg-555", HOSTILE, "hello?").await,
         StatusCode::ACCEPTED
     );
-    let notice = next_notice(&mut owner_ws).await;
+    let notice = next_of_type(&mut owner_ws, "pairing.requested").await;
     assert_eq!(notice["conversation_id"], 0, "{notice}");
     assert_eq!(notice["data"]["pending"], 1, "{notice}");
     let req = &notice["data"]["request"];
@@ -150,12 +180,12 @@ async fn a_new_pairing_request_reaches_the_owner_live_and_nobody_else() {
     for (who, ws) in &mut others {
         let frames = until_marker(ws, "marker-1").await;
         assert!(
-            frames.iter().all(|f| f["type"] != "pairing.requested"),
+            !frames.iter().any(is_pairing),
             "the {who} received a pairing notice: {frames:?}"
         );
     }
     let frames = until_marker(&mut owner_ws, "marker-1").await;
-    assert!(frames.iter().all(|f| f["type"] != "pairing.requested"));
+    assert!(!frames.iter().any(is_pairing), "{frames:?}");
 
     // The same stranger again opens nothing; a second stranger does, and
     // the notice carries the new count and the newest request.
@@ -167,14 +197,29 @@ async fn a_new_pairing_request_reaches_the_owner_live_and_nobody_else() {
         say(&w, "m3", "tg-777", "Bob", "hi").await,
         StatusCode::ACCEPTED
     );
-    let notice = next_notice(&mut owner_ws).await;
+    let notice = next_of_type(&mut owner_ws, "pairing.requested").await;
     assert_eq!(notice["data"]["pending"], 2, "{notice}");
     assert_eq!(notice["data"]["request"]["external_id"], "tg-777");
+
+    // The owner denies the first: the count goes down, live.
+    let code = code_for(&site, "tg-555").await;
+    let (status, v) = common::chat::call(
+        s,
+        &w.owner,
+        reqwest::Method::POST,
+        "/api/v1/channels/pairing/deny",
+        Some(json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let notice = next_of_type(&mut owner_ws, "pairing.pending").await;
+    assert_eq!(notice["data"]["pending"], 1, "{notice}");
+    assert!(notice["data"]["request"].is_null(), "{notice}");
     post(s, &w.owner, lobby, "marker-2").await;
     for (who, ws) in &mut others {
         let frames = until_marker(ws, "marker-2").await;
         assert!(
-            frames.iter().all(|f| f["type"] != "pairing.requested"),
+            !frames.iter().any(is_pairing),
             "the {who} received a pairing notice: {frames:?}"
         );
     }
@@ -189,7 +234,7 @@ async fn a_new_pairing_request_reaches_the_owner_live_and_nobody_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channels_status_shows_each_webhook_agent_and_callback_host_never_a_secret() {
-    let w = hooked().await;
+    let (w, _site) = hooked().await;
     let (status, v) = get(&w.server, &w.owner, "/api/v1/channels").await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["webhooks"], json!(["webhook:crm"]));

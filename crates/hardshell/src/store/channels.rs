@@ -97,6 +97,15 @@ pub enum Opened {
     Full,
 }
 
+/// A change to the pending pairing requests, for live notices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PairingChange {
+    /// This request was opened.
+    Opened(i64),
+    /// This request was approved or denied.
+    Decided(i64),
+}
+
 /// One queued inbound message.
 #[derive(Clone, Debug)]
 pub struct InboundRow {
@@ -361,17 +370,16 @@ impl Store {
             Ok(Opened::Created(id))
         })
         .await;
-        if let Ok(Opened::Created(_)) = &opened {
-            self.inner
-                .pairing_opened
-                .send_modify(|n| *n = n.wrapping_add(1));
+        if let Ok(Opened::Created(id)) = &opened {
+            // Nobody listening is fine.
+            let _ = self.inner.pairing_changes.send(PairingChange::Opened(*id));
         }
         opened
     }
 
-    /// A receiver that changes after each pairing request is opened.
-    pub fn pairing_notices(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.inner.pairing_opened.subscribe()
+    /// Hears of each pairing request opened or decided (after its commit).
+    pub fn pairing_changes(&self) -> tokio::sync::broadcast::Receiver<PairingChange> {
+        self.inner.pairing_changes.subscribe()
     }
 
     /// Pending, unexpired requests, oldest first.
@@ -397,39 +405,47 @@ impl Store {
         by: i64,
         link_user: i64,
     ) -> Result<Option<(RequestRow, Option<SenderRow>)>, StoreError> {
-        self.write(move |conn| {
-            let now = crate::auth::now_secs();
-            let tx = conn.transaction()?;
-            let status = if approve { "approved" } else { "denied" };
-            let row = tx
-                .prepare_cached(&format!(
-                    "UPDATE pairing_requests SET status = ?2, decided_by = ?3, decided_at = ?4
+        let decided = self
+            .write(move |conn| {
+                let now = crate::auth::now_secs();
+                let tx = conn.transaction()?;
+                let status = if approve { "approved" } else { "denied" };
+                let row = tx
+                    .prepare_cached(&format!(
+                        "UPDATE pairing_requests SET status = ?2, decided_by = ?3, decided_at = ?4
                      WHERE code_hash = ?1 AND status = 'pending' AND expires_at > ?4
                      RETURNING {REQUEST_COLS}"
-                ))?
-                .query_row(params![&code_hash[..], status, by, now], request_of)
-                .optional()?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            let sender = if approve {
-                Some(pair(
-                    &tx,
-                    &row.channel,
-                    &row.external_id,
-                    &row.display,
-                    link_user,
-                    "request",
-                    Some(by),
-                    now,
-                )?)
-            } else {
-                None
-            };
-            tx.commit()?;
-            Ok(Some((row, sender)))
-        })
-        .await
+                    ))?
+                    .query_row(params![&code_hash[..], status, by, now], request_of)
+                    .optional()?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let sender = if approve {
+                    Some(pair(
+                        &tx,
+                        &row.channel,
+                        &row.external_id,
+                        &row.display,
+                        link_user,
+                        "request",
+                        Some(by),
+                        now,
+                    )?)
+                } else {
+                    None
+                };
+                tx.commit()?;
+                Ok(Some((row, sender)))
+            })
+            .await;
+        if let Ok(Some((row, _))) = &decided {
+            let _ = self
+                .inner
+                .pairing_changes
+                .send(PairingChange::Decided(row.id));
+        }
+        decided
     }
 
     /// Queues a paired sender's message; `None` when this channel message

@@ -94,8 +94,9 @@ struct Inner {
     auth_cache: auth_cache::AuthCache,
     chat_cache: chat_cache::ChatCache,
     group_commit: group_commit::GroupCommit,
-    /// Counts pairing requests opened; the owner's live notice watches it.
-    pairing_opened: tokio::sync::watch::Sender<u64>,
+    /// Pairing requests opened and decided; the owner's live notice
+    /// listens.
+    pairing_changes: tokio::sync::broadcast::Sender<channels::PairingChange>,
 }
 
 /// A read connection on loan; it goes back to the pool even if the
@@ -210,7 +211,7 @@ impl Store {
                 auth_cache,
                 chat_cache: chat_cache::ChatCache::default(),
                 group_commit: group_commit::GroupCommit::default(),
-                pairing_opened: tokio::sync::watch::Sender::new(0),
+                pairing_changes: tokio::sync::broadcast::Sender::new(64),
             }),
         })
     }
