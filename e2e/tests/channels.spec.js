@@ -201,6 +201,12 @@ test("a stranger's request reaches the owner live; approve with its code, then r
   await expect(sender.getByRole("button", { name: /^Revoke/ })).toHaveCount(0);
   await expect(page.locator("#settings-body img")).toHaveCount(0);
 
+  // A request arriving while the Pairing page is open shows up in it.
+  await say(server, "u-2", "Second Stranger", "hello");
+  await expect(page.locator("tr[data-request]")).toHaveCount(1);
+  await expect(page.locator("tr[data-request] .untrusted-name")).toHaveText("Second Stranger");
+  await expect(page.locator('#settings-tabs .tab[data-tab="pairing"] .badge')).toHaveText("1");
+
   // No Telegram here: the Channels page says what to put where.
   await page.locator('#settings-tabs .tab[data-tab="channels"]').click();
   await expect(page.locator('[data-channel="telegram"]')).toHaveText("not set up");
