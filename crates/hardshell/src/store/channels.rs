@@ -5,7 +5,9 @@
 //! Owns only storage: it never sees a code in clear (only its HMAC), never
 //! decides who may pair (that is `channels::pairing`) and never calls an
 //! agent. Every multi-row change is one transaction, so a crash leaves
-//! either the old state or the new one.
+//! either the old state or the new one. After a commit that opens or
+//! decides a pairing request it announces the request's id (nothing else)
+//! to whoever listens (`pairing_changes`: the owner's live notice).
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
