@@ -26,7 +26,8 @@ export const password = (name) => `${name}-violet-harbour-42`;
  * copy of the binary are handed to it first.
  * `vault: { name: value }` and `config: "toml"`: the data directory is
  * made first (`init --sealed`), the values stored with `vault set`, and
- * the text appended to its config.toml, as an operator would.
+ * the text appended to its config.toml, as an operator would (not with
+ * `runAs`).
  */
 export async function startServer({ runAs, vault, config } = {}) {
   let bin = binaryPath();
@@ -50,6 +51,7 @@ export async function startServer({ runAs, vault, config } = {}) {
     HARDSHELL_LOG: process.env.HARDSHELL_LOG || "warn",
   });
   if (vault || config) {
+    if (spawnAs.uid !== undefined) throw new Error("vault and config are not supported with runAs");
     const run = (args, input) => {
       const r = spawnSync(bin, args, { env, input: input ?? "", encoding: "utf8" });
       if (r.status !== 0) throw new Error(`hardshell ${args.join(" ")} -> ${r.status}\n${r.stderr}`);
