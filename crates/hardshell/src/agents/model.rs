@@ -33,6 +33,9 @@ const MAX_DESCRIPTION_CHARS: usize = 500;
 /// Smallest context a model may claim: the safety preamble and SOUL need room.
 pub const MIN_CONTEXT_TOKENS: i64 = 1024;
 pub const MAX_CONTEXT_TOKENS: i64 = 2_000_000;
+/// Budget ceilings (the OpenAPI document states the same numbers).
+pub const MAX_TOKENS_PER_TURN: i64 = 10_000_000;
+pub const MAX_TOKENS_PER_CONVERSATION_DAY: i64 = 1_000_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FieldError {
@@ -50,7 +53,9 @@ pub enum FieldError {
     Tool(String),
     #[error("context_tokens must be between 1024 and 2000000")]
     Context,
-    #[error("budgets must be positive numbers")]
+    #[error(
+        "budgets must be positive: tokens_per_turn at most 10000000, tokens_per_conversation_day at most 1000000000, daily_spend_usd 0 to 1000000"
+    )]
     Budget,
     #[error("SOUL.md must be at most 32 KiB of text without NUL bytes")]
     Soul,
@@ -150,8 +155,8 @@ pub fn check_fields(f: &AgentFields) -> Result<(), FieldError> {
         return Err(FieldError::Context);
     }
     let b = f.budgets;
-    if b.tokens_per_turn <= 0
-        || b.tokens_per_conversation_day <= 0
+    if !(1..=MAX_TOKENS_PER_TURN).contains(&b.tokens_per_turn)
+        || !(1..=MAX_TOKENS_PER_CONVERSATION_DAY).contains(&b.tokens_per_conversation_day)
         || b.daily_spend_micros.is_some_and(|m| m < 0)
     {
         return Err(FieldError::Budget);
@@ -220,6 +225,58 @@ mod tests {
         ] {
             assert!(parse_model(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn budgets_past_their_ceilings_are_refused() {
+        let fields = |b: Budgets| AgentFields {
+            handle: "helper".into(),
+            name: "Helper".into(),
+            description: String::new(),
+            model: "openai/m".into(),
+            tools: Vec::new(),
+            memory: true,
+            knowledge: true,
+            context_tokens: 8192,
+            budgets: b,
+            disabled: false,
+        };
+        let ok = default_budgets();
+        assert!(check_fields(&fields(ok)).is_ok());
+        for bad in [
+            Budgets {
+                tokens_per_turn: 0,
+                ..ok
+            },
+            Budgets {
+                tokens_per_turn: MAX_TOKENS_PER_TURN + 1,
+                ..ok
+            },
+            Budgets {
+                tokens_per_conversation_day: MAX_TOKENS_PER_CONVERSATION_DAY + 1,
+                ..ok
+            },
+            Budgets {
+                tokens_per_conversation_day: -1,
+                ..ok
+            },
+            Budgets {
+                daily_spend_micros: Some(-1),
+                ..ok
+            },
+        ] {
+            assert_eq!(
+                check_fields(&fields(bad)),
+                Err(FieldError::Budget),
+                "{bad:?}"
+            );
+        }
+        let top = Budgets {
+            tokens_per_turn: MAX_TOKENS_PER_TURN,
+            tokens_per_conversation_day: MAX_TOKENS_PER_CONVERSATION_DAY,
+            ..ok
+        };
+        assert!(check_fields(&fields(top)).is_ok());
     }
 
     #[test]

@@ -20,9 +20,12 @@ use crate::store::agents::{AgentFields, AgentReject, AgentRow, Budgets};
 #[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetsView {
+    #[schema(minimum = 1, maximum = 10000000)]
     pub tokens_per_turn: i64,
+    #[schema(minimum = 1, maximum = 1000000000)]
     pub tokens_per_conversation_day: i64,
     /// US dollars per UTC day; null for no cap.
+    #[schema(minimum = 0, maximum = 1000000)]
     pub daily_spend_usd: Option<f64>,
 }
 
@@ -30,10 +33,12 @@ pub struct BudgetsView {
 #[derive(Deserialize, ToSchema, Clone, Copy, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetsPatch {
+    #[schema(minimum = 1, maximum = 10000000)]
     tokens_per_turn: Option<i64>,
+    #[schema(minimum = 1, maximum = 1000000000)]
     tokens_per_conversation_day: Option<i64>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 1000000)]
     daily_spend_usd: Option<Option<f64>>,
 }
 
@@ -92,14 +97,22 @@ pub struct AgentList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAgent {
+    #[schema(min_length = 1, max_length = 32, pattern = "^[a-z0-9][a-z0-9_-]*$")]
     handle: String,
+    #[schema(min_length = 1, max_length = 60)]
     name: String,
+    /// `provider/model`
+    #[schema(min_length = 3, max_length = 233)]
     model: String,
+    /// At most 32 KiB (UTF-8 bytes), no NUL.
+    #[schema(max_length = 32768)]
     soul: Option<String>,
+    #[schema(max_length = 500)]
     description: Option<String>,
     tools: Option<Vec<String>>,
     memory: Option<bool>,
     knowledge: Option<bool>,
+    #[schema(minimum = 1024, maximum = 2000000)]
     context_tokens: Option<i64>,
     budgets: Option<BudgetsView>,
 }
@@ -108,13 +121,18 @@ pub struct CreateAgent {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAgent {
+    #[schema(min_length = 1, max_length = 32, pattern = "^[a-z0-9][a-z0-9_-]*$")]
     handle: Option<String>,
+    #[schema(min_length = 1, max_length = 60)]
     name: Option<String>,
+    #[schema(min_length = 3, max_length = 233)]
     model: Option<String>,
+    #[schema(max_length = 500)]
     description: Option<String>,
     tools: Option<Vec<String>>,
     memory: Option<bool>,
     knowledge: Option<bool>,
+    #[schema(minimum = 1024, maximum = 2000000)]
     context_tokens: Option<i64>,
     budgets: Option<BudgetsPatch>,
     disabled: Option<bool>,

@@ -30,6 +30,7 @@ mod knowledge_routes;
 mod memory_routes;
 mod messages_routes;
 mod metrics_routes;
+mod openapi;
 mod promptguard_routes;
 mod providers_routes;
 mod secrets_routes;
@@ -115,7 +116,8 @@ pub fn router(state: AppState) -> Router {
             .is_some_and(|o| o.starts_with("https://"));
     let json_limit = state.config.limits.json_body_bytes;
     let hosts = host_check::AllowedHosts::from_origins(&state.origins);
-    let (router, api) = api_routes().split_for_parts();
+    let (router, mut api) = api_routes().split_for_parts();
+    openapi::complete(&mut api);
     router
         .route("/", axum::routing::get(assets::app_page))
         .route("/setup", axum::routing::get(assets::setup_page))
@@ -259,5 +261,7 @@ fn bookmark_routes() -> OpenApiRouter<AppState> {
 
 /// The generated OpenAPI document (what `openapi.json` serves).
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    let mut doc = api_routes().split_for_parts().1;
+    openapi::complete(&mut doc);
+    doc
 }

@@ -21,9 +21,11 @@ use crate::store::users::UserRow;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
     username: String,
     role: Role,
     /// Optional: a user without one signs in with an identity key.
+    #[schema(min_length = 12, max_length = 1024)]
     password: Option<String>,
 }
 

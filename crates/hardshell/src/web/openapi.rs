@@ -1,0 +1,174 @@
+//! Completes the generated OpenAPI document with what every route shares:
+//! the JSON error body, and the statuses the layers in front of a handler
+//! answer (host check, body limits, JSON content type, credentials, rate
+//! limits). Handlers document only their own outcomes; this adds the rest
+//! without overwriting a handler's more precise description.
+//!
+//! Never invents a status a layer cannot return: 415 only where the body is
+//! JSON, 401/403/429 only where the route needs credentials.
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+
+const ERROR_SCHEMA: &str = "Error";
+
+/// Adds the shared error schema and statuses to every operation in `doc`.
+pub fn complete(doc: &mut OpenApi) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.schemas.insert(
+        ERROR_SCHEMA.to_string(),
+        ObjectBuilder::new()
+            .description(Some(
+                "Every error: a stable machine code and a message for people",
+            ))
+            .property(
+                "error",
+                ObjectBuilder::new()
+                    .property("code", ObjectBuilder::new().schema_type(Type::String))
+                    .property("message", ObjectBuilder::new().schema_type(Type::String))
+                    .required("code")
+                    .required("message"),
+            )
+            .required("error")
+            .into(),
+    );
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            complete_operation(op);
+        }
+    }
+}
+
+fn complete_operation(op: &mut Operation) {
+    let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    let (has_body, json_body) = match &op.request_body {
+        Some(b) => (true, b.content.contains_key("application/json")),
+        None => (false, false),
+    };
+    let mut add = |status: &str, text: &str| {
+        if op.responses.responses.contains_key(status) {
+            return;
+        }
+        let response = ResponseBuilder::new()
+            .description(text)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name(ERROR_SCHEMA)))
+                    .build(),
+            )
+            .build();
+        op.responses
+            .responses
+            .insert(status.to_string(), response.into());
+    };
+    add(
+        "421",
+        "The Host header names none of the server's configured names (`unknown_host`)",
+    );
+    add(
+        "500",
+        "An internal error; nothing was half-written (`internal`)",
+    );
+    if has_body {
+        add(
+            "400",
+            "The body is malformed, has an unknown field, or a value outside its documented limits",
+        );
+        add(
+            "413",
+            "The body is over the server's limit (`limits.json_body_bytes` for JSON)",
+        );
+    }
+    if json_body {
+        add(
+            "415",
+            "The body is not sent as `Content-Type: application/json`",
+        );
+    }
+    if secured {
+        add(
+            "401",
+            "No credentials, or unknown or expired ones (`unauthorized`)",
+        );
+        add(
+            "403",
+            "Not allowed for this principal, a CSRF or Origin check failed, or a revoked or expired key (`key_revoked`, `key_expired`)",
+        );
+        add("429", "Rate limited (`rate_limited`); see `Retry-After`");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_operation_documents_the_statuses_its_layers_can_return() {
+        let doc = super::super::openapi_document();
+        assert!(
+            doc.components
+                .as_ref()
+                .is_some_and(|c| c.schemas.contains_key(super::ERROR_SCHEMA))
+        );
+        let mut checked = 0;
+        for (path, item) in &doc.paths.paths {
+            for op in [&item.get, &item.post, &item.put, &item.patch, &item.delete]
+                .into_iter()
+                .flatten()
+            {
+                let has = |s: &str| op.responses.responses.contains_key(s);
+                assert!(has("421") && has("500"), "{path}");
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    assert!(has("401") && has("403") && has("429"), "{path}");
+                }
+                if let Some(b) = &op.request_body {
+                    assert!(has("400") && has("413"), "{path}");
+                    if b.content.contains_key("application/json") {
+                        assert!(has("415"), "{path}");
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "only {checked} operations");
+    }
+
+    #[test]
+    fn request_bodies_state_their_limits() {
+        let doc = serde_json::to_value(super::super::openapi_document()).unwrap_or_default();
+        let agent = &doc["components"]["schemas"]["CreateAgent"]["properties"];
+        assert_eq!(agent["handle"]["maxLength"], 32, "{agent}");
+        assert_eq!(agent["name"]["maxLength"], 60);
+        assert_eq!(agent["description"]["maxLength"], 500);
+        assert_eq!(agent["context_tokens"]["maximum"], 2_000_000.0);
+        let budgets = &doc["components"]["schemas"]["BudgetsView"]["properties"];
+        assert_eq!(
+            budgets["tokens_per_turn"]["maximum"],
+            crate::agents::model::MAX_TOKENS_PER_TURN as f64
+        );
+        let user = &doc["components"]["schemas"]["CreateUser"]["properties"];
+        assert_eq!(user["username"]["maxLength"], 64, "{user}");
+        assert_eq!(user["password"]["minLength"], 12);
+    }
+
+    #[test]
+    fn a_handlers_own_description_is_kept() {
+        let doc = super::super::openapi_document();
+        let item = &doc.paths.paths["/api/v1/approvals/{id}/approve"];
+        let op = item.post.as_ref().expect("approve is documented");
+        let forbidden = match &op.responses.responses["403"] {
+            utoipa::openapi::RefOr::T(r) => r.description.clone(),
+            utoipa::openapi::RefOr::Ref(_) => String::new(),
+        };
+        assert!(forbidden.contains("owner"), "{forbidden}");
+    }
+}
