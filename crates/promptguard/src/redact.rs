@@ -26,6 +26,7 @@ use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::{Anchored, Input};
 use regex_syntax::hir::{Hir, HirKind};
 use serde::Serialize;
+use zeroize::Zeroize;
 
 /// The replacement for every redacted span.
 pub const REDACTED: &str = "[REDACTED]";
@@ -173,12 +174,22 @@ fn variants(secret: &str) -> Vec<(String, VariantKind)> {
     for (all, upper) in [(false, true), (false, false), (true, true), (true, false)] {
         v.push((percent_encode(bytes, all, upper), VariantKind::Url));
     }
-    let form = percent_encode(bytes, false, true).replace("%20", "+");
-    v.push((form, VariantKind::Url));
+    let mut spaced = percent_encode(bytes, false, true);
+    v.push((spaced.replace("%20", "+"), VariantKind::Url));
+    spaced.zeroize();
     v.push((json_escape(secret), VariantKind::Json));
     v.sort();
-    v.dedup_by(|a, b| a.0 == b.0);
+    v.dedup_by(wipe_duplicate);
     v
+}
+
+/// `dedup_by` for secret variants: a removed duplicate is wiped first.
+fn wipe_duplicate(a: &mut (String, VariantKind), b: &mut (String, VariantKind)) -> bool {
+    let same = a.0 == b.0;
+    if same {
+        a.0.zeroize();
+    }
+    same
 }
 
 impl Redactor {
@@ -201,7 +212,7 @@ impl Redactor {
         // Sorted (longest first) only so that duplicates collapse; every
         // occurrence is reported, overlapping ones included.
         pats.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
-        pats.dedup_by(|a, b| a.0 == b.0);
+        pats.dedup_by(wipe_duplicate);
         let built = if pats.is_empty() {
             Ok(None)
         } else {
@@ -212,10 +223,16 @@ impl Redactor {
         };
         let failed = built.is_err();
         let prefixes = aho_corasick::nfa::contiguous::NFA::new(pats.iter().map(|p| &p.0)).ok();
+        let kinds = pats.iter().map(|p| p.1).collect();
+        // The automata keep their own encoding of the patterns (aho-corasick
+        // cannot wipe it); our plain copies go now.
+        for p in &mut pats {
+            p.0.zeroize();
+        }
         Self {
             prefixes,
             automaton: built.ok().flatten(),
-            kinds: pats.into_iter().map(|p| p.1).collect(),
+            kinds,
             skipped,
             failed,
         }
