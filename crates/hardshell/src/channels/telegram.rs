@@ -58,6 +58,9 @@ pub struct Update {
     pub update_id: i64,
     #[serde(default)]
     pub message: Option<Message>,
+    /// An inline-button press (approvals from Telegram).
+    #[serde(default)]
+    pub callback_query: Option<super::telegram_approvals::CallbackQuery>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -138,7 +141,7 @@ impl Client {
         })
     }
 
-    async fn call(&self, method: &str, body: &Value) -> Result<Value, TgError> {
+    pub(super) async fn call(&self, method: &str, body: &Value) -> Result<Value, TgError> {
         let url = format!("{}/bot{}/{method}", self.base, self.token);
         let bytes = serde_json::to_vec(body).map_err(|_| TgError::Protocol)?;
         let request = netguard::Request::new("POST", &url)
@@ -169,7 +172,7 @@ impl Client {
             .call(
                 "getUpdates",
                 &json!({"offset": offset, "timeout": self.poll_timeout,
-                        "allowed_updates": ["message"]}),
+                        "allowed_updates": ["message", "callback_query"]}),
             )
             .await?;
         serde_json::from_value(result).map_err(|_| TgError::Protocol)
@@ -260,15 +263,17 @@ pub async fn poll(channels: Arc<super::Channels>, client: Arc<Client>) {
             if u.update_id < offset {
                 continue;
             }
-            if let Some(m) = inbound(&u) {
-                match channels.ingest(m).await {
-                    Ok(_) | Err(super::ChannelError::Invalid(_)) => {}
-                    Err(e) => {
-                        // Not stored: keep the offset so Telegram sends it again.
-                        tracing::error!(%e, "telegram: could not store an update");
-                        tokio::time::sleep(ERROR_BACKOFF).await;
-                        break;
-                    }
+            let handled = match inbound(&u) {
+                Some(m) => channels.ingest(m).await.map(|_| ()),
+                None => channels.telegram_other(&client, &u).await,
+            };
+            match handled {
+                Ok(()) | Err(super::ChannelError::Invalid(_)) => {}
+                Err(e) => {
+                    // Not stored: keep the offset so Telegram sends it again.
+                    tracing::error!(%e, "telegram: could not store an update");
+                    tokio::time::sleep(ERROR_BACKOFF).await;
+                    break;
                 }
             }
             offset = u.update_id + 1;

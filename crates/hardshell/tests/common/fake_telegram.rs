@@ -1,7 +1,9 @@
 //! A fake Telegram Bot API server for the channel tests: the real JSON
 //! shapes and paths (`/bot<TOKEN>/<method>`), long-polling `getUpdates`
 //! that drops updates below the offset and waits up to `timeout` seconds,
-//! `sendMessage`, `sendChatAction`, `getMe`, and the errors (401 for a
+//! `sendMessage` (with `reply_markup`; button data over 64 bytes is
+//! `BUTTON_DATA_INVALID`), `answerCallbackQuery`, `sendChatAction`,
+//! `getMe`, and the errors (401 for a
 //! wrong token, 409 when another poller holds the token, 429 with
 //! `retry_after`, 400 for a message over 4096 characters or a MarkdownV2
 //! text with an unescaped reserved character outside code). It is
@@ -26,6 +28,7 @@ struct Shared {
     notify: tokio::sync::Notify,
     sent: Mutex<Vec<Value>>,
     actions: Mutex<Vec<Value>>,
+    answers: Mutex<Vec<Value>>,
     offsets: Mutex<Vec<i64>>,
     conflict: AtomicBool,
     limit_next: AtomicU32,
@@ -134,6 +137,27 @@ impl FakeTelegram {
             "text": text}}))
     }
 
+    /// A button press on an inline keyboard, as Telegram delivers it:
+    /// pressed by user `from` on a message in chat `chat` of `chat_type`.
+    pub fn push_callback(&self, from: i64, chat: i64, chat_type: &str, data: &str) -> i64 {
+        let mid = self.shared.next_message.fetch_add(1, Ordering::SeqCst);
+        let qid = format!("{}", 4_000_000_000_000_000_000i64 + mid);
+        self.push_raw(json!({"callback_query": {
+            "id": qid,
+            "from": {"id": from, "is_bot": false, "first_name": "u", "username": format!("u{from}")},
+            "message": {"message_id": mid, "date": 1_700_000_000,
+                "from": {"id": 1, "is_bot": true, "first_name": "Hardshell", "username": "hardshell_test_bot"},
+                "chat": {"id": chat, "type": chat_type},
+                "text": "Approval"},
+            "chat_instance": "-5123456789",
+            "data": data}}))
+    }
+
+    /// `answerCallbackQuery` bodies so far.
+    pub fn answers(&self) -> Vec<Value> {
+        self.shared.answers.lock().unwrap().clone()
+    }
+
     /// `sendMessage` bodies accepted so far.
     pub fn sent(&self) -> Vec<Value> {
         self.shared.sent.lock().unwrap().clone()
@@ -195,6 +219,17 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             if !body["chat_id"].is_i64() {
                 return err(400, "Bad Request: chat not found");
             }
+            let buttons = body["reply_markup"]["inline_keyboard"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|row| row.as_array().cloned().unwrap_or_default());
+            for b in buttons {
+                let data = b["callback_data"].as_str().unwrap_or_default();
+                if data.is_empty() || data.len() > 64 || b["text"].as_str().is_none() {
+                    return err(400, "Bad Request: BUTTON_DATA_INVALID");
+                }
+            }
             if text.encode_utf16().count() > 4096 {
                 return err(400, "Bad Request: message is too long");
             }
@@ -212,6 +247,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             shared.sent.lock().unwrap().push(body.clone());
             ok(json!({"message_id": mid, "date": 1_700_000_000,
                       "chat": {"id": body["chat_id"], "type": "private"}, "text": text}))
+        }
+        "answerCallbackQuery" => {
+            if !body["callback_query_id"].is_string() {
+                return err(
+                    400,
+                    "Bad Request: query is too old and response timeout expired or query ID is invalid",
+                );
+            }
+            shared.answers.lock().unwrap().push(body);
+            ok(json!(true))
         }
         "sendChatAction" => {
             shared.actions.lock().unwrap().push(body);
