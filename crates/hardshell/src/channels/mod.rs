@@ -14,6 +14,7 @@ pub mod config;
 pub mod pairing;
 pub mod telegram;
 pub mod telegram_approvals;
+pub mod telegram_media;
 pub mod telegram_text;
 pub mod webhook;
 

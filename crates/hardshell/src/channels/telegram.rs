@@ -71,6 +71,13 @@ pub struct Message {
     pub chat: Chat,
     #[serde(default)]
     pub text: Option<String>,
+    /// A photo's sizes, smallest first; a document; their caption.
+    #[serde(default)]
+    pub photo: Option<Vec<super::telegram_media::PhotoSize>>,
+    #[serde(default)]
+    pub document: Option<super::telegram_media::Document>,
+    #[serde(default)]
+    pub caption: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -104,6 +111,9 @@ pub struct Client {
     token: String,
     poll_timeout: u64,
     pub status: Mutex<Status>,
+    /// File downloads: the same host, with the file size cap.
+    pub(super) files: netguard::Client,
+    pub(super) max_file_bytes: u64,
 }
 
 impl std::fmt::Debug for Client {
@@ -132,7 +142,11 @@ impl Client {
             .build();
         let http = netguard::Client::new(policy, Arc::new(netguard::SystemResolver))
             .map_err(|e| format!("api_base: {e}"))?;
+        let files = super::telegram_media::file_client(host, cfg.max_file_bytes)
+            .map_err(|e| format!("api_base: {e}"))?;
         Ok(Client {
+            files,
+            max_file_bytes: cfg.max_file_bytes,
             http,
             base,
             token,
@@ -165,6 +179,12 @@ impl Client {
                 description: env.description.chars().take(200).collect(),
             }),
         }
+    }
+
+    /// Where `getFile`'s `file_path` is downloaded from (holds the token:
+    /// never log it).
+    pub(super) fn file_url(&self, file_path: &str) -> String {
+        format!("{}/file/bot{}/{file_path}", self.base, self.token)
     }
 
     pub async fn get_updates(&self, offset: i64) -> Result<Vec<Update>, TgError> {

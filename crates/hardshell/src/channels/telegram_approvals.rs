@@ -130,8 +130,8 @@ impl Client {
 }
 
 impl Channels {
-    /// An update that is not a private text message: a button press (or
-    /// nothing we take).
+    /// An update that is not a private text message: a button press, a
+    /// photo or a document (or nothing we take).
     pub(super) async fn telegram_other(
         self: &Arc<Self>,
         client: &Client,
@@ -140,7 +140,7 @@ impl Channels {
         if let Some(q) = &u.callback_query {
             return self.callback(client, q).await;
         }
-        Ok(())
+        self.telegram_file(client, u).await
     }
 
     /// Sends a new approval request to every decider's private chat, in
