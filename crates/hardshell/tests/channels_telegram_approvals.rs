@@ -25,9 +25,14 @@ struct Tg {
 }
 
 async fn telegram() -> Tg {
+    telegram_with("").await
+}
+
+/// With `approvals` as the `[approvals]` lines.
+async fn telegram_with(approvals: &str) -> Tg {
     let tg = FakeTelegram::start().await;
     let base = tg.base();
-    let w = world_full("", "", move |env| {
+    let w = world_full(approvals, "", move |env| {
         env.ok(
             &["vault", "set", "tg-token", "--passphrase-file", &pf(env)],
             Some(TOKEN),
@@ -54,9 +59,14 @@ async fn sent(t: &Tg, n: usize) -> Vec<Value> {
 
 /// Pairs `user` through an invite the owner minted (so it acts for her).
 async fn pair_owner(t: &Tg, user: i64) {
+    pair_as(t, &t.w.owner.clone(), user).await;
+}
+
+/// Pairs `user` through an invite `token`'s user minted; the sender's id.
+async fn pair_as(t: &Tg, token: &str, user: i64) -> i64 {
     let (s, v) = call(
         &t.w.server,
-        &t.w.owner,
+        token,
         Method::POST,
         "/api/v1/channels/pairing/invites",
         Some(json!({"channel": "telegram"})),
@@ -71,6 +81,30 @@ async fn pair_owner(t: &Tg, user: i64) {
     );
     let s = sent(t, before + 1).await;
     assert!(s[before]["text"].as_str().unwrap().contains("paired"));
+    let ext = user.to_string();
+    let (_, v) = call(
+        &t.w.server,
+        &t.w.owner,
+        Method::GET,
+        "/api/v1/channels/pairing",
+        None,
+    )
+    .await;
+    v["senders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["external_id"].as_str() == Some(ext.as_str()))
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+fn prompts_to(t: &Tg, chat: i64) -> usize {
+    t.tg.sent()
+        .iter()
+        .filter(|m| m["chat_id"] == chat && m["reply_markup"]["inline_keyboard"].is_array())
+        .count()
 }
 
 /// The owner asks over Telegram; the worst-case model obeys an injection
@@ -231,4 +265,80 @@ async fn forged_guessed_and_group_presses_decide_nothing() {
     assert_eq!(row["decided_by"], owner_id(&t));
     assert_eq!(count(&t, "approval.denied", "success"), 1);
     assert!(t.w.memories(t.agent).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_deciders_get_buttons_and_a_revoked_account_cannot_press() {
+    let t = telegram().await;
+    // An admin pairs first; admins may not decide here, so no prompt for them.
+    let adam = common::identity::tokens(&t.w.server, "adam").await.0;
+    pair_as(&t, &adam, 88).await;
+    let (approval, prompt) = pending_with_prompt(&t).await;
+    let id = approval["id"].as_i64().unwrap();
+    assert_eq!(prompts_to(&t, OWNER_TG), 1);
+    assert_eq!(
+        prompts_to(&t, 88),
+        0,
+        "an admin who may not decide got buttons"
+    );
+    // The admin's own account, pressing the owner's button data.
+    let approve = button(&prompt, "Approve");
+    let a = press(&t, 88, 88, "private", &approve).await;
+    assert_eq!(a["text"], "This button is no longer valid.");
+    // The owner's Telegram account is revoked (a lost phone): its buttons die.
+    let (_, v) = call(
+        &t.w.server,
+        &t.w.owner,
+        Method::GET,
+        "/api/v1/channels/pairing",
+        None,
+    )
+    .await;
+    let ext = OWNER_TG.to_string();
+    let sender = v["senders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["external_id"].as_str() == Some(ext.as_str()))
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (s, v) = call(
+        &t.w.server,
+        &t.w.owner,
+        Method::POST,
+        &format!("/api/v1/channels/senders/{sender}/revoke"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let a = press(&t, OWNER_TG, OWNER_TG, "private", &approve).await;
+    assert_eq!(a["text"], "This button is no longer valid.");
+    assert_eq!(t.w.approval(id).await["status"], "pending");
+    assert!(t.w.memories(t.agent).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_decides_from_telegram_when_config_allows() {
+    let t = telegram_with("admins_may_decide = true").await;
+    let adam = common::identity::tokens(&t.w.server, "adam").await.0;
+    pair_as(&t, &adam, 88).await;
+    let (approval, _) = pending_with_prompt(&t).await;
+    let id = approval["id"].as_i64().unwrap();
+    let prompt = eventually("the admin's prompt", || async {
+        t.tg.sent()
+            .into_iter()
+            .find(|m| m["chat_id"] == 88 && m["reply_markup"]["inline_keyboard"].is_array())
+    })
+    .await;
+    let a = press(&t, 88, 88, "private", &button(&prompt, "Deny")).await;
+    assert_eq!(a["text"], "Denied.");
+    let row = t.w.approval(id).await;
+    assert_eq!(row["status"], "denied");
+    let adam_id: i64 = db(&t.w.env)
+        .query_row("SELECT id FROM users WHERE username = 'adam'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(row["decided_by"], adam_id);
 }

@@ -1,6 +1,7 @@
 //! A fake Telegram Bot API server for the channel tests: the real JSON
 //! shapes and paths (`/bot<TOKEN>/<method>`), long-polling `getUpdates`
-//! that drops updates below the offset and waits up to `timeout` seconds,
+//! that drops updates below the offset or of a kind not in
+//! `allowed_updates` and waits up to `timeout` seconds,
 //! `sendMessage` (with `reply_markup`; button data over 64 bytes is
 //! `BUTTON_DATA_INVALID`), `answerCallbackQuery`, `sendChatAction`,
 //! `getMe`, `getFile` and file download (`/file/bot<TOKEN>/<file_path>`,
@@ -368,6 +369,14 @@ async fn get_updates(shared: &Shared, body: &Value) -> Response {
             let mut updates = shared.updates.lock().unwrap();
             // Updates below the offset are confirmed: Telegram forgets them.
             updates.retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+            // Kinds the bot did not ask for (`allowed_updates`) are dropped
+            // undelivered, as Telegram does.
+            if let Some(allowed) = body["allowed_updates"].as_array() {
+                updates.retain(|u| {
+                    u.as_object()
+                        .is_some_and(|o| o.keys().any(|k| allowed.iter().any(|a| a == k)))
+                });
+            }
             updates.clone()
         };
         if !ready.is_empty() || tokio::time::Instant::now() >= deadline {
