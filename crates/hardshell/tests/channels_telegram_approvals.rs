@@ -191,6 +191,14 @@ async fn the_owner_approves_from_her_private_chat_and_the_tool_runs() {
     let answer = press(&t, OWNER_TG, OWNER_TG, "private", &approve).await;
     assert_eq!(answer["text"], "Approved.");
     assert!(answer["callback_query_id"].is_string());
+    // The decided prompt loses its buttons.
+    let edits = eventually("the keyboard removal", || async {
+        let e = t.tg.edits();
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    assert_eq!(edits[0]["chat_id"], OWNER_TG);
+    assert_eq!(edits[0]["reply_markup"]["inline_keyboard"], json!([]));
     eventually("the approved tool to run", || async {
         (!t.w.memories(t.agent).is_empty()).then_some(())
     })
@@ -255,6 +263,10 @@ async fn forged_guessed_and_group_presses_decide_nothing() {
     assert!(t.w.memories(t.agent).is_empty());
     assert_eq!(count(&t, "approval.approved", "success"), 0);
     assert_eq!(count(&t, "approval.telegram_button", "denied"), 5);
+    assert!(
+        t.tg.edits().is_empty(),
+        "a refused press changed the prompt"
+    );
 
     // The real owner's Deny still works: the turn resumes, the tool never runs.
     t.w.llm.push(Reply::text(["ok, not saved"]));

@@ -121,6 +121,15 @@ impl Client {
         self.call("sendMessage", &body).await.map(|_| ())
     }
 
+    /// Takes the buttons off a decided prompt (best effort).
+    async fn drop_keyboard(&self, chat_id: i64, message_id: i64) {
+        let body = json!({"chat_id": chat_id, "message_id": message_id,
+            "reply_markup": {"inline_keyboard": []}});
+        if let Err(e) = self.call("editMessageReplyMarkup", &body).await {
+            tracing::debug!(error = %e, "telegram: could not remove a keyboard");
+        }
+    }
+
     async fn answer_callback(&self, id: &str, text: &str) {
         let body = json!({"callback_query_id": id, "text": text});
         if let Err(e) = self.call("answerCallbackQuery", &body).await {
@@ -210,8 +219,11 @@ impl Channels {
                 let Some(p) = press else {
                     return Ok(());
                 };
-                let answer = self.decide(p, user_id, prompt_id).await;
+                let (answer, decided) = self.decide(p, user_id, prompt_id).await;
                 client.answer_callback(&q.id, answer).await;
+                if let (true, Some(m)) = (decided, &q.message) {
+                    client.drop_keyboard(m.chat.id, m.message_id).await;
+                }
             }
             Err(reason) => {
                 let mut d = audit::Draft::new(
@@ -281,15 +293,16 @@ impl Channels {
         Ok(Ok((user.id, prompt.id)))
     }
 
-    /// Spends the prompt and decides as `user_id`, as the web does.
-    async fn decide(&self, press: Press, user_id: i64, prompt_id: i64) -> &'static str {
+    /// Spends the prompt and decides as `user_id`, as the web does; the
+    /// answer to show and whether it was decided.
+    async fn decide(&self, press: Press, user_id: i64, prompt_id: i64) -> (&'static str, bool) {
         let rt = &self.rt;
         match rt.store.channel_prompt_use(prompt_id).await {
             Ok(true) => {}
-            Ok(false) => return NEUTRAL,
+            Ok(false) => return (NEUTRAL, false),
             Err(e) => {
                 tracing::error!(%e, "could not spend an approval prompt");
-                return NEUTRAL;
+                return (NEUTRAL, false);
             }
         }
         let decided = crate::trust::approvals::decide(
@@ -304,15 +317,16 @@ impl Channels {
         match decided {
             Ok(_) => {
                 rt.approval_decided(press.approval_id);
-                if press.approve {
+                let answer = if press.approve {
                     "Approved."
                 } else {
                     "Denied."
-                }
+                };
+                (answer, true)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "an approval from Telegram was not decided");
-                NEUTRAL
+                (NEUTRAL, false)
             }
         }
     }

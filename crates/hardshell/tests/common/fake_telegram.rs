@@ -3,7 +3,7 @@
 //! that drops updates below the offset or of a kind not in
 //! `allowed_updates` and waits up to `timeout` seconds,
 //! `sendMessage` (with `reply_markup`; button data over 64 bytes is
-//! `BUTTON_DATA_INVALID`), `answerCallbackQuery`, `sendChatAction`,
+//! `BUTTON_DATA_INVALID`), `answerCallbackQuery`, `editMessageReplyMarkup`, `sendChatAction`,
 //! `getMe`, `getFile` and file download (`/file/bot<TOKEN>/<file_path>`,
 //! optionally chunked without a length, as a lying server would), and the errors (401 for a
 //! wrong token, 409 when another poller holds the token, 429 with
@@ -35,6 +35,7 @@ struct Shared {
     sent: Mutex<Vec<Value>>,
     actions: Mutex<Vec<Value>>,
     answers: Mutex<Vec<Value>>,
+    edits: Mutex<Vec<Value>>,
     files: Mutex<std::collections::HashMap<String, FakeFile>>,
     get_file_calls: Mutex<Vec<String>>,
     downloads: Mutex<Vec<String>>,
@@ -222,6 +223,11 @@ impl FakeTelegram {
         self.shared.downloads.lock().unwrap().clone()
     }
 
+    /// `editMessageReplyMarkup` bodies so far.
+    pub fn edits(&self) -> Vec<Value> {
+        self.shared.edits.lock().unwrap().clone()
+    }
+
     /// `answerCallbackQuery` bodies so far.
     pub fn answers(&self) -> Vec<Value> {
         self.shared.answers.lock().unwrap().clone()
@@ -333,6 +339,13 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
                 result["file_size"] = json!(n);
             }
             ok(result)
+        }
+        "editMessageReplyMarkup" => {
+            if !body["chat_id"].is_i64() || !body["message_id"].is_i64() {
+                return err(400, "Bad Request: message to edit not found");
+            }
+            shared.edits.lock().unwrap().push(body);
+            ok(json!(true))
         }
         "answerCallbackQuery" => {
             if !body["callback_query_id"].is_string() {
