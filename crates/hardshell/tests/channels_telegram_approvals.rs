@@ -353,4 +353,22 @@ async fn an_admin_decides_from_telegram_when_config_allows() {
         })
         .unwrap();
     assert_eq!(row["decided_by"], adam_id);
+    // The owner's own prompt for the same request is now stale.
+    let owner_prompt = eventually("the owner's prompt", || async {
+        t.tg.sent()
+            .into_iter()
+            .find(|m| m["chat_id"] == OWNER_TG && m["reply_markup"]["inline_keyboard"].is_array())
+    })
+    .await;
+    let a = press(
+        &t,
+        OWNER_TG,
+        OWNER_TG,
+        "private",
+        &button(&owner_prompt, "Approve"),
+    )
+    .await;
+    assert_eq!(a["text"], "This button is no longer valid.");
+    assert_eq!(t.w.approval(id).await["status"], "denied");
+    assert!(t.w.memories(t.agent).is_empty());
 }
