@@ -68,6 +68,14 @@ pub struct TelegramConfig {
     /// Long-poll timeout for `getUpdates`, 1..=50 seconds.
     #[serde(default = "default_poll_timeout")]
     pub poll_timeout_secs: u64,
+    /// Largest photo or document downloaded from a paired sender, in bytes
+    /// (1..=20 MiB, Telegram's own download limit); default 10 MiB.
+    #[serde(default = "default_max_file")]
+    pub max_file_bytes: u64,
+}
+
+fn default_max_file() -> u64 {
+    10 * 1024 * 1024
 }
 
 fn default_api_base() -> String {
@@ -157,6 +165,9 @@ impl ChannelsConfig {
             if !(1..=50).contains(&tg.poll_timeout_secs) {
                 return Err("telegram.poll_timeout_secs must be 1..=50".into());
             }
+            if !(1..=20 * 1024 * 1024).contains(&tg.max_file_bytes) {
+                return Err("telegram.max_file_bytes must be 1..=20971520".into());
+            }
         }
         Ok(())
     }
@@ -243,6 +254,7 @@ mod tests {
             agent: "helper".into(),
             api_base: base.into(),
             poll_timeout_secs: timeout,
+            max_file_bytes: default_max_file(),
         };
         let mut c = ChannelsConfig {
             telegram: Some(tg("tg", "https://api.telegram.org", 30)),
@@ -253,6 +265,12 @@ mod tests {
         assert!(c.validate().unwrap_err().contains("api_base"));
         c.telegram = Some(tg("tg", "https://api.telegram.org", 0));
         assert!(c.validate().unwrap_err().contains("poll_timeout"));
+        for bad in [0, 20 * 1024 * 1024 + 1] {
+            let mut t = tg("tg", "https://api.telegram.org", 30);
+            t.max_file_bytes = bad;
+            c.telegram = Some(t);
+            assert!(c.validate().unwrap_err().contains("max_file_bytes"));
+        }
         c.webhooks.insert("a".into(), hook("tg"));
         c.telegram = Some(tg("tg", "https://api.telegram.org", 30));
         assert!(c.validate().unwrap_err().contains("webhook's secret"));

@@ -13,6 +13,8 @@
 pub mod config;
 pub mod pairing;
 pub mod telegram;
+pub mod telegram_approvals;
+pub mod telegram_media;
 pub mod telegram_text;
 pub mod webhook;
 

@@ -58,6 +58,9 @@ pub struct Update {
     pub update_id: i64,
     #[serde(default)]
     pub message: Option<Message>,
+    /// An inline-button press (approvals from Telegram).
+    #[serde(default)]
+    pub callback_query: Option<super::telegram_approvals::CallbackQuery>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -68,6 +71,13 @@ pub struct Message {
     pub chat: Chat,
     #[serde(default)]
     pub text: Option<String>,
+    /// A photo's sizes, smallest first; a document; their caption.
+    #[serde(default)]
+    pub photo: Option<Vec<super::telegram_media::PhotoSize>>,
+    #[serde(default)]
+    pub document: Option<super::telegram_media::Document>,
+    #[serde(default)]
+    pub caption: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -101,6 +111,9 @@ pub struct Client {
     token: String,
     poll_timeout: u64,
     pub status: Mutex<Status>,
+    /// File downloads: the same host, with the file size cap.
+    pub(super) files: netguard::Client,
+    pub(super) max_file_bytes: u64,
 }
 
 impl std::fmt::Debug for Client {
@@ -129,7 +142,11 @@ impl Client {
             .build();
         let http = netguard::Client::new(policy, Arc::new(netguard::SystemResolver))
             .map_err(|e| format!("api_base: {e}"))?;
+        let files = super::telegram_media::file_client(host, cfg.max_file_bytes)
+            .map_err(|e| format!("api_base: {e}"))?;
         Ok(Client {
+            files,
+            max_file_bytes: cfg.max_file_bytes,
             http,
             base,
             token,
@@ -138,7 +155,7 @@ impl Client {
         })
     }
 
-    async fn call(&self, method: &str, body: &Value) -> Result<Value, TgError> {
+    pub(super) async fn call(&self, method: &str, body: &Value) -> Result<Value, TgError> {
         let url = format!("{}/bot{}/{method}", self.base, self.token);
         let bytes = serde_json::to_vec(body).map_err(|_| TgError::Protocol)?;
         let request = netguard::Request::new("POST", &url)
@@ -164,12 +181,18 @@ impl Client {
         }
     }
 
+    /// Where `getFile`'s `file_path` is downloaded from (holds the token:
+    /// never log it).
+    pub(super) fn file_url(&self, file_path: &str) -> String {
+        format!("{}/file/bot{}/{file_path}", self.base, self.token)
+    }
+
     pub async fn get_updates(&self, offset: i64) -> Result<Vec<Update>, TgError> {
         let result = self
             .call(
                 "getUpdates",
                 &json!({"offset": offset, "timeout": self.poll_timeout,
-                        "allowed_updates": ["message"]}),
+                        "allowed_updates": ["message", "callback_query"]}),
             )
             .await?;
         serde_json::from_value(result).map_err(|_| TgError::Protocol)
@@ -260,15 +283,17 @@ pub async fn poll(channels: Arc<super::Channels>, client: Arc<Client>) {
             if u.update_id < offset {
                 continue;
             }
-            if let Some(m) = inbound(&u) {
-                match channels.ingest(m).await {
-                    Ok(_) | Err(super::ChannelError::Invalid(_)) => {}
-                    Err(e) => {
-                        // Not stored: keep the offset so Telegram sends it again.
-                        tracing::error!(%e, "telegram: could not store an update");
-                        tokio::time::sleep(ERROR_BACKOFF).await;
-                        break;
-                    }
+            let handled = match inbound(&u) {
+                Some(m) => channels.ingest(m).await.map(|_| ()),
+                None => channels.telegram_other(&client, &u).await,
+            };
+            match handled {
+                Ok(()) | Err(super::ChannelError::Invalid(_)) => {}
+                Err(e) => {
+                    // Not stored: keep the offset so Telegram sends it again.
+                    tracing::error!(%e, "telegram: could not store an update");
+                    tokio::time::sleep(ERROR_BACKOFF).await;
+                    break;
                 }
             }
             offset = u.update_id + 1;

@@ -35,10 +35,10 @@ pub struct SenderRow {
     pub revoked_at: Option<i64>,
 }
 
-const SENDER_COLS: &str =
+pub(super) const SENDER_COLS: &str =
     "id, channel, external_id, user_id, display, via, paired_by, paired_at, revoked_at";
 
-fn sender_of(r: &Row<'_>) -> rusqlite::Result<SenderRow> {
+pub(super) fn sender_of(r: &Row<'_>) -> rusqlite::Result<SenderRow> {
     Ok(SenderRow {
         id: r.get(0)?,
         channel: r.get(1)?,
@@ -557,6 +557,7 @@ impl Store {
             touch_conversation(&tx, conversation, now)?;
             tx.prepare_cached("UPDATE channel_inbound SET message_id = ?2 WHERE id = ?1")?
                 .execute(params![inbound_id, mid])?;
+            super::channels_media::attach_inbound_uploads(&tx, inbound_id, mid)?;
             let message = message_by_id(&tx, mid)?;
             tx.commit()?;
             Ok(Some(Posted { sender, message }))

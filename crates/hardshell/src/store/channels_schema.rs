@@ -80,3 +80,25 @@ CREATE TABLE channel_seen (
 );
 CREATE INDEX channel_seen_time ON channel_seen(seen_at);
 "#;
+
+/// Approval prompts sent to a decider's private chat (only a hash of each
+/// button's nonce is kept, bound to the approval and the paired sender it
+/// went to; `used_at` makes a prompt single use), and the uploads that
+/// arrived with a queued channel message (attached when it is posted).
+pub(super) const V_CHANNELS_MEDIA: &str = r#"
+CREATE TABLE channel_approval_prompts (
+    id          INTEGER PRIMARY KEY,
+    approval_id INTEGER NOT NULL REFERENCES approvals(id) ON DELETE CASCADE,
+    sender_id   INTEGER NOT NULL REFERENCES channel_senders(id) ON DELETE CASCADE,
+    nonce_hash  BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    used_at     INTEGER,
+    UNIQUE (approval_id, sender_id)
+);
+
+CREATE TABLE channel_inbound_uploads (
+    inbound_id INTEGER NOT NULL REFERENCES channel_inbound(id) ON DELETE CASCADE,
+    upload_id  INTEGER NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+    PRIMARY KEY (inbound_id, upload_id)
+);
+"#;

@@ -16,6 +16,7 @@ pub mod bookmark_pages;
 pub mod bookmarks;
 mod bookmarks_schema;
 pub mod channels;
+pub mod channels_media;
 mod channels_schema;
 pub mod chat;
 pub mod chat_cache;

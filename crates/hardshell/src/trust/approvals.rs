@@ -80,6 +80,9 @@ pub(crate) async fn request(
     }
     if let Requested::New(row) = &requested {
         cards::approval(rt, agent, row, ask).await;
+        if let Some(channels) = rt.channels() {
+            channels.approval_prompt(row.clone(), agent.handle.clone());
+        }
     }
     Ok(requested)
 }

@@ -1,7 +1,11 @@
 //! A fake Telegram Bot API server for the channel tests: the real JSON
 //! shapes and paths (`/bot<TOKEN>/<method>`), long-polling `getUpdates`
-//! that drops updates below the offset and waits up to `timeout` seconds,
-//! `sendMessage`, `sendChatAction`, `getMe`, and the errors (401 for a
+//! that drops updates below the offset or of a kind not in
+//! `allowed_updates` and waits up to `timeout` seconds,
+//! `sendMessage` (with `reply_markup`; button data over 64 bytes is
+//! `BUTTON_DATA_INVALID`), `answerCallbackQuery`, `editMessageReplyMarkup`, `sendChatAction`,
+//! `getMe`, `getFile` and file download (`/file/bot<TOKEN>/<file_path>`,
+//! optionally chunked without a length, as a lying server would), and the errors (401 for a
 //! wrong token, 409 when another poller holds the token, 429 with
 //! `retry_after`, 400 for a message over 4096 characters or a MarkdownV2
 //! text with an unescaped reserved character outside code). It is
@@ -20,12 +24,21 @@ use tokio::task::JoinHandle;
 
 pub const TOKEN: &str = "123456:AAFakeTokenForTests_abcdefghijklmnop";
 
+/// A downloadable file: (file_path, bytes, the size getFile declares,
+/// streamed without a length).
+type FakeFile = (String, Vec<u8>, Option<u64>, bool);
+
 #[derive(Default)]
 struct Shared {
     updates: Mutex<Vec<Value>>,
     notify: tokio::sync::Notify,
     sent: Mutex<Vec<Value>>,
     actions: Mutex<Vec<Value>>,
+    answers: Mutex<Vec<Value>>,
+    edits: Mutex<Vec<Value>>,
+    files: Mutex<std::collections::HashMap<String, FakeFile>>,
+    get_file_calls: Mutex<Vec<String>>,
+    downloads: Mutex<Vec<String>>,
     offsets: Mutex<Vec<i64>>,
     conflict: AtomicBool,
     limit_next: AtomicU32,
@@ -134,6 +147,92 @@ impl FakeTelegram {
             "text": text}}))
     }
 
+    /// A button press on an inline keyboard, as Telegram delivers it:
+    /// pressed by user `from` on a message in chat `chat` of `chat_type`.
+    pub fn push_callback(&self, from: i64, chat: i64, chat_type: &str, data: &str) -> i64 {
+        let mid = self.shared.next_message.fetch_add(1, Ordering::SeqCst);
+        let qid = format!("{}", 4_000_000_000_000_000_000i64 + mid);
+        self.push_raw(json!({"callback_query": {
+            "id": qid,
+            "from": {"id": from, "is_bot": false, "first_name": "u", "username": format!("u{from}")},
+            "message": {"message_id": mid, "date": 1_700_000_000,
+                "from": {"id": 1, "is_bot": true, "first_name": "Hardshell", "username": "hardshell_test_bot"},
+                "chat": {"id": chat, "type": chat_type},
+                "text": "Approval"},
+            "chat_instance": "-5123456789",
+            "data": data}}))
+    }
+
+    /// Makes a file downloadable: `getFile` declares `declared` (none:
+    /// no `file_size`), the download sends `bytes` (`chunked`: streamed
+    /// without a Content-Length).
+    pub fn add_file(&self, file_id: &str, bytes: Vec<u8>, declared: Option<u64>, chunked: bool) {
+        let mut files = self.shared.files.lock().unwrap();
+        let path = format!("documents/file_{}.bin", files.len());
+        files.insert(file_id.to_string(), (path, bytes, declared, chunked));
+    }
+
+    /// A private photo message: `sizes` are (file_id, file_size, width),
+    /// smallest first, as Telegram lists them.
+    pub fn push_photo(&self, from: i64, sizes: &[(&str, u64, u32)], caption: Option<&str>) -> i64 {
+        let mid = self.shared.next_message.fetch_add(1, Ordering::SeqCst);
+        let photo: Vec<Value> = sizes
+            .iter()
+            .map(|(id, size, w)| {
+                json!({"file_id": id, "file_unique_id": format!("u{id}"),
+                       "file_size": size, "width": w, "height": w * 3 / 4})
+            })
+            .collect();
+        let mut message = json!({"message_id": mid, "date": 1_700_000_000,
+            "from": {"id": from, "is_bot": false, "first_name": "u", "username": format!("u{from}")},
+            "chat": {"id": from, "type": "private"}, "photo": photo});
+        if let Some(c) = caption {
+            message["caption"] = json!(c);
+        }
+        self.push_raw(json!({"message": message}))
+    }
+
+    /// A private document message.
+    pub fn push_document(
+        &self,
+        from: i64,
+        file_id: &str,
+        name: &str,
+        size: u64,
+        caption: Option<&str>,
+    ) -> i64 {
+        let mid = self.shared.next_message.fetch_add(1, Ordering::SeqCst);
+        let mut message = json!({"message_id": mid, "date": 1_700_000_000,
+            "from": {"id": from, "is_bot": false, "first_name": "u", "username": format!("u{from}")},
+            "chat": {"id": from, "type": "private"},
+            "document": {"file_name": name, "mime_type": "application/octet-stream",
+                "file_id": file_id, "file_unique_id": format!("u{file_id}"), "file_size": size}});
+        if let Some(c) = caption {
+            message["caption"] = json!(c);
+        }
+        self.push_raw(json!({"message": message}))
+    }
+
+    /// The `file_id` of every `getFile` call so far.
+    pub fn get_file_calls(&self) -> Vec<String> {
+        self.shared.get_file_calls.lock().unwrap().clone()
+    }
+
+    /// The `file_path` of every download so far.
+    pub fn downloads(&self) -> Vec<String> {
+        self.shared.downloads.lock().unwrap().clone()
+    }
+
+    /// `editMessageReplyMarkup` bodies so far.
+    pub fn edits(&self) -> Vec<Value> {
+        self.shared.edits.lock().unwrap().clone()
+    }
+
+    /// `answerCallbackQuery` bodies so far.
+    pub fn answers(&self) -> Vec<Value> {
+        self.shared.answers.lock().unwrap().clone()
+    }
+
     /// `sendMessage` bodies accepted so far.
     pub fn sent(&self) -> Vec<Value> {
         self.shared.sent.lock().unwrap().clone()
@@ -161,6 +260,9 @@ impl FakeTelegram {
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
+    if let Some(rest) = path.strip_prefix("/file/") {
+        return download(&shared, rest);
+    }
     let Some((bot, method)) = path.trim_start_matches('/').split_once('/') else {
         return err(404, "Not Found");
     };
@@ -195,6 +297,17 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             if !body["chat_id"].is_i64() {
                 return err(400, "Bad Request: chat not found");
             }
+            let buttons = body["reply_markup"]["inline_keyboard"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|row| row.as_array().cloned().unwrap_or_default());
+            for b in buttons {
+                let data = b["callback_data"].as_str().unwrap_or_default();
+                if data.is_empty() || data.len() > 64 || b["text"].as_str().is_none() {
+                    return err(400, "Bad Request: BUTTON_DATA_INVALID");
+                }
+            }
             if text.encode_utf16().count() > 4096 {
                 return err(400, "Bad Request: message is too long");
             }
@@ -212,6 +325,37 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             shared.sent.lock().unwrap().push(body.clone());
             ok(json!({"message_id": mid, "date": 1_700_000_000,
                       "chat": {"id": body["chat_id"], "type": "private"}, "text": text}))
+        }
+        "getFile" => {
+            let id = body["file_id"].as_str().unwrap_or_default().to_string();
+            shared.get_file_calls.lock().unwrap().push(id.clone());
+            let files = shared.files.lock().unwrap();
+            let Some((path, _, declared, _)) = files.get(&id) else {
+                return err(400, "Bad Request: invalid file_id");
+            };
+            let mut result =
+                json!({"file_id": id, "file_unique_id": format!("u{id}"), "file_path": path});
+            if let Some(n) = declared {
+                result["file_size"] = json!(n);
+            }
+            ok(result)
+        }
+        "editMessageReplyMarkup" => {
+            if !body["chat_id"].is_i64() || !body["message_id"].is_i64() {
+                return err(400, "Bad Request: message to edit not found");
+            }
+            shared.edits.lock().unwrap().push(body);
+            ok(json!(true))
+        }
+        "answerCallbackQuery" => {
+            if !body["callback_query_id"].is_string() {
+                return err(
+                    400,
+                    "Bad Request: query is too old and response timeout expired or query ID is invalid",
+                );
+            }
+            shared.answers.lock().unwrap().push(body);
+            ok(json!(true))
         }
         "sendChatAction" => {
             shared.actions.lock().unwrap().push(body);
@@ -238,6 +382,14 @@ async fn get_updates(shared: &Shared, body: &Value) -> Response {
             let mut updates = shared.updates.lock().unwrap();
             // Updates below the offset are confirmed: Telegram forgets them.
             updates.retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+            // Kinds the bot did not ask for (`allowed_updates`) are dropped
+            // undelivered, as Telegram does.
+            if let Some(allowed) = body["allowed_updates"].as_array() {
+                updates.retain(|u| {
+                    u.as_object()
+                        .is_some_and(|o| o.keys().any(|k| allowed.iter().any(|a| a == k)))
+                });
+            }
             updates.clone()
         };
         if !ready.is_empty() || tokio::time::Instant::now() >= deadline {
@@ -245,4 +397,25 @@ async fn get_updates(shared: &Shared, body: &Value) -> Response {
         }
         let _ = tokio::time::timeout_at(deadline, notified).await;
     }
+}
+
+fn download(shared: &Shared, rest: &str) -> Response {
+    let Some((bot, path)) = rest.split_once('/') else {
+        return err(404, "Not Found");
+    };
+    if bot != format!("bot{TOKEN}") {
+        return err(401, "Unauthorized");
+    }
+    shared.downloads.lock().unwrap().push(path.to_string());
+    let files = shared.files.lock().unwrap();
+    let Some((_, bytes, _, chunked)) = files.values().find(|f| f.0 == path) else {
+        return err(404, "Not Found");
+    };
+    if *chunked {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            bytes.chunks(4096).map(|c| Ok(c.to_vec())).collect();
+        let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+        return (axum::http::StatusCode::OK, body).into_response();
+    }
+    (axum::http::StatusCode::OK, bytes.clone()).into_response()
 }
