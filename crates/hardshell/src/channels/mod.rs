@@ -14,6 +14,7 @@ pub mod config;
 pub mod pairing;
 pub mod telegram;
 pub mod telegram_text;
+pub mod telegram_webhook;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -86,6 +87,8 @@ pub struct Channels {
     hooks: HashMap<String, Hook>,
     /// The Telegram bot and its agent handle, when configured.
     telegram: Option<(Arc<telegram::Client>, String)>,
+    /// Webhook mode's URL and secret entry (none: long polling).
+    telegram_hook: Option<telegram_webhook::Hook>,
     per_sender: DefaultKeyedRateLimiter<i64>,
     /// Tokens a paired sender may use per UTC day.
     sender_day_tokens: i64,
@@ -149,8 +152,10 @@ impl Channels {
         rt: Arc<Runtime>,
         pepper: Pepper,
         cfg: &config::ChannelsConfig,
+        public_origin: Option<&str>,
     ) -> Result<Arc<Channels>, String> {
         cfg.check_secrets(&rt.vault)?;
+        let telegram_hook = telegram_webhook::hook(cfg, public_origin)?;
         let mut hooks = HashMap::new();
         for (name, hc) in &cfg.webhooks {
             hooks.insert(
@@ -182,6 +187,7 @@ impl Channels {
             pepper,
             hooks,
             telegram,
+            telegram_hook,
             per_sender: RateLimiter::keyed(limit_quota(cfg.per_minute())),
             sender_day_tokens: cfg.sender_day_tokens(),
             guesses: pairing::Guesses::default(),
@@ -241,7 +247,11 @@ impl Channels {
     /// answered, and answers stored but not sent.
     pub fn start(self: &Arc<Self>) {
         if let Some((client, _)) = &self.telegram {
-            tokio::spawn(telegram::poll(Arc::clone(self), Arc::clone(client)));
+            let (me, client) = (Arc::clone(self), Arc::clone(client));
+            match &self.telegram_hook {
+                Some(hook) => tokio::spawn(me.telegram_register(client, hook.clone())),
+                None => tokio::spawn(telegram::poll(me, client)),
+            };
         }
         let me = Arc::clone(self);
         tokio::spawn(async move {

@@ -138,7 +138,7 @@ impl Client {
         })
     }
 
-    async fn call(&self, method: &str, body: &Value) -> Result<Value, TgError> {
+    pub(super) async fn call(&self, method: &str, body: &Value) -> Result<Value, TgError> {
         let url = format!("{}/bot{}/{method}", self.base, self.token);
         let bytes = serde_json::to_vec(body).map_err(|_| TgError::Protocol)?;
         let request = netguard::Request::new("POST", &url)
@@ -194,7 +194,7 @@ impl Client {
         }
     }
 
-    fn note(&self, error: Option<String>) {
+    pub(super) fn note(&self, error: Option<String>) {
         if let Ok(mut s) = self.status.lock() {
             s.last_poll = Some(crate::auth::now_secs());
             if error.is_some() {
@@ -228,6 +228,10 @@ pub fn inbound(u: &Update) -> Option<super::Inbound> {
 
 /// The long-polling loop; runs for the life of the server.
 pub async fn poll(channels: Arc<super::Channels>, client: Arc<Client>) {
+    // A webhook left from webhook mode would make every poll a 409.
+    if let Err(e) = client.delete_webhook().await {
+        tracing::warn!(error = %e, "telegram: deleteWebhook failed");
+    }
     let mut offset: i64 = 0;
     loop {
         let updates = match client.get_updates(offset).await {

@@ -1,7 +1,9 @@
 //! A fake Telegram Bot API server for the channel tests: the real JSON
 //! shapes and paths (`/bot<TOKEN>/<method>`), long-polling `getUpdates`
 //! that drops updates below the offset and waits up to `timeout` seconds,
-//! `sendMessage`, `sendChatAction`, `getMe`, and the errors (401 for a
+//! `sendMessage`, `sendChatAction`, `getMe`, `setWebhook` and
+//! `deleteWebhook` (while a webhook is set, `getUpdates` is a 409, as on
+//! Telegram), and the errors (401 for a
 //! wrong token, 409 when another poller holds the token, 429 with
 //! `retry_after`, 400 for a message over 4096 characters or a MarkdownV2
 //! text with an unescaped reserved character outside code). It is
@@ -31,6 +33,14 @@ struct Shared {
     limit_next: AtomicU32,
     next_update: AtomicI64,
     next_message: AtomicI64,
+    /// `setWebhook` / `deleteWebhook` calls: (method, body).
+    webhook_calls: Mutex<Vec<(String, Value)>>,
+    webhook: Mutex<Option<String>>,
+    /// While on, a `getUpdates` that would confirm an update is held
+    /// unanswered and unapplied (as if it never reached Telegram).
+    hold_confirms: AtomicBool,
+    held: AtomicU32,
+    release: tokio::sync::Notify,
 }
 
 pub struct FakeTelegram {
@@ -153,6 +163,26 @@ impl FakeTelegram {
         self.shared.conflict.store(on, Ordering::SeqCst);
     }
 
+    /// `setWebhook` and `deleteWebhook` calls so far: (method, body).
+    pub fn webhook_calls(&self) -> Vec<(String, Value)> {
+        self.shared.webhook_calls.lock().unwrap().clone()
+    }
+
+    /// Holds (`true`) or releases every `getUpdates` that would confirm an
+    /// update: Telegram keeps those updates, as when the poller died
+    /// before its next call arrived.
+    pub fn hold_confirmations(&self, on: bool) {
+        self.shared.hold_confirms.store(on, Ordering::SeqCst);
+        if !on {
+            self.shared.release.notify_waiters();
+        }
+    }
+
+    /// How many confirming `getUpdates` calls were held so far.
+    pub fn held(&self) -> u32 {
+        self.shared.held.load(Ordering::SeqCst)
+    }
+
     /// The next `n` `sendMessage` calls get 429 with `retry_after: 1`.
     pub fn rate_limit_next(&self, n: u32) {
         self.shared.limit_next.store(n, Ordering::SeqCst);
@@ -213,6 +243,53 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             ok(json!({"message_id": mid, "date": 1_700_000_000,
                       "chat": {"id": body["chat_id"], "type": "private"}, "text": text}))
         }
+        "setWebhook" => {
+            let Some(url) = body["url"].as_str() else {
+                return err(400, "Bad Request: bad webhook: Webhook URL is empty");
+            };
+            if !url.starts_with("https://") {
+                return err(
+                    400,
+                    "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
+                );
+            }
+            if let Some(t) = body.get("secret_token") {
+                let ok = t.as_str().is_some_and(|t| {
+                    (1..=256).contains(&t.len())
+                        && t.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                });
+                if !ok {
+                    return err(
+                        400,
+                        "Bad Request: secret token contains unallowed characters",
+                    );
+                }
+            }
+            shared
+                .webhook_calls
+                .lock()
+                .unwrap()
+                .push((method.to_string(), body.clone()));
+            *shared.webhook.lock().unwrap() = Some(url.to_string());
+            axum::Json(json!({"ok": true, "result": true, "description": "Webhook was set"}))
+                .into_response()
+        }
+        "deleteWebhook" => {
+            shared
+                .webhook_calls
+                .lock()
+                .unwrap()
+                .push((method.to_string(), body.clone()));
+            let was = shared.webhook.lock().unwrap().take();
+            let description = if was.is_some() {
+                "Webhook was deleted"
+            } else {
+                "Webhook is already deleted"
+            };
+            axum::Json(json!({"ok": true, "result": true, "description": description}))
+                .into_response()
+        }
         "sendChatAction" => {
             shared.actions.lock().unwrap().push(body);
             ok(json!(true))
@@ -228,8 +305,28 @@ async fn get_updates(shared: &Shared, body: &Value) -> Response {
             "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
         );
     }
+    if shared.webhook.lock().unwrap().is_some() {
+        return err(
+            409,
+            "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+        );
+    }
     let offset = body["offset"].as_i64().unwrap_or(0);
     let timeout = body["timeout"].as_u64().unwrap_or(0).min(50);
+    loop {
+        let release = shared.release.notified();
+        let confirms = shared
+            .updates
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|u| u["update_id"].as_i64().unwrap_or(0) < offset);
+        if !(confirms && shared.hold_confirms.load(Ordering::SeqCst)) {
+            break;
+        }
+        shared.held.fetch_add(1, Ordering::SeqCst);
+        release.await;
+    }
     shared.offsets.lock().unwrap().push(offset);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
     loop {
