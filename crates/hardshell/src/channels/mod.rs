@@ -13,6 +13,7 @@
 pub mod config;
 pub mod pairing;
 pub mod telegram;
+pub mod telegram_group;
 pub mod telegram_text;
 pub mod telegram_webhook;
 pub mod webhook;
@@ -45,6 +46,16 @@ pub struct Inbound {
     /// What the platform calls them (shown to the owner, never trusted).
     pub display: String,
     pub text: String,
+    /// Set for a group chat's message: answered there, in a conversation
+    /// of its own (only paired senders; see `telegram_group`).
+    pub group: Option<GroupRef>,
+}
+
+/// The group chat a message came from and its id there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRef {
+    pub chat: String,
+    pub message_id: String,
 }
 
 /// What became of an inbound message.
@@ -89,6 +100,8 @@ pub struct Channels {
     telegram: Option<(Arc<telegram::Client>, String)>,
     /// Webhook mode's URL and secret entry (none: long polling).
     telegram_hook: Option<telegram_webhook::Hook>,
+    /// The bot's id and username, from `getMe` at start.
+    tg_bot: std::sync::OnceLock<telegram_group::Bot>,
     per_sender: DefaultKeyedRateLimiter<i64>,
     /// Tokens a paired sender may use per UTC day.
     sender_day_tokens: i64,
@@ -188,6 +201,7 @@ impl Channels {
             hooks,
             telegram,
             telegram_hook,
+            tg_bot: std::sync::OnceLock::new(),
             per_sender: RateLimiter::keyed(limit_quota(cfg.per_minute())),
             sender_day_tokens: cfg.sender_day_tokens(),
             guesses: pairing::Guesses::default(),
@@ -295,6 +309,16 @@ impl Channels {
         let display: String = m.display.chars().take(MAX_ID_CHARS).collect();
         let store = &self.rt.store;
         let sender = store.channel_sender(&m.channel, &m.external_id).await?;
+        if m.group.is_some() {
+            // Groups: paired senders only, and never a pairing step (no
+            // code or canned reply is ever posted to a group).
+            return match sender {
+                Some(s) if s.revoked_at.is_none() && !m.text.trim().starts_with("/start") => {
+                    self.accept(&m, &s).await
+                }
+                _ => Ok(Ingested::Ignored),
+            };
+        }
         if let Some(code) = m.text.trim().strip_prefix("/start") {
             return self
                 .redeem(&m, &display, code.trim(), sender.as_ref())
@@ -400,12 +424,20 @@ impl Channels {
         if self.per_sender.check_key(&s.id).is_err() {
             return Ok(Ingested::RateLimited);
         }
-        let Some(id) = self
-            .rt
-            .store
-            .channel_inbound_enqueue(&m.channel, &m.message_key, s.id, &m.text)
-            .await?
-        else {
+        let store = &self.rt.store;
+        let stored = match &m.group {
+            Some(g) => {
+                store
+                    .channel_inbound_enqueue_group(&m.channel, &m.message_key, s.id, &m.text, g)
+                    .await?
+            }
+            None => {
+                store
+                    .channel_inbound_enqueue(&m.channel, &m.message_key, s.id, &m.text)
+                    .await?
+            }
+        };
+        let Some(id) = stored else {
             return Ok(Ingested::Duplicate);
         };
         let me = Arc::clone(self);
@@ -493,7 +525,11 @@ impl Channels {
             }
             return;
         }
-        let typing = self.typing(&row.channel, &posted.sender.external_id);
+        let Ok(group) = self.group_of(row.id).await else {
+            return;
+        };
+        let to = group.map_or(posted.sender.external_id.clone(), |g| g.chat);
+        let typing = self.typing(&row.channel, &to);
         let reply = crate::agents::turn::run_streamed(Arc::clone(&self.rt), req).await;
         if let Some(t) = typing {
             t.abort();
@@ -530,16 +566,22 @@ impl Channels {
                 return;
             }
         };
-        if self
-            .send(
-                &row.channel,
-                &sender.external_id,
-                reply,
-                Some(&row.message_key),
-            )
-            .await
-            && let Err(e) = self.rt.store.channel_inbound_finish(row.id, true).await
-        {
+        let Ok(group) = self.group_of(row.id).await else {
+            return;
+        };
+        let sent = match &group {
+            Some(g) => self.send_group(g, reply).await,
+            None => {
+                self.send(
+                    &row.channel,
+                    &sender.external_id,
+                    reply,
+                    Some(&row.message_key),
+                )
+                .await
+            }
+        };
+        if sent && let Err(e) = self.rt.store.channel_inbound_finish(row.id, true).await {
             tracing::error!(%e, "could not mark a channel reply sent");
         }
     }

@@ -8,8 +8,8 @@
 //! ingest returned, so an update is confirmed to Telegram only once it is
 //! stored; a redelivered update is a duplicate in the queue. HTTP 409 (a
 //! second poller or a webhook on the same token) is reported and waited
-//! out, not fought; 429 waits `retry_after`. Only private chats with a
-//! text message are taken; group chats are not supported yet.
+//! out, not fought; 429 waits `retry_after`. Private chats' text messages
+//! are taken here; group chats' are `telegram_group`'s.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -68,6 +68,12 @@ pub struct Message {
     pub chat: Chat,
     #[serde(default)]
     pub text: Option<String>,
+    /// Mentions and other spans of `text` (for group chats).
+    #[serde(default)]
+    pub entities: Vec<super::telegram_group::Entity>,
+    /// The message this one replies to (for group chats).
+    #[serde(default)]
+    pub reply_to_message: Option<Box<Message>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -223,11 +229,13 @@ pub fn inbound(u: &Update) -> Option<super::Inbound> {
             .map(|n| format!("@{n}"))
             .unwrap_or_else(|| from.first_name.clone()),
         text,
+        group: None,
     })
 }
 
 /// The long-polling loop; runs for the life of the server.
 pub async fn poll(channels: Arc<super::Channels>, client: Arc<Client>) {
+    channels.telegram_identify(&client).await;
     // A webhook left from webhook mode would make every poll a 409.
     if let Err(e) = client.delete_webhook().await {
         tracing::warn!(error = %e, "telegram: deleteWebhook failed");
@@ -264,7 +272,7 @@ pub async fn poll(channels: Arc<super::Channels>, client: Arc<Client>) {
             if u.update_id < offset {
                 continue;
             }
-            if let Some(m) = inbound(&u) {
+            if let Some(m) = channels.telegram_take(&u) {
                 match channels.ingest(m).await {
                     Ok(_) | Err(super::ChannelError::Invalid(_)) => {}
                     Err(e) => {

@@ -129,7 +129,7 @@ impl Channels {
     /// One update Telegram posted (already authenticated): the same path
     /// as a polled update. Store errors are returned so Telegram retries.
     pub async fn telegram_update(self: &Arc<Self>, u: Update) -> Result<(), ChannelError> {
-        let Some(m) = super::telegram::inbound(&u) else {
+        let Some(m) = self.telegram_take(&u) else {
             return Ok(());
         };
         match self.ingest(m).await {
@@ -142,6 +142,7 @@ impl Channels {
 
     /// Registers the webhook (retrying until Telegram accepts it).
     pub(super) async fn telegram_register(self: Arc<Self>, client: Arc<Client>, hook: Hook) {
+        self.telegram_identify(&client).await;
         loop {
             let secret = self
                 .rt

@@ -509,7 +509,12 @@ impl Store {
                 tx.commit()?;
                 return Ok(Some(Posted { sender, message }));
             }
-            let conversation = sender_conversation(&tx, &sender, agent_id, now)?;
+            let conversation = match super::channel_groups::inbound_chat(&tx, inbound_id)? {
+                Some(chat) => {
+                    super::channel_groups::group_conversation(&tx, &sender, agent_id, &chat, now)?
+                }
+                None => sender_conversation(&tx, &sender, agent_id, now)?,
+            };
             let html = crate::chat::markdown::render(&row.text, &[]);
             let meta = json!({"channel": sender.channel, "sender": sender.external_id});
             tx.execute(
@@ -675,9 +680,12 @@ impl Store {
             Ok(conn
                 .prepare_cached(
                     "SELECT coalesce(sum(u.input_tokens + u.output_tokens), 0)
-                     FROM channel_conversations c
+                     FROM (SELECT conversation_id FROM channel_conversations WHERE sender_id = ?1
+                           UNION ALL
+                           SELECT conversation_id FROM channel_group_conversations
+                           WHERE sender_id = ?1) c
                      JOIN agent_usage u ON u.conversation_id = c.conversation_id
-                     WHERE c.sender_id = ?1 AND u.day = ?2",
+                     WHERE u.day = ?2",
                 )?
                 .query_row(params![sender_id, day], |r| r.get(0))?)
         })

@@ -13,6 +13,7 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up(super::bookmarks_schema::V7),
         M::up(super::bookmarks_schema::V8),
         M::up(super::channels_schema::V_CHANNELS),
+        M::up(super::channels_schema::V_CHANNELS_GROUPS),
     ])
 }
 

@@ -21,6 +21,9 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 pub const TOKEN: &str = "123456:AAFakeTokenForTests_abcdefghijklmnop";
+/// The bot's user id and username (`getMe`).
+pub const BOT_ID: i64 = 123456;
+pub const BOT_USERNAME: &str = "hardshell_test_bot";
 
 #[derive(Default)]
 struct Shared {
@@ -144,6 +147,53 @@ impl FakeTelegram {
             "text": text}}))
     }
 
+    /// A text message from user `from` in group chat `chat`, with a
+    /// `mention` entity for every `@name` in it (as Telegram marks them)
+    /// and `extra` merged into the message (e.g. `reply_to_message`).
+    /// Returns (update id, message id).
+    pub fn push_group(
+        &self,
+        chat: i64,
+        from: i64,
+        username: &str,
+        text: &str,
+        extra: Value,
+    ) -> (i64, i64) {
+        let mid = self.shared.next_message.fetch_add(1, Ordering::SeqCst);
+        let mut entities = Vec::new();
+        let units: Vec<u16> = text.encode_utf16().collect();
+        let mut i = 0;
+        while i < units.len() {
+            if units[i] == u16::from(b'@') && (i == 0 || units[i - 1] == u16::from(b' ')) {
+                let len = units[i + 1..]
+                    .iter()
+                    .take_while(|u| {
+                        char::from_u32(u32::from(**u))
+                            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                    })
+                    .count();
+                if len > 0 {
+                    entities.push(json!({"type": "mention", "offset": i, "length": len + 1}));
+                }
+                i += len + 1;
+            } else {
+                i += 1;
+            }
+        }
+        let mut message = json!({
+            "message_id": mid, "date": 1_700_000_000,
+            "from": {"id": from, "is_bot": false, "first_name": username, "username": username},
+            "chat": {"id": chat, "type": "supergroup", "title": "Team"},
+            "text": text});
+        if !entities.is_empty() {
+            message["entities"] = Value::Array(entities);
+        }
+        for (k, v) in extra.as_object().unwrap() {
+            message[k] = v.clone();
+        }
+        (self.push_raw(json!({"message": message})), mid)
+    }
+
     /// `sendMessage` bodies accepted so far.
     pub fn sent(&self) -> Vec<Value> {
         self.shared.sent.lock().unwrap().clone()
@@ -202,8 +252,12 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .unwrap_or_default();
     let body: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
     match method {
-        "getMe" => ok(json!({"id": 1, "is_bot": true, "first_name": "Hardshell",
-                             "username": "hardshell_test_bot"})),
+        "getMe" => ok(
+            json!({"id": BOT_ID, "is_bot": true, "first_name": "Hardshell",
+                             "username": BOT_USERNAME, "can_join_groups": true,
+                             "can_read_all_group_messages": false,
+                             "supports_inline_queries": false}),
+        ),
         "getUpdates" => get_updates(&shared, &body).await,
         "sendMessage" => {
             if shared
@@ -241,7 +295,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             let mid = shared.next_message.fetch_add(1, Ordering::SeqCst);
             shared.sent.lock().unwrap().push(body.clone());
             ok(json!({"message_id": mid, "date": 1_700_000_000,
-                      "chat": {"id": body["chat_id"], "type": "private"}, "text": text}))
+                      "from": {"id": BOT_ID, "is_bot": true, "first_name": "Hardshell",
+                               "username": BOT_USERNAME},
+                      "chat": {"id": body["chat_id"]}, "text": text}))
         }
         "setWebhook" => {
             let Some(url) = body["url"].as_str() else {
