@@ -220,7 +220,8 @@ impl FakeTelegram {
 
     /// Holds (`true`) or releases every `getUpdates` that would confirm an
     /// update: Telegram keeps those updates, as when the poller died
-    /// before its next call arrived.
+    /// before its next call arrived. A released call gets a 502 and
+    /// confirms nothing.
     pub fn hold_confirmations(&self, on: bool) {
         self.shared.hold_confirms.store(on, Ordering::SeqCst);
         if !on {
@@ -369,19 +370,18 @@ async fn get_updates(shared: &Shared, body: &Value) -> Response {
     }
     let offset = body["offset"].as_i64().unwrap_or(0);
     let timeout = body["timeout"].as_u64().unwrap_or(0).min(50);
-    loop {
-        let release = shared.release.notified();
-        let confirms = shared
-            .updates
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|u| u["update_id"].as_i64().unwrap_or(0) < offset);
-        if !(confirms && shared.hold_confirms.load(Ordering::SeqCst)) {
-            break;
-        }
+    let release = shared.release.notified();
+    let confirms = shared
+        .updates
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|u| u["update_id"].as_i64().unwrap_or(0) < offset);
+    if confirms && shared.hold_confirms.load(Ordering::SeqCst) {
         shared.held.fetch_add(1, Ordering::SeqCst);
         release.await;
+        // The held call "never reached Telegram": nothing is applied.
+        return err(502, "Bad Gateway");
     }
     shared.offsets.lock().unwrap().push(offset);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
