@@ -208,4 +208,35 @@ async fn a_paired_member_is_answered_in_the_group_only_when_addressed() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(t.tg.sent().len(), 4);
     assert_eq!(t.w.llm.chat_requests().len(), 3);
+    // Once revoked, ann is cut off in the group too, silently.
+    let (s, v) = call(
+        &t.w.server,
+        &t.w.owner,
+        Method::GET,
+        "/api/v1/channels/pairing",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let id = v["senders"][0]["id"].as_i64().unwrap();
+    let (s, v) = call(
+        &t.w.server,
+        &t.w.owner,
+        Method::POST,
+        &format!("/api/v1/channels/senders/{id}/revoke"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (last, _) = t.tg.push_group(
+        GROUP,
+        77,
+        "ann",
+        &mention("are you still there?"),
+        json!({}),
+    );
+    consumed(&t, last).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(t.tg.sent().len(), 4, "a revoked sender was answered");
+    assert_eq!(t.w.llm.chat_requests().len(), 3);
 }

@@ -428,7 +428,14 @@ impl Channels {
         let stored = match &m.group {
             Some(g) => {
                 store
-                    .channel_inbound_enqueue_group(&m.channel, &m.message_key, s.id, &m.text, g)
+                    .channel_inbound_enqueue_group(
+                        &m.channel,
+                        &m.message_key,
+                        s.id,
+                        &m.text,
+                        &g.chat,
+                        &g.message_id,
+                    )
                     .await?
             }
             None => {

@@ -10,24 +10,25 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::channels::SenderRow;
 use super::{Store, StoreError};
-use crate::channels::GroupRef;
 
 impl Store {
-    /// Queues a paired sender's group message; `None` for a redelivery.
+    /// Queues a paired sender's message from group `chat` (its id there
+    /// is `reply_to`); `None` for a redelivery.
     pub async fn channel_inbound_enqueue_group(
         &self,
         channel: &str,
         message_key: &str,
         sender_id: i64,
         text: &str,
-        group: &GroupRef,
+        chat: &str,
+        reply_to: &str,
     ) -> Result<Option<i64>, StoreError> {
         let (c, k, t) = (
             channel.to_string(),
             message_key.to_string(),
             text.to_string(),
         );
-        let (chat, reply_to) = (group.chat.clone(), group.message_id.clone());
+        let (chat, reply_to) = (chat.to_string(), reply_to.to_string());
         self.write(move |conn| {
             let n = conn
                 .prepare_cached(
