@@ -185,6 +185,46 @@ async fn the_same_update_posted_twice_is_answered_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_group_mention_through_the_webhook_is_answered_in_the_group() {
+    let h = webhook_mode().await;
+    // setWebhook comes after getMe, so the bot knows its name by then.
+    eventually("setWebhook", || async {
+        (!h.tg.webhook_calls().is_empty()).then_some(())
+    })
+    .await;
+    pair(&h, 60, 800).await;
+    h.w.llm.push(Reply::text(["hi team"]));
+    let group = |id: i64, from: i64, text: &str, entities: Value| {
+        json!({"update_id": id, "message": {"message_id": id, "date": 1_700_000_000,
+            "from": {"id": from, "is_bot": false, "first_name": "Ann"},
+            "chat": {"id": -100_777, "type": "group", "title": "Team"},
+            "text": text, "entities": entities}})
+    };
+    let at = json!([{"type": "mention", "offset": 0, "length": 19}]);
+    // A stranger in the group, then the paired member.
+    let (s, _) = post(
+        &h,
+        Some(HOOK_SECRET),
+        &group(801, 61, "@hardshell_test_bot hello", at.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = post(
+        &h,
+        Some(HOOK_SECRET),
+        &group(802, 60, "@hardshell_test_bot hello", at),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let s = sent(&h, 2).await;
+    assert_eq!(s[1]["chat_id"], -100_777);
+    assert_eq!(s[1]["reply_parameters"]["message_id"], 802);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(h.tg.sent().len(), 2, "the stranger was answered");
+    assert_eq!(h.w.llm.chat_requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn polling_mode_removes_a_webhook_and_refuses_webhook_posts() {
     let tg = FakeTelegram::start().await;
     let base = tg.base();
