@@ -145,7 +145,9 @@ async fn a_paired_member_is_answered_in_the_group_only_when_addressed() {
     // Not addressed to the bot: ignored.
     t.tg.push_group(GROUP, 77, "ann", "just chatting here", json!({}));
     t.tg.push_group(GROUP, 77, "ann", "@other_bot do something", json!({}));
-    t.w.llm.push(Reply::text(["hello group"]));
+    // A slow first byte, so the typing indicator is surely seen.
+    t.w.llm
+        .push(Reply::text(["hello group"]).head_delay(std::time::Duration::from_millis(400)));
     let (_, mid) = t.tg.push_group(
         GROUP,
         77,

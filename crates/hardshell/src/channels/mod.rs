@@ -6,8 +6,11 @@
 //! sender's conversation with the channel's agent → an agent turn that is
 //! tainted from its first step → the reply, sent back through the channel.
 //! An unpaired sender never reaches a model, a tool or memory: they get at
-//! most one canned reply with a pairing code. Transports (one file each:
-//! `webhook.rs`, `telegram.rs`) only check and carry bytes. No HTTP server types and no
+//! most one canned reply with a pairing code (never in a group chat:
+//! there, unpaired senders get nothing). Transports (one file each:
+//! `webhook.rs`, `telegram.rs`, with Telegram's webhook mode and group
+//! chats in `telegram_webhook.rs` and `telegram_group.rs`) only check and
+//! carry bytes. No HTTP server types and no
 //! SQL here.
 
 pub mod config;
