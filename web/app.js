@@ -11,6 +11,7 @@ import { onAgentFrame, onStoredMessage, resetTurns } from "./agent-chat.js";
 import { loadSidebarAgents } from "./sidebar-agents.js";
 import { initWelcome } from "./first-run.js";
 import { initCards, onApprovalRequested } from "./cards.js";
+import { initPairingNotice, onPairingChange } from "./channels.js";
 
 const app = byId("app");
 
@@ -45,6 +46,7 @@ async function boot() {
   }
   await loadSidebarAgents(me.user);
   initWelcome(me.user);
+  initPairingNotice(me.user);
   connectLive({
     since: () => chat.state.lastSeen,
     event: onFrame,
@@ -79,6 +81,12 @@ function onFrame(frame) {
     case "member.removed": chat.onMemberRemoved(id, data); break;
     case "conversation.deleted": chat.removedFrom(id, true); break;
     case "approval.requested": onApprovalRequested(frame, chat.state.current); break;
+    // Owners only (the server's audience): a stranger asks to be paired,
+    // or a request was decided.
+    case "pairing.requested":
+    case "pairing.pending":
+      onPairingChange(frame);
+      break;
     // agent.* feed the live reply placeholders; ready, pong and error
     // (only ever about our own typing frames) need nothing.
     default:

@@ -3,8 +3,9 @@
 // their metadata); users and roles for the owner; approvals, trust levels
 // and secrets (approvals.js, trust.js, secrets.js); the audit log with
 // Verify, actors shown by name; the owner's Security page (security.js,
-// the doctor's checks and the backup age). Every value from the server is shown as
-// text; times are relative with the exact time on hover.
+// the doctor's checks and the backup age); Channels and Pairing (channels.js).
+// Every value from the server is shown as text; times are relative with the
+// exact time on hover.
 import { get, post, patch, del, goToLogin } from "./api.js";
 import { h, byId, toast, confirmDialog, downloadJson, table, timeAgo, toSecs } from "./dom.js";
 import { agentsTab, providersTab } from "./agents.js";
@@ -12,6 +13,7 @@ import { approvalsTab } from "./approvals.js";
 import { trustTab } from "./trust.js";
 import { secretsTab } from "./secrets.js";
 import { securityTab } from "./security.js";
+import { channelsTab, pairingTab, redrawPairingCount } from "./channels.js";
 
 // Only permissions some route checks today (knowledge has no edit): a
 // checkbox that grants nothing would mislead.
@@ -41,6 +43,8 @@ function tabsFor(user) {
     ["users", "Users", admin],
     ["audit", "Audit log", admin],
     ["security", "Security", user.role === "owner"],
+    ["channels", "Channels", user.role === "owner"],
+    ["pairing", "Pairing", admin],
   ].filter((t) => t[2]);
 }
 
@@ -51,6 +55,7 @@ export async function showSettings(tab, user) {
   byId("settings-tabs").replaceChildren(...tabs.map(([id, label]) =>
     h("a", { href: `#/settings/${id}`, class: "tab" + (id === tab ? " active" : ""), "aria-current": id === tab ? "page" : undefined, dataset: { tab: id }, text: label })));
   if (tabs.some((t) => t[0] === "approvals")) countPending();
+  redrawPairingCount();
   const body = byId("settings-body");
   const mine = ++token;
   body.replaceChildren(h("p", { class: "muted", text: "Loading…" }));
@@ -62,6 +67,8 @@ export async function showSettings(tab, user) {
     trust: () => trustTab(me, () => rerender("trust")),
     secrets: () => secretsTab(me, () => rerender("secrets")),
     security: () => securityTab(),
+    channels: () => channelsTab(),
+    pairing: () => pairingTab(me, () => rerender("pairing")),
   }[tab];
   try {
     const nodes = await render();

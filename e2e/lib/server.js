@@ -3,8 +3,8 @@
 // vault to this "machine"), reads the listening URL and the one-time setup
 // token from stdout, and stops it afterwards. Also a tiny cookie-session
 // API client for arranging test data without the UI.
-import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync, rmSync, existsSync, copyFileSync, chownSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, appendFileSync, rmSync, existsSync, copyFileSync, chownSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import readline from "node:readline";
@@ -24,8 +24,12 @@ export const password = (name) => `${name}-violet-harbour-42`;
  * `runAs: { uid, gid }` runs the server as that user when the tests run as
  * root (Hardshell offers no shell tool as root): the data directory and a
  * copy of the binary are handed to it first.
+ * `vault: { name: value }` and `config: "toml"`: the data directory is
+ * made first (`init --sealed`), the values stored with `vault set`, and
+ * the text appended to its config.toml, as an operator would (not with
+ * `runAs`).
  */
-export async function startServer({ runAs } = {}) {
+export async function startServer({ runAs, vault, config } = {}) {
   let bin = binaryPath();
   if (!existsSync(bin)) throw new Error(`no hardshell binary at ${bin}; build it or set HARDSHELL_BIN`);
   const dir = mkdtempSync(path.join(tmpdir(), "hardshell-e2e-"));
@@ -46,6 +50,16 @@ export async function startServer({ runAs } = {}) {
     HARDSHELL_MACHINE_ID_FILE: path.join(dir, "machine-id"),
     HARDSHELL_LOG: process.env.HARDSHELL_LOG || "warn",
   });
+  if (vault || config) {
+    if (spawnAs.uid !== undefined) throw new Error("vault and config are not supported with runAs");
+    const run = (args, input) => {
+      const r = spawnSync(bin, args, { env, input: input ?? "", encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`hardshell ${args.join(" ")} -> ${r.status}\n${r.stderr}`);
+    };
+    run(["init", "--sealed"]);
+    for (const [name, value] of Object.entries(vault || {})) run(["vault", "set", name], value);
+    if (config) appendFileSync(path.join(dir, "data", "config.toml"), `\n${config}\n`);
+  }
   const child = spawn(bin, ["serve", "--bind", "127.0.0.1:0"], { env, stdio: ["ignore", "pipe", "pipe"], ...spawnAs });
   let stderr = "";
   child.stderr.on("data", (d) => { stderr = (stderr + d).slice(-20000); });

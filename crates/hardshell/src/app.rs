@@ -150,6 +150,7 @@ pub fn state(
         message,
     })?;
     channels.start();
+    crate::chat::owner_notices::start(opened.store.clone(), hub.clone());
     Ok(AppState {
         store: opened.store.clone(),
         audit: opened.audit.clone(),

@@ -21,6 +21,7 @@ const GROUP: i64 = -1_001_234_567_890;
 struct Tg {
     w: World,
     tg: FakeTelegram,
+    agent: i64,
 }
 
 async fn telegram() -> Tg {
@@ -39,8 +40,8 @@ async fn telegram() -> Tg {
         std::fs::write(&path, text).unwrap();
     })
     .await;
-    create_agent(&w.server, &w.owner, "helper", "openai/m1", json!({})).await;
-    Tg { w, tg }
+    let agent = create_agent(&w.server, &w.owner, "helper", "openai/m1", json!({})).await;
+    Tg { w, tg, agent }
 }
 
 async fn sent(t: &Tg, n: usize) -> Vec<Value> {
@@ -138,6 +139,17 @@ async fn an_unpaired_member_gets_nothing_in_a_group_and_start_is_ignored_there()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paired_member_is_answered_in_the_group_only_when_addressed() {
     let t = telegram().await;
+    // The owner's own web-side memory: the owner's invite links ann to the
+    // owner's user, but a group turn must never read it.
+    let (s, v) = call(
+        &t.w.server,
+        &t.w.owner,
+        Method::POST,
+        &format!("/api/v1/agents/{}/memories", t.agent),
+        Some(json!({"text": "the safe combination is 7731", "scope": "user"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
     pair(&t, 77).await;
     t.w.llm.push(Reply::text(["noted"]));
     t.tg.push_text(77, "ann", "remember: my code word is PRIVATE-XYZZY");
@@ -166,6 +178,10 @@ async fn a_paired_member_is_answered_in_the_group_only_when_addressed() {
     assert!(
         !prompt.contains("PRIVATE-XYZZY"),
         "the group turn saw the private conversation"
+    );
+    assert!(
+        !prompt.contains("7731"),
+        "the group turn read the linked user's memories"
     );
     assert!(
         prompt.contains("channel:telegram"),

@@ -226,3 +226,93 @@ fn the_db_shell_examples_run_as_written() {
     );
     assert_eq!(out.lines().nth(1), Some("1"));
 }
+
+/// Every other `curl` in the README, run as written against a live server
+/// (with `$HS`, `$TOKEN`, `$KEY` and `$SECRET` set, the README's host
+/// replaced by the test server's, and `ID` by a real user id). Each must
+/// be well formed: a 2xx, or a 404 where the line names an example id that
+/// does not exist here. A wrong method, path, header or body (400, 401,
+/// 405, 415, 422) fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_curl_in_the_readme_is_well_formed() {
+    use common::hooks::{SECRET, hooked};
+    let h = hooked().await;
+    let (_, key) = identity::agent_key(
+        &h.w.server,
+        &h.w.owner,
+        serde_json::json!({"name": "readme", "permissions": ["bookmarks:read", "bookmarks:write", "bookmarks:edit"]}),
+    )
+    .await;
+    let (s, me) = common::chat::call(
+        &h.w.server,
+        &h.w.owner,
+        reqwest::Method::GET,
+        "/api/v1/auth/me",
+        None,
+    )
+    .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{me}");
+    let my_id = me["id"]
+        .as_i64()
+        .or_else(|| me["user"]["id"].as_i64())
+        .unwrap_or_else(|| panic!("no id in {me}"));
+    let dir = h.w.env.tmp.path().to_path_buf();
+    std::fs::write(
+        dir.join("bookmarks.html"),
+        "<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<DL><p>\n<DT><A HREF=\"https://example.org/\">Example</A>\n</DL><p>\n",
+    )
+    .unwrap();
+    let text = readme();
+    let mut ran = 0;
+    for block in sh_blocks(&text) {
+        // The token and provider blocks run in their own test above.
+        if !block.iter().any(|l| l.trim_start().starts_with("curl "))
+            || block.iter().any(|l| l.starts_with("TOKEN="))
+            || block.iter().any(|l| l.contains("/api/v1/providers/"))
+        {
+            continue;
+        }
+        let mut script = String::new();
+        let mut lines = Vec::new();
+        for line in &block {
+            let code = match line.find(" # ") {
+                Some(i) => &line[..i],
+                None => line.as_str(),
+            };
+            let code = code
+                .replace("http://127.0.0.1:18780", &h.w.server.base)
+                .replace("/users/ID/", &format!("/users/{my_id}/"));
+            let t = code.trim_start();
+            if t.starts_with("curl ") {
+                script.push_str(&code);
+                script.push_str(" -sS -o /dev/null -w '%{http_code}\\n'\n");
+                lines.push(code.clone());
+            } else if t.starts_with("H=")
+                || t.starts_with("BODY=")
+                || t.starts_with("TS=")
+                || t.starts_with("SIG=")
+            {
+                script.push_str(&code);
+                script.push('\n');
+            }
+        }
+        let env = [
+            ("HS", h.w.server.base.as_str()),
+            ("TOKEN", h.w.owner.as_str()),
+            ("KEY", key.as_str()),
+            ("SECRET", SECRET),
+        ];
+        let out = bash(&dir, &script, &env);
+        let statuses: Vec<&str> = out.lines().collect();
+        assert_eq!(statuses.len(), lines.len(), "{out}");
+        for (status, line) in statuses.iter().zip(&lines) {
+            let names_example_id = line
+                .split(['/', '?', '"', '\''])
+                .any(|seg| !seg.is_empty() && seg.chars().all(|c| c.is_ascii_digit()));
+            let ok = status.starts_with('2') || (*status == "404" && names_example_id);
+            assert!(ok, "{status} from the README's\n  {line}");
+            ran += 1;
+        }
+    }
+    assert!(ran >= 15, "only {ran} curl lines ran");
+}

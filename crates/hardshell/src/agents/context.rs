@@ -88,17 +88,22 @@ async fn retrieved(turn: &mut Turn, query: &str) -> (Vec<String>, Vec<String>) {
     let mut memories = Vec::new();
     if turn.agent.memory {
         let mut scopes = vec![Scope::Conversation(turn.conversation_id)];
-        scopes.extend(turn.user_id.map(Scope::User));
-        match memory::search(
-            &store,
-            turn.agent.id,
-            &scopes,
-            query,
-            turn.rt.limits.memory_hits,
-            embedder.as_ref(),
-        )
-        .await
-        {
+        let found = match memory::person(&store, turn.conversation_id, turn.user_id).await {
+            Ok(person) => {
+                scopes.extend(person.map(Scope::User));
+                memory::search(
+                    &store,
+                    turn.agent.id,
+                    &scopes,
+                    query,
+                    turn.rt.limits.memory_hits,
+                    embedder.as_ref(),
+                )
+                .await
+            }
+            Err(e) => Err(e.into()),
+        };
+        match found {
             Ok(found) => {
                 for m in found {
                     let p = turn.screened("memory", &m.text).await;

@@ -54,6 +54,22 @@ pub fn normalise(text: &str) -> String {
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The user whose user-scoped memories a turn in `conversation_id` reads
+/// and writes: the person writing, except in a channel conversation. A
+/// channel sender's memories stay in their own conversation (one per sender
+/// and agent), so a message from outside never reads or writes what the
+/// linked user's web conversations remembered.
+pub async fn person(
+    store: &Store,
+    conversation_id: i64,
+    user_id: Option<i64>,
+) -> Result<Option<i64>, StoreError> {
+    let Some(user) = user_id else {
+        return Ok(None);
+    };
+    Ok((!store.is_channel_conversation(conversation_id).await?).then_some(user))
+}
+
 /// Saves a memory unless the same one (after normalisation) is already in
 /// that scope; `Full` when the agent is at its cap.
 pub async fn save(

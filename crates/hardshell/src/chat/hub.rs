@@ -5,6 +5,9 @@
 //! connection keeps the set of conversations its principal belongs to,
 //! built from the store, and drops events for any other. Membership
 //! changes travel through the hub too, so that set stays current.
+//! A few events belong to no conversation (a new pairing request): they
+//! carry an `audience`, a least role, and reach only human users with it;
+//! agent keys never get them.
 //! Events are serialised once at publish time into a shared, immutable
 //! buffer that the WebSocket layer sends as is, so fan-out to many
 //! connections costs a reference count each, never a copy.
@@ -14,6 +17,8 @@ use std::sync::Arc;
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
+
+use crate::auth::Role;
 
 /// How many events a slow connection may fall behind before it is told to
 /// resume (it reconnects with `?since=`).
@@ -36,6 +41,9 @@ pub struct Event {
     pub conversation_id: i64,
     /// Set on membership events; connections update their set first.
     pub membership: Option<Membership>,
+    /// Set on events outside any conversation (`conversation_id` 0):
+    /// only human users with at least this role receive them.
+    pub audience: Option<Role>,
     /// `{"type":…,"conversation_id":…,"data":…}`, serialised once. Kept
     /// as the frame payload type itself (a refcounted UTF-8 buffer that
     /// derefs to `str`) so a connection's send clones, not copies.
@@ -65,8 +73,21 @@ impl Event {
         Ok(Event {
             conversation_id,
             membership: None,
+            audience: None,
             json: json.into(),
         })
+    }
+
+    /// An event for every human user with at least `role`, outside any
+    /// conversation (`conversation_id` 0 in the envelope).
+    pub fn for_role<T: Serialize>(
+        kind: &str,
+        role: Role,
+        data: &T,
+    ) -> Result<Event, serde_json::Error> {
+        let mut ev = Event::new(kind, 0, data)?;
+        ev.audience = Some(role);
+        Ok(ev)
     }
 
     pub fn with_membership(mut self, change: Membership) -> Event {

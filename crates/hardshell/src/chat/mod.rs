@@ -7,6 +7,7 @@
 pub mod hub;
 pub mod markdown;
 pub mod mentions;
+pub mod owner_notices;
 pub mod search;
 pub mod upload_files;
 pub mod upload_slots;

@@ -5,7 +5,9 @@
 //! Owns only storage: it never sees a code in clear (only its HMAC), never
 //! decides who may pair (that is `channels::pairing`) and never calls an
 //! agent. Every multi-row change is one transaction, so a crash leaves
-//! either the old state or the new one.
+//! either the old state or the new one. After a commit that opens or
+//! decides a pairing request it announces the request's id (nothing else)
+//! to whoever listens (`pairing_changes`: the owner's live notice).
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
@@ -95,6 +97,15 @@ pub enum Opened {
     AlreadyPending,
     /// The channel's pending list is at its cap: nothing stored.
     Full,
+}
+
+/// A change to the pending pairing requests, for live notices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PairingChange {
+    /// This request was opened.
+    Opened(i64),
+    /// This request was approved or denied.
+    Decided(i64),
 }
 
 /// One queued inbound message.
@@ -328,7 +339,7 @@ impl Store {
             external_id.to_string(),
             display.to_string(),
         );
-        self.write(move |conn| {
+        let opened = self.write(move |conn| {
             let now = crate::auth::now_secs();
             let tx = conn.transaction()?;
             expire_requests(&tx, now)?;
@@ -360,7 +371,17 @@ impl Store {
             tx.commit()?;
             Ok(Opened::Created(id))
         })
-        .await
+        .await;
+        if let Ok(Opened::Created(id)) = &opened {
+            // Nobody listening is fine.
+            let _ = self.inner.pairing_changes.send(PairingChange::Opened(*id));
+        }
+        opened
+    }
+
+    /// Hears of each pairing request opened or decided (after its commit).
+    pub fn pairing_changes(&self) -> tokio::sync::broadcast::Receiver<PairingChange> {
+        self.inner.pairing_changes.subscribe()
     }
 
     /// Pending, unexpired requests, oldest first.
@@ -386,39 +407,47 @@ impl Store {
         by: i64,
         link_user: i64,
     ) -> Result<Option<(RequestRow, Option<SenderRow>)>, StoreError> {
-        self.write(move |conn| {
-            let now = crate::auth::now_secs();
-            let tx = conn.transaction()?;
-            let status = if approve { "approved" } else { "denied" };
-            let row = tx
-                .prepare_cached(&format!(
-                    "UPDATE pairing_requests SET status = ?2, decided_by = ?3, decided_at = ?4
+        let decided = self
+            .write(move |conn| {
+                let now = crate::auth::now_secs();
+                let tx = conn.transaction()?;
+                let status = if approve { "approved" } else { "denied" };
+                let row = tx
+                    .prepare_cached(&format!(
+                        "UPDATE pairing_requests SET status = ?2, decided_by = ?3, decided_at = ?4
                      WHERE code_hash = ?1 AND status = 'pending' AND expires_at > ?4
                      RETURNING {REQUEST_COLS}"
-                ))?
-                .query_row(params![&code_hash[..], status, by, now], request_of)
-                .optional()?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            let sender = if approve {
-                Some(pair(
-                    &tx,
-                    &row.channel,
-                    &row.external_id,
-                    &row.display,
-                    link_user,
-                    "request",
-                    Some(by),
-                    now,
-                )?)
-            } else {
-                None
-            };
-            tx.commit()?;
-            Ok(Some((row, sender)))
-        })
-        .await
+                    ))?
+                    .query_row(params![&code_hash[..], status, by, now], request_of)
+                    .optional()?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let sender = if approve {
+                    Some(pair(
+                        &tx,
+                        &row.channel,
+                        &row.external_id,
+                        &row.display,
+                        link_user,
+                        "request",
+                        Some(by),
+                        now,
+                    )?)
+                } else {
+                    None
+                };
+                tx.commit()?;
+                Ok(Some((row, sender)))
+            })
+            .await;
+        if let Ok(Some((row, _))) = &decided {
+            let _ = self
+                .inner
+                .pairing_changes
+                .send(PairingChange::Decided(row.id));
+        }
+        decided
     }
 
     /// Queues a paired sender's message; `None` when this channel message
@@ -664,6 +693,24 @@ impl Store {
                 )?
                 .query_row([conversation_id], sender_of)
                 .optional()?)
+        })
+        .await
+    }
+}
+
+impl Store {
+    /// Whether this conversation is a channel sender's (revoked or not;
+    /// private or in a group): such a conversation is its own whole
+    /// memory scope.
+    pub async fn is_channel_conversation(&self, conversation_id: i64) -> Result<bool, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM channel_conversations WHERE conversation_id = ?1)
+                         OR EXISTS (SELECT 1 FROM channel_group_conversations
+                                    WHERE conversation_id = ?1)",
+                )?
+                .query_row([conversation_id], |r| r.get(0))?)
         })
         .await
     }

@@ -95,6 +95,9 @@ struct Inner {
     auth_cache: auth_cache::AuthCache,
     chat_cache: chat_cache::ChatCache,
     group_commit: group_commit::GroupCommit,
+    /// Pairing requests opened and decided; the owner's live notice
+    /// listens.
+    pairing_changes: tokio::sync::broadcast::Sender<channels::PairingChange>,
 }
 
 /// A read connection on loan; it goes back to the pool even if the
@@ -209,6 +212,7 @@ impl Store {
                 auth_cache,
                 chat_cache: chat_cache::ChatCache::default(),
                 group_commit: group_commit::GroupCommit::default(),
+                pairing_changes: tokio::sync::broadcast::Sender::new(64),
             }),
         })
     }

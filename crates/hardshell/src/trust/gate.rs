@@ -281,10 +281,24 @@ pub(crate) async fn call(
     } else {
         Vec::new()
     };
+    let memory_user = if def.name.starts_with("memory_") {
+        match crate::agents::memory::person(&rt.store, site.conversation_id, site.user_id).await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::error!(%e, "memory scope lookup failed");
+                rec.reason = "memory scope unavailable";
+                audit_decision(rt, rec).await;
+                return Gated::Refused("I could not check whose memories these are.".into());
+            }
+        }
+    } else {
+        site.user_id
+    };
     let scope = ToolScope {
         agent: site.agent,
         conversation_id: site.conversation_id,
         user_id: site.user_id,
+        memory_user,
         depth: site.depth,
         embedder: site.embedder.clone(),
         bindings,

@@ -175,9 +175,17 @@ pub async fn approve(
     State(state): State<AppState>,
     Authorized(p): Authorized,
     Path(id): Path<i64>,
-    body: Option<Json<ApproveBody>>,
+    body: axum::body::Bytes,
 ) -> Result<Json<ApprovalRow>, ApiError> {
-    let always = body.is_some_and(|Json(b)| b.always);
+    // The body is optional: an empty one (even sent as JSON, as a client
+    // that always sets `Content-Type` does) means `always: false`.
+    let always = if body.trim_ascii().is_empty() {
+        false
+    } else {
+        serde_json::from_slice::<ApproveBody>(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?
+            .always
+    };
     decide(&state, &p, id, true, always).await
 }
 

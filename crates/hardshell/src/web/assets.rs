@@ -46,6 +46,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("trust.js", web!("trust.js"), JS),
     ("secrets.js", web!("secrets.js"), JS),
     ("security.js", web!("security.js"), JS),
+    ("channels.js", web!("channels.js"), JS),
     ("bookmarks.js", web!("bookmarks.js"), JS),
     ("icon.svg", web!("icon.svg"), SVG),
 ];

@@ -328,6 +328,32 @@ pub async fn revoke(
     Ok(Json(pairing::revoke(&ctx(&state), id, p.actor()).await?))
 }
 
+/// One webhook channel as its config sets it up (never its secret).
+#[derive(Serialize, ToSchema)]
+pub struct HookStatus {
+    /// `webhook:NAME`.
+    channel: String,
+    /// The handle of the agent that answers.
+    agent: String,
+    /// The vault entry that holds its HMAC secret (the name only).
+    secret_entry: String,
+    /// The host replies are POSTed to; null when they stay in the
+    /// conversation.
+    callback_host: Option<String>,
+    max_body_bytes: usize,
+}
+
+/// The Telegram bot as its config sets it up (never its token).
+#[derive(Serialize, ToSchema)]
+pub struct TelegramSetup {
+    /// The handle of the agent that answers.
+    agent: String,
+    /// The vault entry that holds the bot token (the name only).
+    token_entry: String,
+    /// The Bot API's host.
+    api_host: Option<String>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ChannelsStatus {
     /// Configured webhook channels, as `webhook:NAME`.
@@ -335,6 +361,16 @@ pub struct ChannelsStatus {
     /// The Telegram poller: last poll and last error (null when not set up).
     #[schema(value_type = Option<Object>)]
     telegram: Option<crate::channels::telegram::Status>,
+    /// Each webhook channel's agent, secret entry and callback host.
+    hooks: Vec<HookStatus>,
+    /// The Telegram bot's agent and token entry (null when not set up).
+    telegram_setup: Option<TelegramSetup>,
+}
+
+fn host_of(url: &str) -> Option<String> {
+    url.parse::<axum::http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(str::to_string))
 }
 
 /// Which channels are set up, and the Telegram poller's state.
@@ -346,16 +382,27 @@ pub async fn status(
     State(state): State<AppState>,
     Authorized(_p): Authorized,
 ) -> Json<ChannelsStatus> {
-    let mut webhooks: Vec<String> = state
-        .config
-        .channels
+    let cfg = &state.config.channels;
+    // A BTreeMap: already sorted by name.
+    let hooks: Vec<HookStatus> = cfg
         .webhooks
-        .keys()
-        .map(|n| format!("webhook:{n}"))
+        .iter()
+        .map(|(n, h)| HookStatus {
+            channel: format!("webhook:{n}"),
+            agent: h.agent.clone(),
+            secret_entry: h.secret.clone(),
+            callback_host: h.callback_url.as_deref().and_then(host_of),
+            max_body_bytes: h.max_body_bytes,
+        })
         .collect();
-    webhooks.sort();
     Json(ChannelsStatus {
-        webhooks,
+        webhooks: hooks.iter().map(|h| h.channel.clone()).collect(),
         telegram: state.channels.telegram_status(),
+        hooks,
+        telegram_setup: cfg.telegram.as_ref().map(|t| TelegramSetup {
+            agent: t.agent.clone(),
+            token_entry: t.token_secret.clone(),
+            api_host: host_of(&t.api_base),
+        }),
     })
 }

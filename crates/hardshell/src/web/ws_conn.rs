@@ -3,7 +3,9 @@
 //! and enforces the frame, rate and liveness limits.
 //!
 //! Must never forward an event for a conversation outside its membership
-//! set, and never re-serialise an event (they arrive as shared JSON).
+//! set, nor an event with an audience (a least role) to anyone below it
+//! or to an agent key, and never re-serialise an event (they arrive as
+//! shared JSON).
 //!
 //! Close codes: 1008 rate limit, 1009 frame too large, 1011 internal error,
 //! 4000 fell behind (reconnect with `?since=`), 4001 credential revoked or
@@ -454,6 +456,11 @@ impl Live {
     /// Applies a membership change carried by `ev`, then says whether
     /// this connection may see it.
     fn admit(&mut self, ev: &Event) -> bool {
+        if let Some(min) = ev.audience {
+            // Outside any conversation: humans with the role, never keys.
+            return matches!(&self.principal.identity,
+                Identity::User(u) if !u.disabled && u.role.at_least(min));
+        }
         let me = self.member_user;
         match ev.membership {
             Some(Membership::Joined { user_id }) if Some(user_id) == me => {

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod fake_llm;
 pub mod fake_telegram;
 pub mod gate;
+pub mod hooks;
 pub mod identity;
 pub mod sites;
 pub mod ws;

@@ -34,6 +34,8 @@ pub struct Seen {
     pub target: String,
     pub headers: BTreeMap<String, String>,
     pub body: String,
+    /// When the whole body had arrived (for latency benchmarks).
+    pub at: std::time::Instant,
 }
 
 type Pages = BTreeMap<String, Page>;
@@ -115,6 +117,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         target,
         headers: headers.clone(),
         body: String::from_utf8_lossy(&body).into_owned(),
+        at: std::time::Instant::now(),
     });
     let page = shared.pages.lock().unwrap().get(&path).cloned();
     match page {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::openai::model_ids;
 use super::transport::{Decoder, Transport, stream_error};
-use super::wire::{SseEvent, SseParser, ToolCallAssembler};
+use super::wire::{SseEvent, SseParser, ToolCallAssembler, protocol};
 use super::{
     ChatRequest, EventStream, FinishReason, Provider, ProviderConfig, ProviderError, Role,
     StreamEvent, Usage,
@@ -265,13 +265,13 @@ impl AnthropicDecoder {
 impl Decoder for AnthropicDecoder {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<StreamEvent>) -> Result<(), ProviderError> {
         let mut events = Vec::new();
-        self.sse.feed(bytes, &mut events);
+        self.sse.feed(bytes, &mut events).map_err(protocol)?;
         events.into_iter().try_for_each(|e| self.event(e, out))
     }
 
     fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), ProviderError> {
         let mut events = Vec::new();
-        self.sse.finish(&mut events);
+        self.sse.finish(&mut events).map_err(protocol)?;
         events.into_iter().try_for_each(|e| self.event(e, out))?;
         // A stop reason without `message_stop` still ends the reply whole.
         if self.stop.is_some() && self.tools.is_empty() {

@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::transport::{Decoder, Transport, stream_error};
-use super::wire::{SseEvent, SseParser, ToolCallAssembler};
+use super::wire::{SseEvent, SseParser, ToolCallAssembler, protocol};
 use super::{
     ChatMessage, ChatRequest, EventStream, FinishReason, Provider, ProviderConfig, ProviderError,
     Role, StreamEvent, Usage,
@@ -191,7 +191,7 @@ impl OpenAiDecoder {
 impl Decoder for OpenAiDecoder {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<StreamEvent>) -> Result<(), ProviderError> {
         let mut events = Vec::new();
-        self.sse.feed(bytes, &mut events);
+        self.sse.feed(bytes, &mut events).map_err(protocol)?;
         for event in events {
             self.event(event, out)?;
         }
@@ -200,7 +200,7 @@ impl Decoder for OpenAiDecoder {
 
     fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), ProviderError> {
         let mut events = Vec::new();
-        self.sse.finish(&mut events);
+        self.sse.finish(&mut events).map_err(protocol)?;
         for event in events {
             self.event(event, out)?;
         }

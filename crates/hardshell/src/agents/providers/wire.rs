@@ -15,87 +15,68 @@ pub struct SseEvent {
     pub data: String,
 }
 
-/// Incremental SSE parser (the WHATWG `text/event-stream` rules): lines end
-/// in LF, CRLF or CR; `:` lines are comments; several `data:` lines join with
-/// LF; a blank line dispatches; `id` and `retry` are ignored.
-#[derive(Debug, Default)]
+/// The largest SSE event (its lines together) a provider may send. A
+/// provider streams small deltas; an event past this is refused rather
+/// than buffered without bound.
+pub const MAX_SSE_EVENT_BYTES: usize = 1 << 20;
+
+/// An event over [`MAX_SSE_EVENT_BYTES`].
+#[derive(Debug, thiserror::Error)]
+#[error("a stream event is over {MAX_SSE_EVENT_BYTES} bytes")]
+pub struct SseOverflow;
+
+/// Incremental SSE parsing (the WHATWG `text/event-stream` rules) by the
+/// `sse-parse` crate, with a cap on how much one event may buffer. One
+/// difference from a browser, kept on purpose: at the end of the stream a
+/// last event without its blank line still counts (some servers close
+/// right after `data: [DONE]`).
+#[derive(Debug)]
 pub struct SseParser {
-    line: Vec<u8>,
-    after_cr: bool,
-    event: String,
-    data: String,
+    inner: sse_parse::SseParser,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl SseParser {
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) {
-        for &b in bytes {
-            if std::mem::take(&mut self.after_cr) && b == b'\n' {
-                continue; // the LF of a CRLF split across reads
-            }
-            match b {
-                b'\r' => {
-                    self.after_cr = true;
-                    self.line_done(out);
-                }
-                b'\n' => self.line_done(out),
-                _ => self.line.push(b),
-            }
+        SseParser {
+            inner: sse_parse::SseParser::new().max_buffer(MAX_SSE_EVENT_BYTES),
         }
     }
 
-    /// End of stream: a last event without its blank line still counts
-    /// (some servers close right after `data: [DONE]`).
-    pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
-        if !self.line.is_empty() {
-            self.line_done(out);
-        }
-        self.dispatch(out);
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseOverflow> {
+        self.inner.feed(bytes);
+        self.drain(out)
     }
 
-    fn line_done(&mut self, out: &mut Vec<SseEvent>) {
-        let raw = std::mem::take(&mut self.line);
-        if raw.is_empty() {
-            self.dispatch(out);
-            return;
-        }
-        let line = String::from_utf8_lossy(&raw);
-        if line.starts_with(':') {
-            return;
-        }
-        let (field, value) = match line.split_once(':') {
-            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
-            None => (line.as_ref(), ""),
-        };
-        match field {
-            "event" => value.clone_into(&mut self.event),
-            "data" => {
-                self.data.push_str(value);
-                self.data.push('\n');
-            }
-            _ => {}
-        }
+    /// End of stream: dispatches an event whose blank line never came.
+    pub fn finish(&mut self, out: &mut Vec<SseEvent>) -> Result<(), SseOverflow> {
+        self.inner.feed(b"\n\n");
+        self.inner.finish();
+        self.drain(out)
     }
 
-    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
-        let event = std::mem::take(&mut self.event);
-        if self.data.is_empty() {
-            return;
+    fn drain(&mut self, out: &mut Vec<SseEvent>) -> Result<(), SseOverflow> {
+        if self.inner.overflows() > 0 {
+            return Err(SseOverflow);
         }
-        let mut data = std::mem::take(&mut self.data);
-        data.pop(); // the LF after the last data line
-        out.push(SseEvent {
-            event: if event.is_empty() {
-                "message".to_owned()
-            } else {
-                event
-            },
-            data,
-        });
+        while let Some(e) = self.inner.next_event() {
+            out.push(SseEvent {
+                event: e.event,
+                data: e.data,
+            });
+        }
+        Ok(())
     }
+}
+
+/// A too-large event as the providers report it.
+pub fn protocol(e: SseOverflow) -> super::ProviderError {
+    super::ProviderError::Protocol(e.to_string())
 }
 
 /// Splits newline-delimited JSON into lines; CRLF and blank lines are fine.
@@ -247,9 +228,9 @@ mod tests {
         let mut p = SseParser::new();
         let mut out = Vec::new();
         for c in chunks {
-            p.feed(c, &mut out);
+            p.feed(c, &mut out).unwrap();
         }
-        p.finish(&mut out);
+        p.finish(&mut out).unwrap();
         out
     }
 
@@ -288,6 +269,23 @@ mod tests {
         let got = sse_all(&[&raw[..i], &raw[i..cr], &raw[cr..]]);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].data, "héllo");
+    }
+
+    #[test]
+    fn an_event_over_the_cap_is_refused_not_buffered() {
+        let mut p = SseParser::new();
+        let mut out = Vec::new();
+        let chunk = vec![b'x'; 64 * 1024];
+        p.feed(b"data: ", &mut out).unwrap();
+        let mut refused = false;
+        for _ in 0..(MAX_SSE_EVENT_BYTES / chunk.len() + 2) {
+            if p.feed(&chunk, &mut out).is_err() {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "an endless line was buffered");
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -57,8 +57,12 @@ pub(super) const SEARCH: ToolDef = ToolDef {
 };
 
 fn scope_of(a: &SaveArgs, scope: &ToolScope<'_>) -> Result<Scope, String> {
-    match (a.scope.as_deref(), scope.user_id) {
+    match (a.scope.as_deref(), scope.memory_user) {
         (Some("conversation"), _) | (None, None) => Ok(Scope::Conversation(scope.conversation_id)),
+        // A channel sender: this conversation is their whole memory scope.
+        (Some("user"), None) if scope.user_id.is_some() => {
+            Ok(Scope::Conversation(scope.conversation_id))
+        }
         (Some("user") | None, Some(uid)) => Ok(Scope::User(uid)),
         (Some("user"), None) => Err("there is no person to remember this about".into()),
         (Some(other), _) => Err(format!("unknown scope `{other}`")),
@@ -107,7 +111,7 @@ pub(super) async fn search(
     a: QueryArgs,
 ) -> Result<String, String> {
     let mut scopes = vec![Scope::Conversation(scope.conversation_id)];
-    scopes.extend(scope.user_id.map(Scope::User));
+    scopes.extend(scope.memory_user.map(Scope::User));
     let found = memory::search(
         &rt.store,
         scope.agent.id,

@@ -39,6 +39,9 @@ pub(crate) struct ToolScope<'a> {
     pub agent: &'a AgentRow,
     pub conversation_id: i64,
     pub user_id: Option<i64>,
+    /// Whose user-scoped memories the memory tools touch: `user_id`, except
+    /// in a channel conversation (see `memory::person`).
+    pub memory_user: Option<i64>,
     pub depth: u8,
     pub embedder: Option<SharedProvider>,
     /// Secret bindings, loaded only when a call names a secret.

@@ -84,6 +84,7 @@ fn every_tool_has_a_strict_schema_and_unknown_fields_are_refused() {
         agent: &a,
         conversation_id: 1,
         user_id: Some(1),
+        memory_user: Some(1),
         depth: 0,
         embedder: None,
         bindings: Vec::new(),
