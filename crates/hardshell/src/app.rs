@@ -143,6 +143,7 @@ pub fn state(
         std::sync::Arc::clone(&runtime),
         Arc::clone(&opened.pepper),
         &config.channels,
+        config.server.public_origin.as_deref(),
     )
     .map_err(|message| crate::config::ConfigError::Invalid {
         key: "channels",

@@ -484,6 +484,8 @@ pub const ROUTES: &[RouteRule] = &[
     ), // Channels (DESIGN §10): the inbound webhook authenticates by its
     // signature; pairing decisions are the owner's, invites also admins'.
     rule("POST", "/api/v1/channels/{name}/inbound", Public),
+    // Telegram webhook mode: authenticates by its secret token.
+    rule("POST", "/api/v1/channels/telegram/webhook", Public),
     rule("GET", "/api/v1/channels", Human(Role::Owner)),
     rule("GET", "/api/v1/channels/pairing", Human(Role::Owner)),
     rule(

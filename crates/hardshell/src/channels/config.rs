@@ -53,8 +53,19 @@ fn default_max_body() -> usize {
     DEFAULT_MAX_BODY
 }
 
-/// The Telegram bot. Long polling only; webhook mode is not built, so a
-/// `webhook` key is refused like any unknown key.
+/// How the bot receives updates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TelegramMode {
+    /// `getUpdates` long polling (the default; needs no public address).
+    #[default]
+    Polling,
+    /// Telegram POSTs updates to `server.public_origin` (HTTPS), each
+    /// carrying the `secret_token` from the vault entry `webhook_secret`.
+    Webhook,
+}
+
+/// The Telegram bot: long polling by default, webhook mode opt-in.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelegramConfig {
@@ -72,6 +83,13 @@ pub struct TelegramConfig {
     /// (1..=20 MiB, Telegram's own download limit); default 10 MiB.
     #[serde(default = "default_max_file")]
     pub max_file_bytes: u64,
+    /// `polling` (default) or `webhook`.
+    #[serde(default)]
+    pub mode: TelegramMode,
+    /// Webhook mode: the vault entry holding the `secret_token` Telegram
+    /// sends with every update (32-256 of A-Z, a-z, 0-9, `_`, `-`).
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
 }
 
 fn default_max_file() -> u64 {
@@ -168,6 +186,19 @@ impl ChannelsConfig {
             if !(1..=20 * 1024 * 1024).contains(&tg.max_file_bytes) {
                 return Err("telegram.max_file_bytes must be 1..=20971520".into());
             }
+            if let Some(ws) = &tg.webhook_secret {
+                if ws.trim().is_empty() || *ws == tg.token_secret {
+                    return Err("telegram.webhook_secret must name a vault entry of its own".into());
+                }
+                if secrets.contains_key(ws.as_str()) {
+                    return Err("telegram.webhook_secret is also a webhook's secret".into());
+                }
+            } else if tg.mode == TelegramMode::Webhook {
+                return Err(
+                    "telegram mode = \"webhook\" needs webhook_secret (a vault entry holding the secret_token)"
+                        .into(),
+                );
+            }
         }
         Ok(())
     }
@@ -194,6 +225,9 @@ impl ChannelsConfig {
             .collect();
         if let Some(tg) = &self.telegram {
             wanted.push(("telegram".into(), tg.token_secret.as_str(), 1));
+            if let Some(ws) = tg.webhook_secret.as_deref() {
+                wanted.push(("telegram.webhook_secret".into(), ws, MIN_SECRET_BYTES));
+            }
         }
         for (name, secret, min) in wanted {
             let Some(value) = get(secret) else {
@@ -203,6 +237,13 @@ impl ChannelsConfig {
             };
             if value.expose_secret().len() < min {
                 return Err(format!("{name}: the secret must be at least {min} bytes"));
+            }
+            if name == "telegram.webhook_secret"
+                && !super::telegram_webhook::token_chars_ok(value.expose_secret())
+            {
+                return Err(format!(
+                    "{name}: Telegram accepts only 1-256 of A-Z, a-z, 0-9, _ and - in a secret_token"
+                ));
             }
             for other in names.iter().filter(|n| **n != secret) {
                 if get(other).is_some_and(|v| v.expose_secret() == value.expose_secret()) {
@@ -255,6 +296,8 @@ mod tests {
             api_base: base.into(),
             poll_timeout_secs: timeout,
             max_file_bytes: default_max_file(),
+            mode: TelegramMode::Polling,
+            webhook_secret: None,
         };
         let mut c = ChannelsConfig {
             telegram: Some(tg("tg", "https://api.telegram.org", 30)),
@@ -274,7 +317,7 @@ mod tests {
         c.webhooks.insert("a".into(), hook("tg"));
         c.telegram = Some(tg("tg", "https://api.telegram.org", 30));
         assert!(c.validate().unwrap_err().contains("webhook's secret"));
-        // Webhook mode is not built: the key is refused, not ignored.
+        // An unknown key is refused, not ignored.
         let toml_text = "[telegram]\ntoken_secret = \"t\"\nagent = \"a\"\nwebhook = true\n";
         assert!(toml::from_str::<ChannelsConfig>(toml_text).is_err());
     }

@@ -6,16 +6,21 @@
 //! sender's conversation with the channel's agent → an agent turn that is
 //! tainted from its first step → the reply, sent back through the channel.
 //! An unpaired sender never reaches a model, a tool or memory: they get at
-//! most one canned reply with a pairing code. Transports (one file each:
-//! `webhook.rs`, `telegram.rs`) only check and carry bytes. No HTTP server types and no
+//! most one canned reply with a pairing code (never in a group chat:
+//! there, unpaired senders get nothing). Transports (one file each:
+//! `webhook.rs`, `telegram.rs`, with Telegram's webhook mode and group
+//! chats in `telegram_webhook.rs` and `telegram_group.rs`) only check and
+//! carry bytes. No HTTP server types and no
 //! SQL here.
 
 pub mod config;
 pub mod pairing;
 pub mod telegram;
 pub mod telegram_approvals;
+pub mod telegram_group;
 pub mod telegram_media;
 pub mod telegram_text;
+pub mod telegram_webhook;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -46,6 +51,16 @@ pub struct Inbound {
     /// What the platform calls them (shown to the owner, never trusted).
     pub display: String,
     pub text: String,
+    /// Set for a group chat's message: answered there, in a conversation
+    /// of its own (only paired senders; see `telegram_group`).
+    pub group: Option<GroupRef>,
+}
+
+/// The group chat a message came from and its id there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRef {
+    pub chat: String,
+    pub message_id: String,
 }
 
 /// What became of an inbound message.
@@ -88,6 +103,10 @@ pub struct Channels {
     hooks: HashMap<String, Hook>,
     /// The Telegram bot and its agent handle, when configured.
     telegram: Option<(Arc<telegram::Client>, String)>,
+    /// Webhook mode's URL and secret entry (none: long polling).
+    telegram_hook: Option<telegram_webhook::Hook>,
+    /// The bot's id and username, from `getMe` at start.
+    tg_bot: std::sync::OnceLock<telegram_group::Bot>,
     per_sender: DefaultKeyedRateLimiter<i64>,
     /// Tokens a paired sender may use per UTC day.
     sender_day_tokens: i64,
@@ -151,8 +170,10 @@ impl Channels {
         rt: Arc<Runtime>,
         pepper: Pepper,
         cfg: &config::ChannelsConfig,
+        public_origin: Option<&str>,
     ) -> Result<Arc<Channels>, String> {
         cfg.check_secrets(&rt.vault)?;
+        let telegram_hook = telegram_webhook::hook(cfg, public_origin)?;
         let mut hooks = HashMap::new();
         for (name, hc) in &cfg.webhooks {
             hooks.insert(
@@ -184,6 +205,8 @@ impl Channels {
             pepper,
             hooks,
             telegram,
+            telegram_hook,
+            tg_bot: std::sync::OnceLock::new(),
             per_sender: RateLimiter::keyed(limit_quota(cfg.per_minute())),
             sender_day_tokens: cfg.sender_day_tokens(),
             guesses: pairing::Guesses::default(),
@@ -243,7 +266,11 @@ impl Channels {
     /// answered, and answers stored but not sent.
     pub fn start(self: &Arc<Self>) {
         if let Some((client, _)) = &self.telegram {
-            tokio::spawn(telegram::poll(Arc::clone(self), Arc::clone(client)));
+            let (me, client) = (Arc::clone(self), Arc::clone(client));
+            match &self.telegram_hook {
+                Some(hook) => tokio::spawn(me.telegram_register(client, hook.clone())),
+                None => tokio::spawn(telegram::poll(me, client)),
+            };
         }
         let me = Arc::clone(self);
         tokio::spawn(async move {
@@ -287,6 +314,16 @@ impl Channels {
         let display: String = m.display.chars().take(MAX_ID_CHARS).collect();
         let store = &self.rt.store;
         let sender = store.channel_sender(&m.channel, &m.external_id).await?;
+        if m.group.is_some() {
+            // Groups: paired senders only, and never a pairing step (no
+            // code or canned reply is ever posted to a group).
+            return match sender {
+                Some(s) if s.revoked_at.is_none() && !m.text.trim().starts_with("/start") => {
+                    self.accept(&m, &s).await
+                }
+                _ => Ok(Ingested::Ignored),
+            };
+        }
         if let Some(code) = m.text.trim().strip_prefix("/start") {
             return self
                 .redeem(&m, &display, code.trim(), sender.as_ref())
@@ -392,12 +429,27 @@ impl Channels {
         if self.per_sender.check_key(&s.id).is_err() {
             return Ok(Ingested::RateLimited);
         }
-        let Some(id) = self
-            .rt
-            .store
-            .channel_inbound_enqueue(&m.channel, &m.message_key, s.id, &m.text)
-            .await?
-        else {
+        let store = &self.rt.store;
+        let stored = match &m.group {
+            Some(g) => {
+                store
+                    .channel_inbound_enqueue_group(
+                        &m.channel,
+                        &m.message_key,
+                        s.id,
+                        &m.text,
+                        &g.chat,
+                        &g.message_id,
+                    )
+                    .await?
+            }
+            None => {
+                store
+                    .channel_inbound_enqueue(&m.channel, &m.message_key, s.id, &m.text)
+                    .await?
+            }
+        };
+        let Some(id) = stored else {
             return Ok(Ingested::Duplicate);
         };
         let me = Arc::clone(self);
@@ -485,7 +537,11 @@ impl Channels {
             }
             return;
         }
-        let typing = self.typing(&row.channel, &posted.sender.external_id);
+        let Ok(group) = self.group_of(row.id).await else {
+            return;
+        };
+        let to = group.map_or(posted.sender.external_id.clone(), |g| g.chat);
+        let typing = self.typing(&row.channel, &to);
         let reply = crate::agents::turn::run_streamed(Arc::clone(&self.rt), req).await;
         if let Some(t) = typing {
             t.abort();
@@ -522,16 +578,22 @@ impl Channels {
                 return;
             }
         };
-        if self
-            .send(
-                &row.channel,
-                &sender.external_id,
-                reply,
-                Some(&row.message_key),
-            )
-            .await
-            && let Err(e) = self.rt.store.channel_inbound_finish(row.id, true).await
-        {
+        let Ok(group) = self.group_of(row.id).await else {
+            return;
+        };
+        let sent = match &group {
+            Some(g) => self.send_group(g, reply).await,
+            None => {
+                self.send(
+                    &row.channel,
+                    &sender.external_id,
+                    reply,
+                    Some(&row.message_key),
+                )
+                .await
+            }
+        };
+        if sent && let Err(e) = self.rt.store.channel_inbound_finish(row.id, true).await {
             tracing::error!(%e, "could not mark a channel reply sent");
         }
     }

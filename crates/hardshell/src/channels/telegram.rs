@@ -8,8 +8,8 @@
 //! ingest returned, so an update is confirmed to Telegram only once it is
 //! stored; a redelivered update is a duplicate in the queue. HTTP 409 (a
 //! second poller or a webhook on the same token) is reported and waited
-//! out, not fought; 429 waits `retry_after`. Only private chats with a
-//! text message are taken; group chats are not supported yet.
+//! out, not fought; 429 waits `retry_after`. Private chats' text messages
+//! are taken here; group chats' are `telegram_group`'s.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -78,6 +78,12 @@ pub struct Message {
     pub document: Option<super::telegram_media::Document>,
     #[serde(default)]
     pub caption: Option<String>,
+    /// Mentions and other spans of `text` (for group chats).
+    #[serde(default)]
+    pub entities: Vec<super::telegram_group::Entity>,
+    /// The message this one replies to (for group chats).
+    #[serde(default)]
+    pub reply_to_message: Option<Box<Message>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -217,7 +223,7 @@ impl Client {
         }
     }
 
-    fn note(&self, error: Option<String>) {
+    pub(super) fn note(&self, error: Option<String>) {
         if let Ok(mut s) = self.status.lock() {
             s.last_poll = Some(crate::auth::now_secs());
             if error.is_some() {
@@ -246,11 +252,17 @@ pub fn inbound(u: &Update) -> Option<super::Inbound> {
             .map(|n| format!("@{n}"))
             .unwrap_or_else(|| from.first_name.clone()),
         text,
+        group: None,
     })
 }
 
 /// The long-polling loop; runs for the life of the server.
 pub async fn poll(channels: Arc<super::Channels>, client: Arc<Client>) {
+    channels.telegram_identify(&client).await;
+    // A webhook left from webhook mode would make every poll a 409.
+    if let Err(e) = client.delete_webhook().await {
+        tracing::warn!(error = %e, "telegram: deleteWebhook failed");
+    }
     let mut offset: i64 = 0;
     loop {
         let updates = match client.get_updates(offset).await {
@@ -283,18 +295,11 @@ pub async fn poll(channels: Arc<super::Channels>, client: Arc<Client>) {
             if u.update_id < offset {
                 continue;
             }
-            let handled = match inbound(&u) {
-                Some(m) => channels.ingest(m).await.map(|_| ()),
-                None => channels.telegram_other(&client, &u).await,
-            };
-            match handled {
-                Ok(()) | Err(super::ChannelError::Invalid(_)) => {}
-                Err(e) => {
-                    // Not stored: keep the offset so Telegram sends it again.
-                    tracing::error!(%e, "telegram: could not store an update");
-                    tokio::time::sleep(ERROR_BACKOFF).await;
-                    break;
-                }
+            if let Err(e) = channels.telegram_update(u.clone()).await {
+                // Not stored: keep the offset so Telegram sends it again.
+                tracing::error!(%e, "telegram: could not store an update");
+                tokio::time::sleep(ERROR_BACKOFF).await;
+                break;
             }
             offset = u.update_id + 1;
         }

@@ -194,6 +194,7 @@ impl Channels {
                     external_id: external,
                     display,
                     text,
+                    group: None,
                 };
                 return self.ingest(inbound).await.map(|_| ());
             }

@@ -248,6 +248,12 @@ impl Config {
         self.trusted_proxy_nets()?;
         self.channels
             .validate()
+            .and_then(|()| {
+                crate::channels::telegram_webhook::check_origin(
+                    &self.channels,
+                    self.server.public_origin.as_deref(),
+                )
+            })
             .map_err(|message| ConfigError::Invalid {
                 key: "channels",
                 message,

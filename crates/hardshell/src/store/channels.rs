@@ -538,7 +538,12 @@ impl Store {
                 tx.commit()?;
                 return Ok(Some(Posted { sender, message }));
             }
-            let conversation = sender_conversation(&tx, &sender, agent_id, now)?;
+            let conversation = match super::channel_groups::inbound_chat(&tx, inbound_id)? {
+                Some(chat) => {
+                    super::channel_groups::group_conversation(&tx, &sender, agent_id, &chat, now)?
+                }
+                None => sender_conversation(&tx, &sender, agent_id, now)?,
+            };
             let html = crate::chat::markdown::render(&row.text, &[]);
             let meta = json!({"channel": sender.channel, "sender": sender.external_id});
             tx.execute(
@@ -695,13 +700,16 @@ impl Store {
 }
 
 impl Store {
-    /// Whether this conversation is a channel sender's (revoked or not):
-    /// such a conversation is the sender's whole memory scope.
+    /// Whether this conversation is a channel sender's (revoked or not;
+    /// private or in a group): such a conversation is its own whole
+    /// memory scope.
     pub async fn is_channel_conversation(&self, conversation_id: i64) -> Result<bool, StoreError> {
         self.read(move |conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM channel_conversations WHERE conversation_id = ?1)",
+                    "SELECT EXISTS (SELECT 1 FROM channel_conversations WHERE conversation_id = ?1)
+                         OR EXISTS (SELECT 1 FROM channel_group_conversations
+                                    WHERE conversation_id = ?1)",
                 )?
                 .query_row([conversation_id], |r| r.get(0))?)
         })
@@ -720,9 +728,12 @@ impl Store {
             Ok(conn
                 .prepare_cached(
                     "SELECT coalesce(sum(u.input_tokens + u.output_tokens), 0)
-                     FROM channel_conversations c
+                     FROM (SELECT conversation_id FROM channel_conversations WHERE sender_id = ?1
+                           UNION ALL
+                           SELECT conversation_id FROM channel_group_conversations
+                           WHERE sender_id = ?1) c
                      JOIN agent_usage u ON u.conversation_id = c.conversation_id
-                     WHERE c.sender_id = ?1 AND u.day = ?2",
+                     WHERE u.day = ?2",
                 )?
                 .query_row(params![sender_id, day], |r| r.get(0))?)
         })

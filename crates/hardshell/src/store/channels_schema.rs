@@ -102,3 +102,21 @@ CREATE TABLE channel_inbound_uploads (
     PRIMARY KEY (inbound_id, upload_id)
 );
 "#;
+
+/// Group chats (Telegram): a queued message from a group remembers the
+/// chat and its message id there (the answer goes back to that group as a
+/// reply), and each (sender, agent, chat) has a conversation of its own,
+/// apart from the sender's private one.
+pub(super) const V_CHANNELS_GROUPS: &str = r#"
+ALTER TABLE channel_inbound ADD COLUMN chat TEXT;
+ALTER TABLE channel_inbound ADD COLUMN reply_to TEXT;
+
+CREATE TABLE channel_group_conversations (
+    sender_id       INTEGER NOT NULL REFERENCES channel_senders(id) ON DELETE CASCADE,
+    agent_id        INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    chat            TEXT NOT NULL,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    PRIMARY KEY (sender_id, agent_id, chat)
+);
+CREATE INDEX channel_group_conversations_conv ON channel_group_conversations(conversation_id);
+"#;

@@ -14,6 +14,7 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up(super::bookmarks_schema::V8),
         M::up(super::channels_schema::V_CHANNELS),
         M::up(super::channels_schema::V_CHANNELS_MEDIA),
+        M::up(super::channels_schema::V_CHANNELS_GROUPS),
     ])
 }
 

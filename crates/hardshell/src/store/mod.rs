@@ -15,6 +15,7 @@ pub mod bookmark_folders;
 pub mod bookmark_pages;
 pub mod bookmarks;
 mod bookmarks_schema;
+pub mod channel_groups;
 pub mod channels;
 pub mod channels_media;
 mod channels_schema;

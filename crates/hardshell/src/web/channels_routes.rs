@@ -128,6 +128,7 @@ pub async fn inbound(
             external_id: body.sender,
             display: body.name,
             text: body.text,
+            group: None,
         })
         .await;
     let status = match result {

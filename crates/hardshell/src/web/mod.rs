@@ -16,6 +16,7 @@ pub mod bind;
 mod bookmark_page_routes;
 mod bookmarks_routes;
 mod channels_routes;
+mod channels_telegram_routes;
 mod chat_routes;
 pub mod client_ip;
 mod doctor_routes;
@@ -229,6 +230,7 @@ fn channel_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(c::status))
         .routes(routes!(c::inbound))
+        .routes(routes!(channels_telegram_routes::webhook))
         .routes(routes!(c::overview))
         .routes(routes!(c::invite))
         .routes(routes!(c::approve))

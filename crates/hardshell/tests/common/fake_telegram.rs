@@ -5,7 +5,9 @@
 //! `sendMessage` (with `reply_markup`; button data over 64 bytes is
 //! `BUTTON_DATA_INVALID`), `answerCallbackQuery`, `editMessageReplyMarkup`, `sendChatAction`,
 //! `getMe`, `getFile` and file download (`/file/bot<TOKEN>/<file_path>`,
-//! optionally chunked without a length, as a lying server would), and the errors (401 for a
+//! optionally chunked without a length, as a lying server would),
+//! `setWebhook` and `deleteWebhook` (while a webhook is set, `getUpdates`
+//! is a 409, as on Telegram), and the errors (401 for a
 //! wrong token, 409 when another poller holds the token, 429 with
 //! `retry_after`, 400 for a message over 4096 characters or a MarkdownV2
 //! text with an unescaped reserved character outside code). It is
@@ -23,6 +25,9 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 pub const TOKEN: &str = "123456:AAFakeTokenForTests_abcdefghijklmnop";
+/// The bot's user id and username (`getMe`).
+pub const BOT_ID: i64 = 123456;
+pub const BOT_USERNAME: &str = "hardshell_test_bot";
 
 /// A downloadable file: (file_path, bytes, the size getFile declares,
 /// streamed without a length).
@@ -44,6 +49,14 @@ struct Shared {
     limit_next: AtomicU32,
     next_update: AtomicI64,
     next_message: AtomicI64,
+    /// `setWebhook` / `deleteWebhook` calls: (method, body).
+    webhook_calls: Mutex<Vec<(String, Value)>>,
+    webhook: Mutex<Option<String>>,
+    /// While on, a `getUpdates` that would confirm an update is held
+    /// unanswered and unapplied (as if it never reached Telegram).
+    hold_confirms: AtomicBool,
+    held: AtomicU32,
+    release: tokio::sync::Notify,
 }
 
 pub struct FakeTelegram {
@@ -233,6 +246,53 @@ impl FakeTelegram {
         self.shared.answers.lock().unwrap().clone()
     }
 
+    /// A text message from user `from` in group chat `chat`, with a
+    /// `mention` entity for every `@name` in it (as Telegram marks them)
+    /// and `extra` merged into the message (e.g. `reply_to_message`).
+    /// Returns (update id, message id).
+    pub fn push_group(
+        &self,
+        chat: i64,
+        from: i64,
+        username: &str,
+        text: &str,
+        extra: Value,
+    ) -> (i64, i64) {
+        let mid = self.shared.next_message.fetch_add(1, Ordering::SeqCst);
+        let mut entities = Vec::new();
+        let units: Vec<u16> = text.encode_utf16().collect();
+        let mut i = 0;
+        while i < units.len() {
+            if units[i] == u16::from(b'@') && (i == 0 || units[i - 1] == u16::from(b' ')) {
+                let len = units[i + 1..]
+                    .iter()
+                    .take_while(|u| {
+                        char::from_u32(u32::from(**u))
+                            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                    })
+                    .count();
+                if len > 0 {
+                    entities.push(json!({"type": "mention", "offset": i, "length": len + 1}));
+                }
+                i += len + 1;
+            } else {
+                i += 1;
+            }
+        }
+        let mut message = json!({
+            "message_id": mid, "date": 1_700_000_000,
+            "from": {"id": from, "is_bot": false, "first_name": username, "username": username},
+            "chat": {"id": chat, "type": "supergroup", "title": "Team"},
+            "text": text});
+        if !entities.is_empty() {
+            message["entities"] = Value::Array(entities);
+        }
+        for (k, v) in extra.as_object().unwrap() {
+            message[k] = v.clone();
+        }
+        (self.push_raw(json!({"message": message})), mid)
+    }
+
     /// `sendMessage` bodies accepted so far.
     pub fn sent(&self) -> Vec<Value> {
         self.shared.sent.lock().unwrap().clone()
@@ -250,6 +310,27 @@ impl FakeTelegram {
     /// Answer `getUpdates` with 409, as when another poller holds the token.
     pub fn set_conflict(&self, on: bool) {
         self.shared.conflict.store(on, Ordering::SeqCst);
+    }
+
+    /// `setWebhook` and `deleteWebhook` calls so far: (method, body).
+    pub fn webhook_calls(&self) -> Vec<(String, Value)> {
+        self.shared.webhook_calls.lock().unwrap().clone()
+    }
+
+    /// Holds (`true`) or releases every `getUpdates` that would confirm an
+    /// update: Telegram keeps those updates, as when the poller died
+    /// before its next call arrived. A released call gets a 502 and
+    /// confirms nothing.
+    pub fn hold_confirmations(&self, on: bool) {
+        self.shared.hold_confirms.store(on, Ordering::SeqCst);
+        if !on {
+            self.shared.release.notify_waiters();
+        }
+    }
+
+    /// How many confirming `getUpdates` calls were held so far.
+    pub fn held(&self) -> u32 {
+        self.shared.held.load(Ordering::SeqCst)
     }
 
     /// The next `n` `sendMessage` calls get 429 with `retry_after: 1`.
@@ -274,8 +355,12 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .unwrap_or_default();
     let body: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
     match method {
-        "getMe" => ok(json!({"id": 1, "is_bot": true, "first_name": "Hardshell",
-                             "username": "hardshell_test_bot"})),
+        "getMe" => ok(
+            json!({"id": BOT_ID, "is_bot": true, "first_name": "Hardshell",
+                             "username": BOT_USERNAME, "can_join_groups": true,
+                             "can_read_all_group_messages": false,
+                             "supports_inline_queries": false}),
+        ),
         "getUpdates" => get_updates(&shared, &body).await,
         "sendMessage" => {
             if shared
@@ -324,7 +409,56 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             let mid = shared.next_message.fetch_add(1, Ordering::SeqCst);
             shared.sent.lock().unwrap().push(body.clone());
             ok(json!({"message_id": mid, "date": 1_700_000_000,
-                      "chat": {"id": body["chat_id"], "type": "private"}, "text": text}))
+                      "from": {"id": BOT_ID, "is_bot": true, "first_name": "Hardshell",
+                               "username": BOT_USERNAME},
+                      "chat": {"id": body["chat_id"]}, "text": text}))
+        }
+        "setWebhook" => {
+            let Some(url) = body["url"].as_str() else {
+                return err(400, "Bad Request: bad webhook: Webhook URL is empty");
+            };
+            if !url.starts_with("https://") {
+                return err(
+                    400,
+                    "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
+                );
+            }
+            if let Some(t) = body.get("secret_token") {
+                let ok = t.as_str().is_some_and(|t| {
+                    (1..=256).contains(&t.len())
+                        && t.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                });
+                if !ok {
+                    return err(
+                        400,
+                        "Bad Request: secret token contains unallowed characters",
+                    );
+                }
+            }
+            shared
+                .webhook_calls
+                .lock()
+                .unwrap()
+                .push((method.to_string(), body.clone()));
+            *shared.webhook.lock().unwrap() = Some(url.to_string());
+            axum::Json(json!({"ok": true, "result": true, "description": "Webhook was set"}))
+                .into_response()
+        }
+        "deleteWebhook" => {
+            shared
+                .webhook_calls
+                .lock()
+                .unwrap()
+                .push((method.to_string(), body.clone()));
+            let was = shared.webhook.lock().unwrap().take();
+            let description = if was.is_some() {
+                "Webhook was deleted"
+            } else {
+                "Webhook is already deleted"
+            };
+            axum::Json(json!({"ok": true, "result": true, "description": description}))
+                .into_response()
         }
         "getFile" => {
             let id = body["file_id"].as_str().unwrap_or_default().to_string();
@@ -372,8 +506,27 @@ async fn get_updates(shared: &Shared, body: &Value) -> Response {
             "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
         );
     }
+    if shared.webhook.lock().unwrap().is_some() {
+        return err(
+            409,
+            "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+        );
+    }
     let offset = body["offset"].as_i64().unwrap_or(0);
     let timeout = body["timeout"].as_u64().unwrap_or(0).min(50);
+    let release = shared.release.notified();
+    let confirms = shared
+        .updates
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|u| u["update_id"].as_i64().unwrap_or(0) < offset);
+    if confirms && shared.hold_confirms.load(Ordering::SeqCst) {
+        shared.held.fetch_add(1, Ordering::SeqCst);
+        release.await;
+        // The held call "never reached Telegram": nothing is applied.
+        return err(502, "Bad Gateway");
+    }
     shared.offsets.lock().unwrap().push(offset);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
     loop {
