@@ -213,4 +213,29 @@ async fn a_second_poller_is_reported_not_fought() {
     })
     .await;
     assert!(status["telegram"]["last_poll"].is_i64(), "{status}");
+    assert!(status["telegram"]["last_error_at"].is_i64(), "{status}");
+
+    // Once the other poller is gone, the next good poll clears the error
+    // (the 409 back-off is 30 s), and when it happened stays.
+    t.tg.set_conflict(false);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let cleared = loop {
+        let (_, v) = call(
+            &t.w.server,
+            &t.w.owner,
+            Method::GET,
+            "/api/v1/channels",
+            None,
+        )
+        .await;
+        if v["telegram"]["last_error"].is_null() {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the error was never cleared: {v}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert!(cleared["telegram"]["last_error_at"].is_i64(), "{cleared}");
 }

@@ -108,7 +108,10 @@ pub struct Chat {
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Status {
     pub last_poll: Option<i64>,
+    /// The error of the last call that failed, while the failure lasts:
+    /// a good poll clears it (`last_error_at` keeps when it happened).
     pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
 }
 
 pub struct Client {
@@ -225,10 +228,12 @@ impl Client {
 
     pub(super) fn note(&self, error: Option<String>) {
         if let Ok(mut s) = self.status.lock() {
-            s.last_poll = Some(crate::auth::now_secs());
+            let now = crate::auth::now_secs();
+            s.last_poll = Some(now);
             if error.is_some() {
-                s.last_error = error;
+                s.last_error_at = Some(now);
             }
+            s.last_error = error;
         }
     }
 }
