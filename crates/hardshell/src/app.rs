@@ -99,10 +99,10 @@ pub fn open(dd: &DataDir, vault: &mut Vault) -> Result<Opened, StartError> {
 }
 
 /// Every vault value, for the redactors (logs, audit entries).
-pub fn vault_values(vault: &Vault) -> Vec<String> {
+pub fn vault_values(vault: &Vault) -> Vec<zeroize::Zeroizing<String>> {
     vault
         .values()
-        .map(|v| v.expose_secret().to_string())
+        .map(|v| zeroize::Zeroizing::new(v.expose_secret().to_string()))
         .collect()
 }
 

@@ -125,7 +125,7 @@ pub fn default_dir(dd: &DataDir, configured: Option<&Path>) -> PathBuf {
 pub struct StagedKeys {
     db_key_hex: zeroize::Zeroizing<String>,
     audit_key: zeroize::Zeroizing<[u8; 32]>,
-    values: Vec<String>,
+    values: Vec<zeroize::Zeroizing<String>>,
 }
 
 impl StagedKeys {
@@ -157,7 +157,7 @@ impl StagedKeys {
             .names()
             .iter()
             .filter_map(|n| vault.get(n))
-            .map(|v| v.expose_secret().to_string())
+            .map(|v| zeroize::Zeroizing::new(v.expose_secret().to_string()))
             .collect();
         Ok(StagedKeys {
             db_key_hex: get(VAULT_NAME)?,

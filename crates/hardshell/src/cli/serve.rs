@@ -173,10 +173,13 @@ pub async fn run(
             token.as_str()
         );
     }
+    let live_vault = std::sync::Arc::clone(&state.vault);
     server::run(bound, web::router(state), tls.as_ref(), shutdown).await?;
     audit
         .record(Draft::new(Actor::system(), "server.stop", Outcome::Success))
         .await?;
+    // The last entry is written: the redactors' copies of the secrets go.
+    live_vault.wipe();
     opened.store.close().await.context("closing the database")?;
     tracing::info!("server stopped");
     Ok(ExitCode::SUCCESS)

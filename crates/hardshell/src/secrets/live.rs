@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use promptguard::Redactor;
 use secrecy::{ExposeSecret, SecretString};
 use vault::{Vault, VaultError};
+use zeroize::Zeroizing;
 
 use crate::audit_log::AuditLog;
 use crate::logging::LogRedactor;
@@ -33,7 +34,7 @@ pub struct LiveVault {
     leak: RwLock<Arc<Redactor>>,
     /// Values removed during this run: still redacted, since they may sit
     /// in a provider's reply or a pending log line.
-    retired: Mutex<Vec<zeroize::Zeroizing<String>>>,
+    retired: Mutex<Vec<Zeroizing<String>>>,
     log: Option<LogRedactor>,
     audit: AuditLog,
 }
@@ -44,16 +45,18 @@ impl std::fmt::Debug for LiveVault {
     }
 }
 
-fn values(vault: &Vault) -> Vec<String> {
+/// Every value, in buffers wiped when they are dropped (they live only
+/// while the redactors are rebuilt).
+fn values(vault: &Vault) -> Vec<Zeroizing<String>> {
     vault
         .values()
-        .map(|v| v.expose_secret().to_string())
+        .map(|v| Zeroizing::new(v.expose_secret().to_string()))
         .collect()
 }
 
 impl LiveVault {
     pub fn new(vault: Vault, log: Option<LogRedactor>, audit: AuditLog) -> Arc<Self> {
-        let leak = Arc::new(Redactor::new(values(&vault)));
+        let leak = Arc::new(Redactor::new(values(&vault).iter().map(|v| v.as_str())));
         Arc::new(LiveVault {
             vault: Mutex::new(vault),
             leak: RwLock::new(leak),
@@ -109,7 +112,7 @@ impl LiveVault {
         tokio::task::spawn_blocking(move || {
             let mut vault = me.vault.lock().map_err(|_| LiveVaultError::Poisoned)?;
             if let (Some(old), Ok(mut retired)) = (vault.get(&name), me.retired.lock()) {
-                retired.push(zeroize::Zeroizing::new(old.expose_secret().to_string()));
+                retired.push(Zeroizing::new(old.expose_secret().to_string()));
             }
             let existed = vault.remove(&name)?;
             me.refresh(&vault);
@@ -122,10 +125,11 @@ impl LiveVault {
     fn refresh(&self, vault: &Vault) {
         let mut all = values(vault);
         if let Ok(retired) = self.retired.lock() {
-            all.extend(retired.iter().map(|v| v.to_string()));
+            all.extend(retired.iter().cloned());
         }
-        all.sort();
-        all.dedup();
+        all.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        all.dedup_by(|a, b| a.as_str() == b.as_str());
+        let all: Vec<&str> = all.iter().map(|v| v.as_str()).collect();
         if let Ok(mut slot) = self.leak.write() {
             *slot = Arc::new(Redactor::new(&all));
         }
@@ -133,5 +137,22 @@ impl LiveVault {
             log.set_secrets(&all);
         }
         self.audit.set_secrets(&all);
+    }
+
+    /// At shutdown: forgets the values removed during this run (wiped as
+    /// they drop) and swaps every redactor for an empty one, so the only
+    /// copies left are the vault's own, which wipe themselves on drop.
+    pub fn wipe(&self) {
+        if let Ok(mut retired) = self.retired.lock() {
+            retired.clear();
+        }
+        let none: [&str; 0] = [];
+        if let Ok(mut slot) = self.leak.write() {
+            *slot = Arc::new(Redactor::new(none));
+        }
+        if let Some(log) = &self.log {
+            log.set_secrets(none);
+        }
+        self.audit.set_secrets(none);
     }
 }

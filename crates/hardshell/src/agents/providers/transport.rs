@@ -35,7 +35,7 @@ pub(crate) struct Transport {
     base: String,
     /// The base URL without query, for error messages.
     shown: String,
-    key: Option<String>,
+    key: Option<zeroize::Zeroizing<String>>,
     limits: CallLimits,
 }
 
@@ -85,14 +85,14 @@ impl Transport {
             key: config
                 .api_key
                 .as_ref()
-                .map(|k| k.expose_secret().to_owned())
+                .map(|k| zeroize::Zeroizing::new(k.expose_secret().to_owned()))
                 .filter(|k| !k.is_empty()),
             limits: config.limits.clone(),
         })
     }
 
     pub(crate) fn key(&self) -> Option<&str> {
-        self.key.as_deref()
+        self.key.as_ref().map(|k| k.as_str())
     }
 
     /// Sends a request (JSON body when given) and returns the successful
