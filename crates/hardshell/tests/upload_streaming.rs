@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use common::identity::{bearer, db, installation, pf, tokens};
+use common::identity::{bearer, db, installation, pf, start, tokens};
 use common::{Env, Server};
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
@@ -188,6 +188,23 @@ async fn a_client_that_goes_away_mid_body_leaves_no_file_and_no_row() {
     let (status, up) = upload(&server, &ann, "after.txt", b"still works").await;
     assert_eq!(status, StatusCode::CREATED, "{up}");
     assert_eq!(rows(&env), 1);
+    // A server killed mid-upload leaves a temporary file; the next start
+    // removes it and keeps the stored file.
+    let (ok, _) = server.stop();
+    assert!(ok);
+    let leftover = env.data.join("uploads").join(".tmp-killedmidupload");
+    std::fs::write(&leftover, b"HSU2 half an upload").unwrap();
+    std::fs::set_permissions(
+        &leftover,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let server = start(&env);
+    let (ann, _) = tokens(&server, "ann").await;
+    assert!(!leftover.exists());
+    assert_eq!(entries(&env).len(), 1, "{:?}", entries(&env));
+    let resp = download(&server, &ann, up["id"].as_str().unwrap()).await;
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"still works");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,6 +37,8 @@ use super::upload_stream::{self as stream, Opener, Sealer};
 const MAGIC_V1: &[u8; 4] = b"HSU1";
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
+/// Names of uploads still arriving start with this (backups skip them).
+pub const TEMP_PREFIX: &str = ".tmp-";
 /// Length of an upload's public id (about 143 bits).
 pub const PUBLIC_ID_LEN: usize = 24;
 const URL_SAFE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -152,7 +154,7 @@ impl UploadFiles {
     pub fn begin(&self) -> Result<Pending, UploadFileError> {
         self.ensure_dir()?;
         let tmp = self.dir.join(format!(
-            ".tmp-{}",
+            "{TEMP_PREFIX}{}",
             hex::encode(rand::rng().random::<[u8; 12]>())
         ));
         let file = fs::OpenOptions::new()
@@ -176,6 +178,20 @@ impl UploadFiles {
             sealer,
             mac,
         })
+    }
+
+    /// Removes the temporary files of uploads that never finished (the
+    /// server stopped mid-upload) and returns how many. Only for start-up,
+    /// before any upload can be in flight.
+    pub fn remove_leftovers(&self) -> usize {
+        let Ok(entries) = fs::read_dir(self.dir.as_path()) else {
+            return 0;
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+            .filter(|e| fs::remove_file(e.path()).is_ok())
+            .count()
     }
 
     /// Removes the file at `address` (no row names it any more). A file
@@ -536,6 +552,14 @@ mod tests {
         assert_eq!(temp_files(&f), 0);
         assert!(!f.dir().join(addr).exists());
         assert_eq!(fs::read_dir(f.dir()).unwrap().count(), 1);
+        // A crash mid-upload leaves one; start-up removes it, nothing else.
+        let mut p = f.begin().unwrap();
+        p.write(b"the server was killed here").unwrap();
+        std::mem::forget(p);
+        assert_eq!(temp_files(&f), 1);
+        assert_eq!(f.remove_leftovers(), 1);
+        assert_eq!(temp_files(&f), 0);
+        assert_eq!(f.load(&a).unwrap(), data);
     }
 
     #[test]
