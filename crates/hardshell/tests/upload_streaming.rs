@@ -244,19 +244,55 @@ async fn refusals_after_bytes_reached_disk_leave_nothing_behind() {
     assert!(entries(&env).is_empty(), "{:?}", entries(&env));
     assert_eq!(rows(&env), 0);
 
-    // A type refused by its magic bytes, large enough to span chunks: the
-    // bytes are written, typed, and thrown away.
-    let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
-    elf.extend(vec![0u8; 300_000]);
-    let mut zip = b"PK\x03\x04\x14\0\0\0".to_vec();
-    zip.extend(text(200_000));
-    for (name, bytes) in [("tool.txt", elf), ("notes.txt", zip)] {
+    // Refused by the whole-file type check, after the bytes were written
+    // (their heads pass): text with a binary byte deep inside, and a PNG
+    // magic over bytes that are no PNG. Written, typed, thrown away.
+    let mut late_nul = text(300_000);
+    late_nul[250_000] = 0;
+    let mut fake_png = b"\x89PNG\r\n\x1a\n".to_vec();
+    fake_png.extend(text(300_000));
+    for (name, bytes) in [("notes.txt", late_nul), ("photo.png", fake_png)] {
         let (status, body) = upload(&server, &ann, name, &bytes).await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{name}: {body}");
         assert_eq!(body["error"]["code"], "unsupported_type", "{body}");
         assert!(entries(&env).is_empty(), "{:?}", entries(&env));
         assert_eq!(rows(&env), 0);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_ruled_out_by_its_first_bytes_is_refused_before_the_rest_is_sent() {
+    let (env, server) = installation(&[("ann", "member")]);
+    let (ann, _) = tokens(&server, "ann").await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let h = head("tool.txt");
+    // Declares 10 MiB of file but sends only its first 64 KiB, then waits.
+    let req = format!(
+        "POST /api/v1/uploads HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ann}\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n\r\n",
+        h.len() + 10 * 1024 * 1024 + tail().len()
+    );
+    let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
+    elf.resize(64 * 1024, 0);
+    sock.write_all(&[req.as_bytes(), &h, &elf].concat())
+        .await
+        .unwrap();
+    let mut resp = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(60), sock.read(&mut resp))
+        .await
+        .expect("the server answers before the body is complete")
+        .unwrap();
+    let resp = String::from_utf8_lossy(&resp[..n]);
+    assert!(resp.starts_with("HTTP/1.1 415"), "{resp}");
+    assert!(resp.contains("unsupported_type"), "{resp}");
+    assert!(entries(&env).is_empty(), "{:?}", entries(&env));
+    assert_eq!(rows(&env), 0);
+    let denied = common::identity::audit_rows(&env)
+        .into_iter()
+        .filter(|r| r.0 == "chat.upload" && r.4 == "denied")
+        .count();
+    assert_eq!(denied, 1);
 }
 
 type HmacSha256 = Hmac<Sha256>;

@@ -66,6 +66,14 @@ fn too_large(cap: usize) -> ApiError {
     )
 }
 
+fn unsupported(why: upload_type::Unsupported) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_type",
+        why.0,
+    )
+}
+
 fn bad_form(message: impl Into<String>) -> ApiError {
     ApiError::bad_request(message)
 }
@@ -110,12 +118,7 @@ pub async fn upload(
         Ok(k) => k,
         Err(why) => {
             drop(staged);
-            let e = ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_type",
-                why.0,
-            );
-            return Err(refused(&state, &p, e).await);
+            return Err(refused(&state, &p, unsupported(why)).await);
         }
     };
     let size = i64::try_from(staged.len()).map_err(|e| ApiError::internal(&e))?;
@@ -294,13 +297,19 @@ enum ToDisk {
 /// Encrypts the file into a temporary file on a blocking thread, fed
 /// through a short channel (so at most a few chunks wait in memory). The
 /// writer starts with the first bytes, so a request refused before then
-/// touches no disk. If the channel closes without [`ToDisk::End`] (an
+/// touches no disk; and the first [`upload_type::HEAD_LEN`] bytes are
+/// checked before they are passed on, so a file whose head already rules
+/// it out (an executable, an archive, any binary not on the allowlist) is
+/// refused (415) before it reaches the disk or the rest of it is read. If the channel closes without [`ToDisk::End`] (an
 /// error, or the request future dropped when the client goes away), the
 /// writer drops its [`crate::chat::upload_files::Pending`] and the
 /// temporary file with it.
 struct DiskSink {
     files: UploadFiles,
     writer: Option<Writer>,
+    /// The first bytes, until they are checked (then empty).
+    head: Vec<u8>,
+    head_checked: bool,
 }
 
 struct Writer {
@@ -340,6 +349,8 @@ impl DiskSink {
         Self {
             files,
             writer: None,
+            head: Vec::new(),
+            head_checked: false,
         }
     }
 
@@ -363,6 +374,17 @@ impl DiskSink {
 
 impl FileSink for DiskSink {
     async fn take(&mut self, chunk: Bytes) -> Result<(), ApiError> {
+        if !self.head_checked {
+            let want = upload_type::HEAD_LEN - self.head.len();
+            self.head.extend_from_slice(&chunk[..want.min(chunk.len())]);
+            if self.head.len() == upload_type::HEAD_LEN {
+                self.head_checked = true;
+                let head = std::mem::take(&mut self.head);
+                if let Some(why) = upload_type::refused_by_head(&head) {
+                    return Err(unsupported(why));
+                }
+            }
+        }
         let w = self
             .writer
             .get_or_insert_with(|| Writer::start(self.files.clone()));
