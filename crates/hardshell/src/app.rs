@@ -151,6 +151,14 @@ pub fn state(
     })?;
     channels.start();
     crate::chat::owner_notices::start(opened.store.clone(), hub.clone());
+    let uploads = crate::chat::upload_files::UploadFiles::new(dd.uploads_dir(), &upload_key);
+    let left = uploads.remove_leftovers();
+    if left > 0 {
+        tracing::info!(
+            files = left,
+            "removed uploads left unfinished by the last run"
+        );
+    }
     Ok(AppState {
         store: opened.store.clone(),
         audit: opened.audit.clone(),
@@ -160,7 +168,7 @@ pub fn state(
         origins: origins.into(),
         throttles: Arc::new(crate::auth::throttle::Throttles::new()),
         hub,
-        uploads: crate::chat::upload_files::UploadFiles::new(dd.uploads_dir(), &upload_key),
+        uploads,
         vault,
         data_dir,
         runtime,

@@ -95,6 +95,44 @@ pub fn classify(bytes: &[u8], name: &str) -> Result<Kind, Unsupported> {
     classify_text(bytes, name)
 }
 
+/// How many leading bytes [`refused_by_head`] needs.
+pub const HEAD_LEN: usize = 4096;
+
+/// Decides a refusal from the first bytes alone, so that a streamed upload
+/// can be refused before the rest arrives. `Some` only when [`classify`]
+/// would refuse the whole file, whatever follows: the head carries none of
+/// the allowed binary magics (each is decided by its first 12 bytes) and
+/// cannot begin text (invalid UTF-8 before its last 3 bytes, or a binary
+/// control character). `None` decides nothing; [`classify`] still runs on
+/// the whole file. Heads shorter than 16 bytes decide nothing.
+pub fn refused_by_head(head: &[u8]) -> Option<Unsupported> {
+    use infer::{archive, image};
+    if head.len() < 16 {
+        return None;
+    }
+    let allowed_magic = [
+        image::is_png,
+        image::is_jpeg,
+        image::is_gif,
+        image::is_webp,
+        archive::is_pdf,
+    ]
+    .iter()
+    .any(|is| is(head));
+    if allowed_magic {
+        return None;
+    }
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        // Cut inside a character: judge what comes before it.
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return Some(NOT_ALLOWED),
+    };
+    text.chars().any(is_binary_control).then_some(NOT_ALLOWED)
+}
+
 /// Structural and polyglot checks for the allowed binary formats.
 fn check_binary(kind: Kind, bytes: &[u8]) -> Result<(), Unsupported> {
     if has_zip_tail(bytes) {
@@ -706,6 +744,31 @@ mod tests {
             }
             if magic == b"<html>" || magic == b"PK\x03\x04" {
                 prop_assert!(kind.is_err());
+            }
+        }
+
+        #[test]
+        fn a_refusal_from_the_head_is_a_refusal_of_the_whole(
+            magic in proptest::sample::select(vec![
+                &b""[..], b"\x89PNG\r\n\x1a\n", b"GIF89a", b"%PDF-1.7\n", b"\xff\xd8\xff\xe0",
+                b"RIFF\x10\0\0\0WEBPVP8 ", b"\x7fELF\x02\x01\x01\0", b"PK\x03\x04", b"MZ",
+                "caf\u{e9} na\u{ef}ve text ".as_bytes(),
+            ]),
+            body in proptest::collection::vec(any::<u8>(), 0..64),
+            text_tail in "[ -~\n\u{e9}\u{4e2d}]{0,64}",
+            cut in 16usize..96,
+            name in "[a-z]{1,8}\\.(png|txt|md|csv|json)",
+        ) {
+            let bytes = [magic, body.as_slice(), text_tail.as_bytes()].concat();
+            let head = &bytes[..cut.min(bytes.len())];
+            if refused_by_head(head).is_some() {
+                prop_assert!(classify(&bytes, &name).is_err());
+            }
+            // Text, and the allowed magics, are never refused early.
+            let text = [magic, text_tail.as_bytes()].concat();
+            let binary_refused = [&b"\x7fELF"[..], b"PK", b"MZ"];
+            if !binary_refused.iter().any(|m| magic.starts_with(m)) {
+                prop_assert!(refused_by_head(&text[..cut.min(text.len())]).is_none());
             }
         }
 

@@ -362,7 +362,12 @@ fn data_files(root: &Path) -> Result<Vec<(String, PathBuf)>, BackupError> {
                 continue;
             }
             let top_level = !rel.contains('/');
+            // An upload still arriving is not data yet (and may vanish).
+            let in_flight = rel
+                .strip_prefix("uploads/")
+                .is_some_and(|n| n.starts_with(crate::chat::upload_files::TEMP_PREFIX));
             if !meta.is_file()
+                || in_flight
                 || (top_level && (SKIP.contains(&rel.as_str()) || rel.starts_with(SKIP_PREFIX)))
             {
                 continue;
@@ -648,6 +653,10 @@ mod tests {
         fs::write(root.join("agents/1/SOUL.md"), "soul").unwrap();
         // A nested file of a skipped name is still data.
         fs::write(root.join("agents/1/server.lock"), "not a lock").unwrap();
+        // An upload still arriving is skipped; a stored one is kept.
+        fs::create_dir_all(root.join("uploads")).unwrap();
+        fs::write(root.join("uploads/.tmp-0123"), "half").unwrap();
+        fs::write(root.join("uploads/ab12"), "sealed").unwrap();
         let names: Vec<String> = data_files(root).unwrap().into_iter().map(|f| f.0).collect();
         assert_eq!(
             names,
@@ -655,6 +664,7 @@ mod tests {
                 "agents/1/SOUL.md",
                 "agents/1/server.lock",
                 "config.toml",
+                "uploads/ab12",
                 "vault.hsv"
             ]
         );

@@ -11,4 +11,5 @@ pub mod owner_notices;
 pub mod search;
 pub mod upload_files;
 pub mod upload_slots;
+pub mod upload_stream;
 pub mod validate;

@@ -2,18 +2,24 @@
 //!
 //! A file's name is `hex(HMAC-SHA256(name_key, plaintext))`: identical
 //! uploads share one file, and someone with only disk access cannot confirm
-//! that a known document is stored (a bare SHA-256 would tell them). The
-//! content is AES-256-GCM under a separate key, with a random 96-bit nonce
-//! and the file name as associated data, so a file renamed or swapped on
-//! disk fails to decrypt instead of serving the wrong bytes. Both keys are
-//! derived from the vault's `hardshell.upload_key`.
+//! that a known document is stored (a bare SHA-256 would tell them). Both
+//! keys are derived from the vault's `hardshell.upload_key`.
+//!
+//! Files are written in the chunked `HSU2` format (`upload_stream`): an
+//! upload is encrypted into a temporary file as it arrives ([`Pending`]),
+//! its address computed on the fly, and renamed into place only once it is
+//! complete and accepted ([`Staged::commit`]); dropped before that, the
+//! temporary file is removed. Files from before (`HSU1`: one AES-256-GCM
+//! call over the whole file, random 96-bit nonce, the file name as
+//! associated data) are still read. In both, a file renamed or swapped on
+//! disk fails to decrypt instead of serving the wrong bytes.
 //!
 //! It never takes a path from a caller: names are only ever the hex
 //! addresses it computes, checked again before every read. It holds no
 //! HTTP types and does blocking I/O (call it from `spawn_blocking`).
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,10 +31,14 @@ use rand::{Rng, RngCore};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-/// Marks the file format (and its version) at the start of every file.
-const MAGIC: &[u8; 4] = b"HSU1";
+use super::upload_stream::{self as stream, Opener, Sealer};
+
+/// Marks the first file format (one AEAD call over the whole file).
+const MAGIC_V1: &[u8; 4] = b"HSU1";
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
+/// Names of uploads still arriving start with this (backups skip them).
+pub const TEMP_PREFIX: &str = ".tmp-";
 /// Length of an upload's public id (about 143 bits).
 pub const PUBLIC_ID_LEN: usize = 24;
 const URL_SAFE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -46,11 +56,13 @@ pub enum UploadFileError {
     Symlink,
     #[error("encryption failed")]
     Encrypt,
+    #[error("the upload was abandoned before it was complete")]
+    Abandoned,
 }
 
 type HmacSha256 = Hmac<Sha256>;
 
-fn hmac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+pub(super) fn hmac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
     // A 32-byte key is always accepted; the fallback keeps this infallible.
     let Ok(mut mac) = <HmacSha256 as KeyInit>::new_from_slice(key) else {
         return [0u8; 32];
@@ -128,53 +140,58 @@ impl UploadFiles {
         }
     }
 
-    /// Stores `plaintext` encrypted and returns its address. Content that is
-    /// already stored intact is not written again; a damaged copy is
-    /// replaced. The file appears atomically (temp file, then rename).
+    /// Stores `plaintext` encrypted and returns its address (see
+    /// [`UploadFiles::begin`]; a stored copy of the same content is
+    /// replaced by the new, intact one).
     pub fn store(&self, plaintext: &[u8]) -> Result<String, UploadFileError> {
-        let address = self.address(plaintext);
-        let path = self.path_of(&address)?;
-        self.ensure_dir()?;
-        if path.exists() && self.load(&address).is_ok() {
-            return Ok(address);
-        }
-        let sealed = self.seal(&address, plaintext)?;
-        let tmp = self.dir.join(format!(
-            ".tmp-{}",
-            hex::encode(rand::rng().random::<[u8; 12]>())
-        ));
-        let written = (|| -> std::io::Result<()> {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&sealed)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            // Make the rename itself durable.
-            fs::File::open(self.dir.as_path())?.sync_all()
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(e.into());
-        }
-        Ok(address)
+        let mut p = self.begin()?;
+        p.write(plaintext)?;
+        p.finish()?.commit()
     }
 
-    fn seal(&self, address: &str, plaintext: &[u8]) -> Result<Vec<u8>, UploadFileError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
-        buf.extend_from_slice(plaintext);
-        Aes256Gcm::new((&**self.enc_key).into())
-            .encrypt_in_place(&Nonce::from(nonce), address.as_bytes(), &mut buf)
+    /// Starts an upload: a new temporary file (0600) in `uploads/`,
+    /// removed again unless the upload is committed.
+    pub fn begin(&self) -> Result<Pending, UploadFileError> {
+        self.ensure_dir()?;
+        let tmp = self.dir.join(format!(
+            "{TEMP_PREFIX}{}",
+            hex::encode(rand::rng().random::<[u8; 12]>())
+        ));
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        let guard = TempFile(Some(tmp));
+        let mut salt = [0u8; 32];
+        rand::rng().fill_bytes(&mut salt);
+        let sealer = Sealer::new(
+            std::io::BufWriter::with_capacity(stream::CHUNK + 64, file),
+            &self.enc_key,
+            salt,
+        )?;
+        let mac = <HmacSha256 as KeyInit>::new_from_slice(&**self.name_key)
             .map_err(|_| UploadFileError::Encrypt)?;
-        let mut out = Vec::with_capacity(MAGIC.len() + NONCE_LEN + buf.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&buf);
-        Ok(out)
+        Ok(Pending {
+            files: self.clone(),
+            tmp: guard,
+            sealer,
+            mac,
+        })
+    }
+
+    /// Removes the temporary files of uploads that never finished (the
+    /// server stopped mid-upload) and returns how many. Only for start-up,
+    /// before any upload can be in flight.
+    pub fn remove_leftovers(&self) -> usize {
+        let Ok(entries) = fs::read_dir(self.dir.as_path()) else {
+            return 0;
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+            .filter(|e| fs::remove_file(e.path()).is_ok())
+            .count()
     }
 
     /// Removes the file at `address` (no row names it any more). A file
@@ -186,12 +203,43 @@ impl UploadFiles {
         }
     }
 
-    /// Reads and decrypts the file at `address`. Anything but an intact
-    /// file written for this address is [`UploadFileError::Tampered`].
+    /// Reads and decrypts the whole file at `address`. Anything but an
+    /// intact file written for this address is [`UploadFileError::Tampered`].
     pub fn load(&self, address: &str) -> Result<Vec<u8>, UploadFileError> {
+        match self.open(address)? {
+            Download::Whole(bytes) => Ok(bytes.unwrap_or_default()),
+            Download::Chunks(o) => o.read_all(),
+        }
+    }
+
+    /// Opens the file at `address` for reading chunk by chunk. An `HSU2`
+    /// file has its binding to `address` checked here, before any
+    /// plaintext is handed out; an `HSU1` file is read whole.
+    pub fn open(&self, address: &str) -> Result<Download, UploadFileError> {
         let path = self.path_of(address)?;
-        let raw = fs::read(path)?;
-        let Some(rest) = raw.strip_prefix(MAGIC.as_slice()) else {
+        let mut f = fs::File::open(path)?;
+        let len = f.metadata()?.len();
+        let mut magic = [0u8; 4];
+        if f.read_exact(&mut magic).is_err() {
+            return Err(UploadFileError::Tampered);
+        }
+        f.seek(SeekFrom::Start(0))?;
+        if &magic == stream::MAGIC {
+            return Ok(Download::Chunks(Box::new(Opener::open(
+                std::io::BufReader::with_capacity(stream::CHUNK + 64, f),
+                len,
+                &self.enc_key,
+                address,
+            )?)));
+        }
+        let mut raw = Vec::new();
+        f.read_to_end(&mut raw)?;
+        self.open_v1(address, &raw)
+            .map(|b| Download::Whole(Some(b)))
+    }
+
+    fn open_v1(&self, address: &str, raw: &[u8]) -> Result<Vec<u8>, UploadFileError> {
+        let Some(rest) = raw.strip_prefix(MAGIC_V1.as_slice()) else {
             return Err(UploadFileError::Tampered);
         };
         if rest.len() < NONCE_LEN + TAG_LEN {
@@ -204,6 +252,162 @@ impl UploadFiles {
             .decrypt_in_place(&Nonce::from(nonce), address.as_bytes(), &mut buf)
             .map_err(|_| UploadFileError::Tampered)?;
         Ok(buf)
+    }
+
+    /// Writes `plaintext` in the old `HSU1` format (tests of the reader).
+    #[cfg(test)]
+    pub(crate) fn store_v1(&self, plaintext: &[u8]) -> Result<String, UploadFileError> {
+        let address = self.address(plaintext);
+        let path = self.path_of(&address)?;
+        self.ensure_dir()?;
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let mut buf = plaintext.to_vec();
+        Aes256Gcm::new((&**self.enc_key).into())
+            .encrypt_in_place(&Nonce::from(nonce), address.as_bytes(), &mut buf)
+            .map_err(|_| UploadFileError::Encrypt)?;
+        let mut out = MAGIC_V1.to_vec();
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&buf);
+        fs::write(path, out)?;
+        Ok(address)
+    }
+}
+
+/// A stored file opened for reading.
+pub enum Download {
+    /// An `HSU1` file, decrypted whole (taken by the first `next_chunk`).
+    Whole(Option<Vec<u8>>),
+    /// An `HSU2` file, decrypted a chunk at a time.
+    Chunks(Box<Opener<std::io::BufReader<fs::File>>>),
+}
+
+impl Download {
+    /// The plaintext length.
+    pub fn len(&self) -> u64 {
+        match self {
+            Download::Whole(b) => b.as_ref().map_or(0, |b| b.len() as u64),
+            Download::Chunks(o) => o.plain_len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The next piece of plaintext, `None` at the end. An error means the
+    /// file is damaged from here on; what came before was authentic.
+    pub fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, UploadFileError> {
+        match self {
+            Download::Whole(b) => Ok(b.take()),
+            Download::Chunks(o) => o.next_chunk(),
+        }
+    }
+}
+
+/// A temporary file removed when dropped, unless taken.
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// An upload being written: plaintext goes in, encrypted, as it arrives.
+/// Dropped before [`Pending::finish`], its temporary file is removed.
+pub struct Pending {
+    files: UploadFiles,
+    tmp: TempFile,
+    sealer: Sealer<std::io::BufWriter<fs::File>>,
+    mac: HmacSha256,
+}
+
+impl Pending {
+    /// Takes the next bytes.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), UploadFileError> {
+        self.mac.update(data);
+        self.sealer.write(data)
+    }
+
+    /// Plaintext bytes taken so far.
+    pub fn len(&self) -> u64 {
+        self.sealer.taken()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Seals the last chunk and makes the file durable. It is not yet in
+    /// place: see [`Staged::commit`].
+    pub fn finish(self) -> Result<Staged, UploadFileError> {
+        let address = hex::encode(self.mac.finalize().into_bytes());
+        let len = self.sealer.taken();
+        let file = self
+            .sealer
+            .finish(&address)?
+            .into_inner()
+            .map_err(|e| UploadFileError::Io(e.into_error()))?;
+        file.sync_all()?;
+        Ok(Staged {
+            files: self.files,
+            tmp: self.tmp,
+            address,
+            len,
+        })
+    }
+}
+
+/// A complete upload in its temporary file, waiting to be accepted.
+/// Dropped before [`Staged::commit`], its temporary file is removed.
+pub struct Staged {
+    files: UploadFiles,
+    tmp: TempFile,
+    address: String,
+    len: u64,
+}
+
+impl Staged {
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Decrypts the whole upload from its temporary file (for checks that
+    /// need every byte, such as typing it).
+    pub fn read_all(&self) -> Result<Vec<u8>, UploadFileError> {
+        let path = self.tmp.0.as_ref().ok_or(UploadFileError::Abandoned)?;
+        let f = fs::File::open(path)?;
+        let len = f.metadata()?.len();
+        Opener::open(
+            std::io::BufReader::with_capacity(stream::CHUNK + 64, f),
+            len,
+            &self.files.enc_key,
+            &self.address,
+        )?
+        .read_all()
+    }
+
+    /// Renames the file into place (atomically, replacing any earlier copy
+    /// of the same content) and returns its address.
+    pub fn commit(mut self) -> Result<String, UploadFileError> {
+        let path = self.files.path_of(&self.address)?;
+        let tmp = self.tmp.0.as_ref().ok_or(UploadFileError::Abandoned)?;
+        fs::rename(tmp, &path)?;
+        self.tmp.0 = None;
+        // Make the rename itself durable.
+        fs::File::open(self.files.dir.as_path())?.sync_all()?;
+        Ok(std::mem::take(&mut self.address))
     }
 }
 
@@ -277,6 +481,85 @@ mod tests {
         for bad in ["../x", "", &"A".repeat(64), &format!("{c}/")] {
             assert!(matches!(f.load(bad), Err(UploadFileError::BadAddress)));
         }
+    }
+
+    fn temp_files(f: &UploadFiles) -> usize {
+        fs::read_dir(f.dir())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".tmp-")
+            })
+            .count()
+    }
+
+    #[test]
+    fn files_in_the_old_one_shot_format_still_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = files(&tmp, 1);
+        let data = b"written before chunked files".repeat(5000);
+        let a = f.store_v1(&data).unwrap();
+        assert!(fs::read(f.dir().join(&a)).unwrap().starts_with(b"HSU1"));
+        assert_eq!(f.load(&a).unwrap(), data);
+        let mut d = f.open(&a).unwrap();
+        assert_eq!(d.len(), data.len() as u64);
+        assert_eq!(d.next_chunk().unwrap().unwrap(), data);
+        assert!(d.next_chunk().unwrap().is_none());
+        // Same content again: now written in the new format, same address.
+        assert_eq!(f.store(&data).unwrap(), a);
+        assert!(fs::read(f.dir().join(&a)).unwrap().starts_with(b"HSU2"));
+        assert_eq!(f.load(&a).unwrap(), data);
+    }
+
+    #[test]
+    fn streamed_uploads_appear_only_when_committed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = files(&tmp, 1);
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        let mut p = f.begin().unwrap();
+        for part in data.chunks(10_000) {
+            p.write(part).unwrap();
+        }
+        assert_eq!(temp_files(&f), 1);
+        let staged = p.finish().unwrap();
+        assert_eq!(staged.address(), f.address(&data));
+        assert_eq!(staged.read_all().unwrap(), data);
+        assert!(!f.dir().join(staged.address()).exists());
+        let a = staged.commit().unwrap();
+        assert_eq!(temp_files(&f), 0);
+        assert_eq!(f.load(&a).unwrap(), data);
+        let mut d = f.open(&a).unwrap();
+        assert_eq!(d.len(), data.len() as u64);
+        let mut back = Vec::new();
+        while let Some(c) = d.next_chunk().unwrap() {
+            assert!(c.len() <= stream::CHUNK);
+            back.extend_from_slice(&c);
+        }
+        assert_eq!(back, data);
+        // Abandoned while writing, or after finishing: nothing is left.
+        let mut p = f.begin().unwrap();
+        p.write(b"half").unwrap();
+        drop(p);
+        assert_eq!(temp_files(&f), 0);
+        let mut p = f.begin().unwrap();
+        p.write(b"refused later").unwrap();
+        let staged = p.finish().unwrap();
+        let addr = staged.address().to_string();
+        drop(staged);
+        assert_eq!(temp_files(&f), 0);
+        assert!(!f.dir().join(addr).exists());
+        assert_eq!(fs::read_dir(f.dir()).unwrap().count(), 1);
+        // A crash mid-upload leaves one; start-up removes it, nothing else.
+        let mut p = f.begin().unwrap();
+        p.write(b"the server was killed here").unwrap();
+        std::mem::forget(p);
+        assert_eq!(temp_files(&f), 1);
+        assert_eq!(f.remove_leftovers(), 1);
+        assert_eq!(temp_files(&f), 0);
+        assert_eq!(f.load(&a).unwrap(), data);
     }
 
     #[test]

@@ -1,16 +1,20 @@
 //! `POST /api/v1/uploads` and `GET /api/v1/uploads/{id}`.
 //!
-//! Upload: one multipart field `file`, streamed with a hard cap, typed from
-//! its bytes, stored encrypted, audited. Download: only for the uploader or
-//! a member of a conversation that has it attached (404 otherwise), with
-//! headers that keep a browser from ever running it. Never uses the
-//! client's file name or Content-Type for anything but a display name.
+//! Upload: one multipart field `file`, encrypted into a temporary file as
+//! it arrives (never whole in memory while the client sends it), capped
+//! while it streams, typed from its bytes, then renamed into place and
+//! audited; refused, failed or abandoned part-way, the temporary file is
+//! removed and no row exists. Download: only for the uploader or a member
+//! of a conversation that has it attached (404 otherwise), streamed chunk
+//! by chunk, with headers that keep a browser from ever running it. Never
+//! uses the client's file name or Content-Type for anything but a display
+//! name.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +26,7 @@ use utoipa_axum::routes;
 use super::extract::{Authorized, Identity, Principal};
 use super::{ApiError, AppState, record};
 use crate::auth::now_secs;
-use crate::chat::upload_files::{is_public_id, public_id};
+use crate::chat::upload_files::{Staged, UploadFileError, UploadFiles, is_public_id, public_id};
 use crate::chat::upload_slots::UploadSlot;
 use crate::store::chat::AttachmentRow;
 use crate::store::uploads::{NewUpload, Reader};
@@ -62,6 +66,14 @@ fn too_large(cap: usize) -> ApiError {
     )
 }
 
+fn unsupported(why: upload_type::Unsupported) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_type",
+        why.0,
+    )
+}
+
 fn bad_form(message: impl Into<String>) -> ApiError {
     ApiError::bad_request(message)
 }
@@ -80,32 +92,37 @@ pub async fn upload(
     Authorized(p): Authorized,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (name, data, _slot) = match read_form(&state, &p, req).await {
+    let mut sink = DiskSink::new(state.uploads.clone());
+    let (name, _slot) = match read_form_into(&state, &p, req, &mut sink).await {
         Ok(v) => v,
-        Err(e) => return Err(refused(&state, &p, e).await),
-    };
-    // Classifying reads every byte; keep it off the async workers.
-    let name_for_type = name.clone();
-    let (data, kind) = tokio::task::spawn_blocking(move || {
-        let kind = classify(&data, &name_for_type);
-        (data, kind)
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
-    let kind = match kind {
-        Ok(k) => k,
-        Err(why) => {
-            let e = ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_type",
-                why.0,
-            );
+        Err(e) => {
+            // The temporary file is gone before the answer is sent.
+            sink.abort().await;
             return Err(refused(&state, &p, e).await);
         }
     };
-    let size = i64::try_from(data.len()).map_err(|e| ApiError::internal(&e))?;
-    let files = state.uploads.clone();
-    let address = tokio::task::spawn_blocking(move || files.store(&data))
+    let staged = sink.finish().await?;
+    // Typing reads every byte (polyglot and structure checks), so the
+    // plaintext is read back once, off the async workers, and dropped
+    // right after; only the upload slots bound how many do this at once.
+    let name_for_type = name.clone();
+    let (staged, kind) = tokio::task::spawn_blocking(move || {
+        let kind = staged
+            .read_all()
+            .map(|data| classify(&data, &name_for_type));
+        (staged, kind)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    let kind = match kind.map_err(|e| ApiError::internal(&e))? {
+        Ok(k) => k,
+        Err(why) => {
+            drop(staged);
+            return Err(refused(&state, &p, unsupported(why)).await);
+        }
+    };
+    let size = i64::try_from(staged.len()).map_err(|e| ApiError::internal(&e))?;
+    let address = tokio::task::spawn_blocking(move || staged.commit())
         .await
         .map_err(|e| ApiError::internal(&e))?
         .map_err(|e| ApiError::internal(&e))?;
@@ -159,16 +176,43 @@ async fn refused(state: &AppState, p: &Principal, e: ApiError) -> ApiError {
     }
 }
 
-/// Reads the form: exactly one field, `file`, at most
-/// `limits.upload_bytes` long and not empty. Returns the sanitised display
-/// name, the bytes, and the upload slot the caller holds while the bytes
-/// are in memory (taken before the body is read; over the bound: 429).
-/// Nothing is written anywhere.
+/// Where the file's bytes go while the form is read.
+pub(super) trait FileSink: Send {
+    fn take(&mut self, chunk: Bytes) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+impl FileSink for Vec<u8> {
+    async fn take(&mut self, chunk: Bytes) -> Result<(), ApiError> {
+        self.extend_from_slice(&chunk);
+        Ok(())
+    }
+}
+
+/// Reads the form into memory (for callers that need the whole text, such
+/// as knowledge documents): see [`read_form_into`]. Nothing is written
+/// anywhere.
 pub(super) async fn read_form(
     state: &AppState,
     p: &Principal,
     req: Request,
 ) -> Result<(String, Vec<u8>, UploadSlot), ApiError> {
+    let mut data = Vec::new();
+    let (name, slot) = read_form_into(state, p, req, &mut data).await?;
+    Ok((name, data, slot))
+}
+
+/// Reads the form: exactly one field, `file`, at most
+/// `limits.upload_bytes` long and not empty, its bytes passed to `sink` as
+/// they arrive. Returns the sanitised display name and the upload slot the
+/// caller holds until it is done with the bytes (taken before the body is
+/// read; over the bound: 429). On an error the sink may hold part of the
+/// file; the caller discards it.
+pub(super) async fn read_form_into<S: FileSink>(
+    state: &AppState,
+    p: &Principal,
+    req: Request,
+    sink: &mut S,
+) -> Result<(String, UploadSlot), ApiError> {
     let principal = match &p.identity {
         Identity::User(u) => format!("user:{}", u.id),
         Identity::AgentKey(k) => format!("key:{}", k.id),
@@ -227,21 +271,133 @@ pub(super) async fn read_form(
         return Err(bad_form("the form must have exactly one field, `file`"));
     }
     let name = display_name(field.file_name().unwrap_or_default());
-    let mut data = Vec::new();
+    let mut taken = 0usize;
     while let Some(chunk) = field.chunk().await.map_err(form_err)? {
-        if data.len().saturating_add(chunk.len()) > cap {
+        taken = taken.saturating_add(chunk.len());
+        if taken > cap {
             return Err(too_large(cap));
         }
-        data.extend_from_slice(&chunk);
+        sink.take(chunk).await?;
     }
     drop(field);
     if form.next_field().await.map_err(form_err)?.is_some() {
         return Err(bad_form("the form must have exactly one field, `file`"));
     }
-    if data.is_empty() {
+    if taken == 0 {
         return Err(bad_form("the file is empty"));
     }
-    Ok((name, data, slot))
+    Ok((name, slot))
+}
+
+enum ToDisk {
+    Data(Bytes),
+    End,
+}
+
+/// Encrypts the file into a temporary file on a blocking thread, fed
+/// through a short channel (so at most a few chunks wait in memory). The
+/// writer starts with the first bytes, so a request refused before then
+/// touches no disk; and the first [`upload_type::HEAD_LEN`] bytes are
+/// checked before they are passed on, so a file whose head already rules
+/// it out (an executable, an archive, any binary not on the allowlist) is
+/// refused (415) before it reaches the disk or the rest of it is read. If the channel closes without [`ToDisk::End`] (an
+/// error, or the request future dropped when the client goes away), the
+/// writer drops its [`crate::chat::upload_files::Pending`] and the
+/// temporary file with it.
+struct DiskSink {
+    files: UploadFiles,
+    writer: Option<Writer>,
+    /// The first bytes, until they are checked (then empty).
+    head: Vec<u8>,
+    head_checked: bool,
+}
+
+struct Writer {
+    tx: tokio::sync::mpsc::Sender<ToDisk>,
+    task: tokio::task::JoinHandle<Result<Staged, UploadFileError>>,
+}
+
+impl Writer {
+    fn start(files: UploadFiles) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<ToDisk>(4);
+        let task = tokio::task::spawn_blocking(move || {
+            let mut pending = files.begin()?;
+            while let Some(msg) = rx.blocking_recv() {
+                match msg {
+                    ToDisk::Data(b) => pending.write(&b)?,
+                    ToDisk::End => return pending.finish(),
+                }
+            }
+            Err(UploadFileError::Abandoned)
+        });
+        Self { tx, task }
+    }
+
+    /// Closes the channel and waits for the writer: the sealed file after
+    /// an `End`, else its error (its temporary file already removed).
+    async fn join(self) -> Result<Staged, ApiError> {
+        drop(self.tx);
+        self.task
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+            .map_err(|e| ApiError::internal(&e))
+    }
+}
+
+impl DiskSink {
+    fn new(files: UploadFiles) -> Self {
+        Self {
+            files,
+            writer: None,
+            head: Vec::new(),
+            head_checked: false,
+        }
+    }
+
+    /// Ends the file and waits for it to be sealed and durable.
+    async fn finish(self) -> Result<Staged, ApiError> {
+        let Some(w) = self.writer else {
+            return Err(ApiError::internal(&"an upload finished before any bytes"));
+        };
+        // A failed send means the writer stopped; `join` reports why.
+        let _ = w.tx.send(ToDisk::End).await;
+        w.join().await
+    }
+
+    /// Discards the file and waits until the temporary file is removed.
+    async fn abort(self) {
+        if let Some(w) = self.writer {
+            let _ = w.join().await;
+        }
+    }
+}
+
+impl FileSink for DiskSink {
+    async fn take(&mut self, chunk: Bytes) -> Result<(), ApiError> {
+        if !self.head_checked {
+            let want = upload_type::HEAD_LEN - self.head.len();
+            self.head.extend_from_slice(&chunk[..want.min(chunk.len())]);
+            if self.head.len() == upload_type::HEAD_LEN {
+                self.head_checked = true;
+                let head = std::mem::take(&mut self.head);
+                if let Some(why) = upload_type::refused_by_head(&head) {
+                    return Err(unsupported(why));
+                }
+            }
+        }
+        let w = self
+            .writer
+            .get_or_insert_with(|| Writer::start(self.files.clone()));
+        if w.tx.send(ToDisk::Data(chunk)).await.is_ok() {
+            return Ok(());
+        }
+        // The writer failed (say, the disk is full) and removed its file.
+        match self.writer.take() {
+            Some(w) => w.join().await.map(|_| ()),
+            None => Err(ApiError::internal(&"the upload writer is gone")),
+        }
+        .and(Err(ApiError::internal(&"the upload writer stopped early")))
+    }
 }
 
 /// Downloads an upload the caller may read.
@@ -274,7 +430,7 @@ pub async fn download(
         .ok_or_else(ApiError::not_found)?;
     let files = state.uploads.clone();
     let address = row.file_name.clone();
-    let bytes = tokio::task::spawn_blocking(move || files.load(&address))
+    let file = tokio::task::spawn_blocking(move || files.open(&address))
         .await
         .map_err(|e| ApiError::internal(&e))?
         .map_err(|e| {
@@ -285,16 +441,18 @@ pub async fn download(
                 "the file could not be read",
             )
         })?;
-    if i64::try_from(bytes.len()).ok() != Some(row.size) {
+    if i64::try_from(file.len()).ok() != Some(row.size) {
         return Err(ApiError::internal(&format!(
             "upload {} decrypted to an unexpected size",
             row.public_id
         )));
     }
+    let mut resp = Body::from_stream(stream_file(file, row.public_id.clone())).into_response();
+    let h = resp.headers_mut();
+    // Set, so that a body cut short by a damaged chunk is seen as cut.
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(row.size));
     let header_value = |v: String| HeaderValue::from_str(&v).map_err(|e| ApiError::internal(&e));
     let inline = crate::store::chat::is_inline_mime(&row.mime);
-    let mut resp = Body::from(bytes).into_response();
-    let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         header_value(upload_type::content_type(&row.mime))?,
@@ -317,6 +475,37 @@ pub async fn download(
         HeaderValue::from_static("private, no-store"),
     );
     Ok(resp)
+}
+
+/// The file's plaintext as a stream of chunks, decrypted on a blocking
+/// thread a couple of chunks ahead of the client. A chunk that fails
+/// authentication ends the stream with an error (the client sees a body
+/// shorter than its Content-Length); nothing after it is sent.
+fn stream_file(
+    mut file: crate::chat::upload_files::Download,
+    public_id: String,
+) -> impl futures_util::Stream<Item = Result<Bytes, UploadFileError>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let item = match file.next_chunk() {
+                Ok(Some(c)) => Ok(Bytes::from(c)),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(upload = %public_id, error = %e, "an upload file is damaged part-way");
+                    Err(e)
+                }
+            };
+            let stop = item.is_err();
+            // The client went away: stop reading.
+            if tx.blocking_send(item).is_err() || stop {
+                break;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
 }
 
 #[cfg(test)]
