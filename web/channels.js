@@ -137,7 +137,7 @@ function webhooksPanel(status, agents) {
         ["Put a secret of at least 32 bytes in the vault; each channel needs its own:",
           code("head -c 32 /dev/urandom | base64 | hardshell vault set crm-webhook")],
         ["Name it in config.toml in the data directory (~/.hardshell by default):",
-          code('[channels.webhooks.crm]\nsecret = "crm-webhook"                         # the vault entry\nagent = "helper"                               # the agent that answers\ncallback_url = "https://crm.example/hardshell" # optional: where replies go')],
+          code('[channels.webhooks.crm]\nsecret = "crm-webhook"                         # the vault entry\nagent = "helper"                               # the agent that answers\ncallback_url = "<your HTTPS endpoint>"        # optional: where replies go')],
         "Restart hardshell serve. The channel is then webhook:crm.",
         ["Sign each request: X-Hardshell-Timestamp is Unix seconds, X-Hardshell-Signature is sha256= and the hex HMAC-SHA256 of timestamp + \".\" + body with the secret. The body:",
           code('{"id": "<message id>", "sender": "<stable sender id>", "name": "<display name>", "text": "hello"}')])));

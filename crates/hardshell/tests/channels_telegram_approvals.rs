@@ -7,22 +7,15 @@
 
 mod common;
 
-use common::agents::create_agent;
 use common::chat::call;
 use common::fake_llm::Reply;
-use common::fake_telegram::{FakeTelegram, TOKEN};
-use common::gate::{World, eventually, world_full};
-use common::identity::{audit_rows, db, pf};
+use common::gate::eventually;
+use common::identity::{audit_rows, db};
+use common::tg_world::{Tg, sent, telegram_world};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const OWNER_TG: i64 = 77;
-
-struct Tg {
-    w: World,
-    tg: FakeTelegram,
-    agent: i64,
-}
 
 async fn telegram() -> Tg {
     telegram_with("").await
@@ -30,31 +23,7 @@ async fn telegram() -> Tg {
 
 /// With `approvals` as the `[approvals]` lines.
 async fn telegram_with(approvals: &str) -> Tg {
-    let tg = FakeTelegram::start().await;
-    let base = tg.base();
-    let w = world_full(approvals, "", move |env| {
-        env.ok(
-            &["vault", "set", "tg-token", "--passphrase-file", &pf(env)],
-            Some(TOKEN),
-        );
-        let path = env.data.join("config.toml");
-        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
-        text.push_str(&format!(
-            "\n[channels.telegram]\ntoken_secret = \"tg-token\"\nagent = \"helper\"\napi_base = \"{base}\"\npoll_timeout_secs = 1\n"
-        ));
-        std::fs::write(&path, text).unwrap();
-    })
-    .await;
-    let agent = create_agent(&w.server, &w.owner, "helper", "openai/m1", json!({})).await;
-    Tg { w, tg, agent }
-}
-
-async fn sent(t: &Tg, n: usize) -> Vec<Value> {
-    eventually("telegram messages", || async {
-        let s = t.tg.sent();
-        (s.len() >= n).then_some(s)
-    })
-    .await
+    telegram_world(approvals, "").await
 }
 
 /// Pairs `user` through an invite the owner minted (so it acts for her).

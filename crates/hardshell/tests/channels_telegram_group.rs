@@ -7,49 +7,19 @@
 
 mod common;
 
-use common::agents::create_agent;
 use common::chat::call;
 use common::fake_llm::Reply;
-use common::fake_telegram::{BOT_ID, BOT_USERNAME, FakeTelegram, TOKEN};
-use common::gate::{World, eventually, world_full};
-use common::identity::{db, pf};
+use common::fake_telegram::{BOT_ID, BOT_USERNAME};
+use common::gate::eventually;
+use common::identity::db;
+use common::tg_world::{Tg, sent, telegram_world};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const GROUP: i64 = -1_001_234_567_890;
 
-struct Tg {
-    w: World,
-    tg: FakeTelegram,
-    agent: i64,
-}
-
 async fn telegram() -> Tg {
-    let tg = FakeTelegram::start().await;
-    let base = tg.base();
-    let w = world_full("", "", move |env| {
-        env.ok(
-            &["vault", "set", "tg-token", "--passphrase-file", &pf(env)],
-            Some(TOKEN),
-        );
-        let path = env.data.join("config.toml");
-        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
-        text.push_str(&format!(
-            "\n[channels.telegram]\ntoken_secret = \"tg-token\"\nagent = \"helper\"\napi_base = \"{base}\"\npoll_timeout_secs = 1\n"
-        ));
-        std::fs::write(&path, text).unwrap();
-    })
-    .await;
-    let agent = create_agent(&w.server, &w.owner, "helper", "openai/m1", json!({})).await;
-    Tg { w, tg, agent }
-}
-
-async fn sent(t: &Tg, n: usize) -> Vec<Value> {
-    eventually("telegram messages", || async {
-        let s = t.tg.sent();
-        (s.len() >= n).then_some(s)
-    })
-    .await
+    telegram_world("", "").await
 }
 
 /// Waits until the poller has confirmed update `id`.

@@ -10,6 +10,7 @@ pub mod gate;
 pub mod hooks;
 pub mod identity;
 pub mod sites;
+pub mod tg_world;
 pub mod ws;
 
 use std::io::{BufRead, BufReader, Read, Write};
