@@ -4,12 +4,14 @@
 //! The client reaches only the configured API host (tests point it at a
 //! fake server), never follows redirects, and never logs a URL (the bot
 //! token is in every path). The poller hands each update to
-//! `Channels::ingest` and moves its offset past an update only after
-//! ingest returned, so an update is confirmed to Telegram only once it is
-//! stored; a redelivered update is a duplicate in the queue. HTTP 409 (a
-//! second poller or a webhook on the same token) is reported and waited
-//! out, not fought; 429 waits `retry_after`. Private chats' text messages
-//! are taken here; group chats' are `telegram_group`'s.
+//! `Channels::telegram_update` (the webhook route uses the same) and moves
+//! its offset past an update only after that returned, so an update is
+//! confirmed to Telegram only once it is stored; a redelivered update is a
+//! duplicate in the queue. HTTP 409 (a second poller or a webhook on the
+//! same token) is reported and waited out, not fought; 429 waits
+//! `retry_after`. Private chats' text messages are taken here; group
+//! chats' are `telegram_group`'s, files `telegram_media`'s and button
+//! presses `telegram_approvals`'.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
