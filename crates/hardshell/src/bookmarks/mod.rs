@@ -63,10 +63,16 @@ fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Optio
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Draft {
+    /// http(s) only; at most 4096 bytes.
+    #[schema(min_length = 1, max_length = 4096)]
     pub url: String,
+    #[schema(max_length = 500)]
     pub title: Option<String>,
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
+    /// At most 20 tags of at most 64 characters each.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub tags: Vec<String>,
     pub folder_id: Option<i64>,
     #[serde(default)]
@@ -82,9 +88,13 @@ pub struct Draft {
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Changes {
+    #[schema(min_length = 1, max_length = 4096)]
     pub url: Option<String>,
+    #[schema(max_length = 500)]
     pub title: Option<String>,
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
+    #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]

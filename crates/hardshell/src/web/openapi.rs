@@ -158,6 +158,20 @@ mod tests {
         let user = &doc["components"]["schemas"]["CreateUser"]["properties"];
         assert_eq!(user["username"]["maxLength"], 64, "{user}");
         assert_eq!(user["password"]["minLength"], 12);
+        let bookmark = &doc["components"]["schemas"]["Draft"]["properties"];
+        assert_eq!(
+            bookmark["url"]["maxLength"],
+            crate::bookmarks::normalise::MAX_URL_BYTES,
+            "{bookmark}"
+        );
+        assert_eq!(
+            bookmark["title"]["maxLength"],
+            crate::bookmarks::normalise::MAX_TITLE_CHARS
+        );
+        assert_eq!(
+            bookmark["tags"]["maxItems"],
+            crate::bookmarks::normalise::MAX_TAGS
+        );
     }
 
     #[test]
