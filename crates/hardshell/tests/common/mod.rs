@@ -111,7 +111,7 @@ impl Env {
         if stdin.is_some() {
             c.stdin(Stdio::piped());
         }
-        let mut child = c.spawn().unwrap();
+        let mut child = spawn(&mut c);
         if let Some(input) = stdin {
             child
                 .stdin
@@ -155,6 +155,23 @@ pub struct Server {
     stdout_rest: mpsc::Receiver<String>,
 }
 
+/// Spawns `c`, waiting out ETXTBSY: `hand_to` copies the binary while
+/// other test threads fork, and a child forked in that moment holds the
+/// copy's write descriptor until its own exec, so the first exec of the
+/// copy can fail with "Text file busy" for a few milliseconds.
+fn spawn(c: &mut Command) -> std::process::Child {
+    let mut tries = 0;
+    loop {
+        match c.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r.unwrap(),
+        }
+    }
+}
+
 impl Server {
     pub fn start(env: &Env, extra: &[&str]) -> Result<Server, String> {
         let mut c = env.cmd();
@@ -162,7 +179,7 @@ impl Server {
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
+        let mut child = spawn(&mut c);
         let stdout = child.stdout.take().unwrap();
         let mut stderr = child.stderr.take().unwrap();
         let err_thread = std::thread::spawn(move || {
