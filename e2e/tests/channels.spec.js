@@ -256,9 +256,10 @@ test.describe("with a Telegram bot", () => {
     await expect(hook.locator("td[data-label='Inbound URL']")).toHaveText(`${server.base}/api/v1/channels/crm/inbound`);
     await expect(hook.locator("td[data-label='Secret entry']")).toHaveText("crm-secret");
     await expect(page.locator("#settings-body")).not.toContainText(SECRET);
-    // The bot polls a Bot API that refuses the token: the page says when
-    // it last polled and what went wrong, and never shows the token.
-    await expect.poll(() => server.telegram.paths.some((p) => p.includes("/getUpdates"))).toBe(true);
+    // The bot calls a Bot API that refuses the token (its first call,
+    // getMe, fails and is retried; it never gets to poll): the page says
+    // when it last tried and what went wrong, and never shows the token.
+    await expect.poll(() => server.telegram.paths.some((p) => p.includes("/getMe"))).toBe(true);
     await page.reload();
     const tg = page.locator('tr[data-channel="telegram"]');
     await expect(tg.locator("td[data-label=Agent]")).toHaveText("@helper");
