@@ -99,19 +99,7 @@ pub(super) fn group_conversation(
         return Ok(id);
     }
     let title = format!("{} group {} · {}", sender.channel, chat, sender.external_id);
-    tx.execute(
-        "INSERT INTO conversations (kind, title, created_by, default_agent_id, created_at,
-           last_activity_at) VALUES ('direct', ?1, ?2, ?3, ?4, ?4)",
-        params![title, sender.user_id, agent_id, now],
-    )?;
-    let id = tx.last_insert_rowid();
-    for (user, agent) in [(Some(sender.user_id), None), (None, Some(agent_id))] {
-        tx.execute(
-            "INSERT INTO conversation_members (conversation_id, user_id, agent_id, added_at)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![id, user, agent, now],
-        )?;
-    }
+    let id = super::channels::new_sender_conversation(tx, &title, sender, agent_id, now)?;
     tx.execute(
         "INSERT INTO channel_group_conversations (sender_id, agent_id, chat, conversation_id)
          VALUES (?1, ?2, ?3, ?4)",

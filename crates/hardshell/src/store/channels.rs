@@ -619,6 +619,31 @@ impl Store {
     }
 }
 
+/// A new direct conversation whose members are the sender's user and the
+/// agent (private and group channel conversations alike).
+pub(super) fn new_sender_conversation(
+    tx: &Transaction<'_>,
+    title: &str,
+    sender: &SenderRow,
+    agent_id: i64,
+    now: i64,
+) -> Result<i64, StoreError> {
+    tx.execute(
+        "INSERT INTO conversations (kind, title, created_by, default_agent_id, created_at,
+           last_activity_at) VALUES ('direct', ?1, ?2, ?3, ?4, ?4)",
+        params![title, sender.user_id, agent_id, now],
+    )?;
+    let id = tx.last_insert_rowid();
+    for (user, agent) in [(Some(sender.user_id), None), (None, Some(agent_id))] {
+        tx.execute(
+            "INSERT INTO conversation_members (conversation_id, user_id, agent_id, added_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![id, user, agent, now],
+        )?;
+    }
+    Ok(id)
+}
+
 /// The sender's direct conversation with the agent, created on first use
 /// with the sender's user and the agent as members.
 fn sender_conversation(
@@ -637,19 +662,7 @@ fn sender_conversation(
         return Ok(id);
     }
     let title = format!("{} · {}", sender.channel, sender.external_id);
-    tx.execute(
-        "INSERT INTO conversations (kind, title, created_by, default_agent_id, created_at,
-           last_activity_at) VALUES ('direct', ?1, ?2, ?3, ?4, ?4)",
-        params![title, sender.user_id, agent_id, now],
-    )?;
-    let id = tx.last_insert_rowid();
-    for (user, agent) in [(Some(sender.user_id), None), (None, Some(agent_id))] {
-        tx.execute(
-            "INSERT INTO conversation_members (conversation_id, user_id, agent_id, added_at)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![id, user, agent, now],
-        )?;
-    }
+    let id = new_sender_conversation(tx, &title, sender, agent_id, now)?;
     tx.execute(
         "INSERT INTO channel_conversations (sender_id, agent_id, conversation_id) VALUES (?1, ?2, ?3)",
         params![sender.id, agent_id, id],

@@ -44,6 +44,23 @@ pub struct InboundResult {
     status: &'static str,
 }
 
+/// A slot for one unauthenticated inbound request (signed webhooks and
+/// Telegram's webhook share them), taken before any body is read, any MAC
+/// computed or the database touched; none free is a 503.
+pub(super) fn inbound_slot(
+    channels: &crate::channels::Channels,
+) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    channels.inflight.clone().try_acquire_owned().map_err(|_| {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many inbound requests; retry shortly",
+        );
+        e.retry_after = Some(1);
+        e
+    })
+}
+
 fn unauthorized() -> ApiError {
     ApiError::unauthorized()
 }
@@ -71,16 +88,7 @@ pub async fn inbound(
     body: Body,
 ) -> Result<(StatusCode, Json<InboundResult>), ApiError> {
     let channels = &state.channels;
-    // Reserve before any expensive work: reading, hashing, the database.
-    let Ok(_slot) = channels.inflight.clone().try_acquire_owned() else {
-        let mut e = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "too many inbound requests; retry shortly",
-        );
-        e.retry_after = Some(1);
-        return Err(e);
-    };
+    let _slot = inbound_slot(channels)?;
     let hook = channels.hook(&name).ok_or_else(unauthorized)?;
     let (ts, sig) = (
         header(&headers, webhook::TIMESTAMP_HEADER),

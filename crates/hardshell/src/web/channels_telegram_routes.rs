@@ -41,15 +41,7 @@ pub async fn webhook(
     body: Body,
 ) -> Result<Json<UpdateTaken>, ApiError> {
     let channels = &state.channels;
-    let Ok(_slot) = channels.inflight.clone().try_acquire_owned() else {
-        let mut e = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "too many inbound requests; retry shortly",
-        );
-        e.retry_after = Some(1);
-        return Err(e);
-    };
+    let _slot = super::channels_routes::inbound_slot(channels)?;
     let secret = channels
         .telegram_webhook_secret()
         .ok_or_else(ApiError::unauthorized)?;
