@@ -38,6 +38,9 @@ async fn post_raw(
 ) -> (StatusCode, Value) {
     let resp = bearer(server, token, Method::POST, "/api/v1/uploads")
         .header("content-type", content_type)
+        // 20 MiB through a debug build's AES-GCM, twice (seal, then read
+        // back to type it), took over 30 s on a loaded 2-core machine.
+        .timeout(std::time::Duration::from_secs(180))
         .body(body)
         .send()
         .await

@@ -44,6 +44,9 @@ async fn upload(server: &Server, token: &str, name: &str, content: &[u8]) -> (St
             "content-type",
             format!("multipart/form-data; boundary={BOUNDARY}"),
         )
+        // Tens of MiB through a debug build's AES-GCM outlast the shared
+        // client's 30 s on a loaded machine.
+        .timeout(Duration::from_secs(180))
         .body(form(name, content))
         .send()
         .await
@@ -54,6 +57,7 @@ async fn upload(server: &Server, token: &str, name: &str, content: &[u8]) -> (St
 
 async fn download(server: &Server, token: &str, id: &str) -> reqwest::Response {
     bearer(server, token, Method::GET, &format!("/api/v1/uploads/{id}"))
+        .timeout(Duration::from_secs(180))
         .send()
         .await
         .unwrap()
