@@ -6,8 +6,9 @@ Measures, on this machine:
   - time from launching `hardshell serve` to the first 200 from /healthz,
     for a sealed data directory and for a passphrase-file one (median and
     max of N runs; the vault's Argon2id at 64 MiB is part of it);
-  - idle resident memory (VmRSS, and VmHWM = peak) a few seconds after
-    start-up with the vault unlocked and the database open.
+  - idle resident memory (VmRSS, split into anonymous and file-backed
+    pages, and VmHWM = peak) a few seconds after start-up with the vault
+    unlocked and the database open.
 
 Usage: python3 bench/footprint.py [path/to/hardshell] [runs]
 Everything runs in a temporary directory on loopback; nothing else is touched.
@@ -74,7 +75,7 @@ def rss_kib(pid):
     out = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith(("VmRSS", "VmHWM")):
+            if line.startswith(("VmRSS", "VmHWM", "RssAnon", "RssFile")):
                 k, v = line.split(":")
                 out[k] = int(v.split()[0])
     return out
@@ -119,7 +120,8 @@ def main():
         print(f"{mode:16} launch->first /healthz 200: median {statistics.median(times):.0f} ms, "
               f"min {min(times):.0f} ms, max {max(times):.0f} ms over {len(times)} runs")
         print(f"{mode:16} idle RSS after 3 s: {rss['VmRSS'] / 1024:.1f} MiB "
-              f"(peak {rss['VmHWM'] / 1024:.1f} MiB)")
+              f"(anonymous {rss['RssAnon'] / 1024:.1f}, file-backed {rss['RssFile'] / 1024:.1f}; "
+              f"peak {rss['VmHWM'] / 1024:.1f} MiB)")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod doctor;
+pub mod footprint;
 pub mod lock;
 pub mod logging;
 pub mod metrics;

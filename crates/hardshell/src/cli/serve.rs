@@ -174,7 +174,17 @@ pub async fn run(
         );
     }
     let live_vault = std::sync::Arc::clone(&state.vault);
-    server::run(bound, web::router(state), tls.as_ref(), shutdown).await?;
+    let router = web::router(state);
+    // Start-up is over: its code and buffers need not stay resident.
+    let released = crate::footprint::release_start_up_pages();
+    tracing::info!(
+        rss_kib_before = released.rss_kib_before,
+        rss_kib_after = released.rss_kib_after,
+        code_bytes = released.code_bytes,
+        heap_trimmed = released.heap_trimmed,
+        "released start-up pages"
+    );
+    server::run(bound, router, tls.as_ref(), shutdown).await?;
     audit
         .record(Draft::new(Actor::system(), "server.stop", Outcome::Success))
         .await?;
