@@ -19,13 +19,18 @@ use crate::store::approvals::ApprovalRow;
 use crate::trust::approvals::{self, DecideError};
 use crate::trust::rules::{self, RuleError};
 
-const MAX_LIMIT: usize = 200;
+pub(super) const MAX_LIMIT: usize = 200;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ApprovalParams {
     /// `pending`, `approved`, `denied`, `expired` or `dispatched`.
+    #[param(
+        max_length = 10,
+        pattern = "^(pending|approved|denied|expired|dispatched)$"
+    )]
     status: Option<String>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
 }
 

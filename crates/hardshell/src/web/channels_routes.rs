@@ -28,12 +28,17 @@ use crate::store::channels::{InviteRow, RequestRow, SenderRow};
 #[serde(deny_unknown_fields)]
 pub struct InboundBody {
     /// The sender system's id for this message (redeliveries reuse it).
+    #[schema(min_length = 1, max_length = 128)]
     id: String,
     /// The sender's stable id in that system.
+    #[schema(min_length = 1, max_length = 128)]
     sender: String,
-    /// A display name (shown to the owner; never identifies anyone).
+    /// A display name (shown to the owner; never identifies anyone). Cut
+    /// to its first 128 characters, never refused.
     #[serde(default)]
     name: String,
+    /// Not blank.
+    #[schema(min_length = 1, max_length = 16000)]
     text: String,
 }
 
@@ -213,6 +218,7 @@ pub async fn overview(
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
     /// `telegram` or `webhook:NAME`.
+    #[schema(max_length = 40, pattern = "^(telegram|webhook:[a-z0-9-]{1,32})$")]
     channel: String,
 }
 
@@ -252,10 +258,12 @@ pub async fn invite(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecideBody {
-    /// The code the person was given.
+    /// The code the person was given (case, spaces and dashes ignored).
+    #[schema(min_length = 1, max_length = 64)]
     code: String,
     /// Approve only: the user the sender acts for (default: you).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     user_id: Option<i64>,
 }
 

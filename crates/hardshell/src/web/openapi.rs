@@ -8,10 +8,55 @@
 //! JSON, 401/403/429 only where the route needs credentials.
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
 
 const ERROR_SCHEMA: &str = "Error";
+
+/// The schema of a list of at most `items` strings of `min..=max`
+/// characters each; `nullable` for an `Option<Vec<String>>` field. Lets a
+/// field state its bounds from the constants the code enforces
+/// (`#[schema(schema_with = ...)]`), since `max_length` takes only literals.
+pub(crate) fn string_list(
+    items: usize,
+    min: usize,
+    max: usize,
+    nullable: bool,
+) -> utoipa::openapi::schema::Array {
+    let kind = if nullable {
+        SchemaType::from_iter([Type::Array, Type::Null])
+    } else {
+        SchemaType::new(Type::Array)
+    };
+    ArrayBuilder::new()
+        .schema_type(kind)
+        .max_items(Some(items))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(min))
+                .max_length(Some(max)),
+        )
+        .build()
+}
+
+/// The schema of a list of at most `values.len()` strings from `values`.
+pub(crate) fn enum_list(values: &[&str], nullable: bool) -> utoipa::openapi::schema::Array {
+    let kind = if nullable {
+        SchemaType::from_iter([Type::Array, Type::Null])
+    } else {
+        SchemaType::new(Type::Array)
+    };
+    ArrayBuilder::new()
+        .schema_type(kind)
+        .max_items(Some(values.len()))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(values.iter().copied())),
+        )
+        .build()
+}
 
 /// Adds the shared error schema and statuses to every operation in `doc`.
 pub fn complete(doc: &mut OpenApi) {
@@ -186,3 +231,7 @@ mod tests {
         assert!(forbidden.contains("owner"), "{forbidden}");
     }
 }
+
+#[cfg(test)]
+#[path = "openapi_limits_tests.rs"]
+mod limits_tests;
