@@ -188,7 +188,7 @@ pub async fn approve(
         false
     } else {
         serde_json::from_slice::<ApproveBody>(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?
+            .map_err(|e| ApiError::json_body(&e))?
             .always
     };
     decide(&state, &p, id, true, always).await

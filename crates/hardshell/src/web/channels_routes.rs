@@ -81,9 +81,10 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         ("X-Hardshell-Signature" = String, Header, description = "sha256=HEX of HMAC(secret, timestamp.body)")),
     request_body = InboundBody,
     responses((status = 202, description = "Taken", body = InboundResult),
-        (status = 400, description = "Malformed body"),
+        (status = 400, description = "Not JSON"),
         (status = 401, description = "Unknown channel, or missing, stale, replayed or wrong signature"),
         (status = 413, description = "Body over the channel's cap"),
+        (status = 422, description = "An unknown field, or an id, sender or text outside its limits"),
         (status = 429, description = "The sender is over their limit"),
         (status = 503, description = "Too many inbound requests at once")))]
 pub async fn inbound(
@@ -132,8 +133,7 @@ pub async fn inbound(
     {
         return Err(unauthorized());
     }
-    let body: InboundBody = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
+    let body: InboundBody = serde_json::from_slice(&bytes).map_err(|e| ApiError::json_body(&e))?;
     let result = channels
         .ingest(Inbound {
             channel,
@@ -157,7 +157,13 @@ pub async fn inbound(
             e.retry_after = Some(60);
             return Err(e);
         }
-        Err(ChannelError::Invalid(m)) => return Err(ApiError::bad_request(m)),
+        Err(ChannelError::Invalid(m)) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_message",
+                m,
+            ));
+        }
         Err(e) => return Err(ApiError::internal(&e)),
     };
     Ok((StatusCode::ACCEPTED, Json(InboundResult { status })))
