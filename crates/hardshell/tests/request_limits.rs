@@ -245,6 +245,22 @@ async fn values_past_the_documented_limits_are_refused() {
     )
     .await;
 
+    // Query strings refuse unknown parameters too.
+    for path in [
+        format!("/api/v1/agents/{agent}/memories?zzz=1"),
+        "/api/v1/approvals?zzz=1".to_string(),
+        "/api/v1/trust/history?zzz=1".to_string(),
+        "/api/v1/audit?zzz=1".to_string(),
+        "/api/v1/bookmarks?zzz=1".to_string(),
+    ] {
+        let (s, v) = get(&server, &owner, &path).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap_or("").contains("zzz"),
+            "{v}"
+        );
+    }
+
     // Audit filters.
     let path = format!("/api/v1/audit?action={}", "a".repeat(129));
     refused(

@@ -22,6 +22,7 @@ use crate::trust::rules::{self, RuleError};
 pub(super) const MAX_LIMIT: usize = 200;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ApprovalParams {
     /// `pending`, `approved`, `denied`, `expired` or `dispatched`.
     #[param(

@@ -22,6 +22,7 @@ const DEFAULT_LIMIT: usize = 50;
 pub(super) const MAX_LIMIT: usize = 200;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct MemoryParams {
     /// Words to search for (BM25, plus vectors when the provider embeds);
     /// without it, the newest memories. At most 500 characters.

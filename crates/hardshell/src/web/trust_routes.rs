@@ -42,6 +42,7 @@ pub struct SetLevelBody {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryParams {
     /// Only this agent's changes.
     #[param(minimum = 1, maximum = 9223372036854775807_i64)]
