@@ -337,6 +337,18 @@ async fn unsigned_stale_replayed_tampered_and_oversized_requests_are_refused() {
     )
     .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    // Signed but outside the body's rules: an unknown field, an id over
+    // 128 characters, blank text. Each is 422 and opens nothing.
+    for bad in [
+        json!({"id": "w3", "sender": "s", "text": "hi", "zzz": 1}),
+        json!({"id": "i".repeat(129), "sender": "s", "text": "hi"}),
+        json!({"id": "w4", "sender": "s", "text": "  "}),
+    ] {
+        let bad = bad.to_string();
+        let sig = signature(SECRET, &ts, bad.as_bytes());
+        let (s, v) = raw(&h, INBOUND, Some(ts.clone()), Some(sig), bad.into_bytes()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    }
     // Only the one genuine request opened a pairing request.
     assert_eq!(pairing(&h).await["requests"].as_array().unwrap().len(), 1);
     assert!(h.w.llm.chat_requests().is_empty());

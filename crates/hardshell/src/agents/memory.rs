@@ -21,6 +21,8 @@ pub use crate::store::memories::{Memory, Scope, Source};
 
 /// Longest memory, in characters.
 pub const MAX_CHARS: usize = 2000;
+/// Longest search text for `search_all`, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
 /// Memories one agent may hold.
 pub const MAX_PER_AGENT: usize = 1000;
 /// Candidates each ranker contributes before fusion, per result wanted.
@@ -33,6 +35,8 @@ pub enum MemoryError {
     Empty,
     #[error("a memory is limited to {MAX_CHARS} characters")]
     TooLong,
+    #[error("the search text is longer than {MAX_QUERY_CHARS} characters")]
+    QueryTooLong,
     #[error("this agent already holds {0} memories; delete some first")]
     Full(usize),
     #[error("the user or conversation of that scope does not exist")]
@@ -179,6 +183,9 @@ pub async fn search_all(
     limit: usize,
     embedder: Option<&SharedProvider>,
 ) -> Result<Vec<Memory>, MemoryError> {
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(MemoryError::QueryTooLong);
+    }
     ranked(store, agent_id, ScopeFilter::All, query, limit, embedder).await
 }
 

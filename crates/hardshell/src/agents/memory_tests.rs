@@ -144,6 +144,10 @@ async fn search_never_crosses_scopes() {
         search_all(&store, 1, "door", 10, None).await.unwrap().len(),
         3
     );
+    // A search text over the limit is refused, not cut.
+    let long = "door ".repeat(MAX_QUERY_CHARS / 5 + 1);
+    let e = search_all(&store, 1, &long, 10, None).await;
+    assert!(matches!(e, Err(MemoryError::QueryTooLong)));
 }
 
 #[tokio::test]

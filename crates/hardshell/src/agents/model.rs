@@ -51,6 +51,8 @@ pub enum FieldError {
     Model,
     #[error("unknown tool `{0}`")]
     Tool(String),
+    #[error("at most {} tools", KNOWN_TOOLS.len())]
+    TooManyTools,
     #[error("context_tokens must be between 1024 and 2000000")]
     Context,
     #[error(
@@ -70,7 +72,7 @@ impl FieldError {
             FieldError::Name => "invalid_name",
             FieldError::Description => "invalid_description",
             FieldError::Model => "invalid_model",
-            FieldError::Tool(_) => "invalid_tool",
+            FieldError::Tool(_) | FieldError::TooManyTools => "invalid_tool",
             FieldError::Context => "invalid_context_tokens",
             FieldError::Budget => "invalid_budgets",
             FieldError::Soul => "invalid_soul",
@@ -97,6 +99,9 @@ pub fn check_handle(handle: &str) -> Result<(), FieldError> {
     }
 }
 
+/// Longest model name after the provider, in bytes.
+pub const MAX_MODEL_NAME_BYTES: usize = 200;
+
 /// A parsed `provider/model`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelRef<'a> {
@@ -109,7 +114,9 @@ pub struct ModelRef<'a> {
 pub fn parse_model(s: &str) -> Result<ModelRef<'_>, FieldError> {
     let (provider, model) = s.split_once('/').ok_or(FieldError::Model)?;
     let clean = |m: &str| {
-        !m.is_empty() && m.len() <= 200 && m.chars().all(|c| !c.is_control() && !c.is_whitespace())
+        !m.is_empty()
+            && m.len() <= MAX_MODEL_NAME_BYTES
+            && m.chars().all(|c| !c.is_control() && !c.is_whitespace())
     };
     if is_slug(provider) && clean(model) {
         Ok(ModelRef { provider, model })
@@ -146,6 +153,9 @@ pub fn check_fields(f: &AgentFields) -> Result<(), FieldError> {
         true,
     )?;
     parse_model(&f.model)?;
+    if f.tools.len() > KNOWN_TOOLS.len() {
+        return Err(FieldError::TooManyTools);
+    }
     for t in &f.tools {
         if !KNOWN_TOOLS.contains(&t.as_str()) {
             return Err(FieldError::Tool(t.clone()));
@@ -277,6 +287,25 @@ mod tests {
             ..ok
         };
         assert!(check_fields(&fields(top)).is_ok());
+    }
+
+    #[test]
+    fn a_tool_list_longer_than_the_known_tools_is_refused() {
+        let mut f = AgentFields {
+            handle: "helper".into(),
+            name: "Helper".into(),
+            description: String::new(),
+            model: "openai/m".into(),
+            tools: KNOWN_TOOLS.iter().map(|t| t.to_string()).collect(),
+            memory: true,
+            knowledge: true,
+            context_tokens: 8192,
+            budgets: default_budgets(),
+            disabled: false,
+        };
+        assert!(check_fields(&f).is_ok());
+        f.tools.push("shell".into());
+        assert_eq!(check_fields(&f), Err(FieldError::TooManyTools));
     }
 
     #[test]

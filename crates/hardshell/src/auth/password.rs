@@ -15,7 +15,7 @@ const M_KIB: u32 = 19 * 1024;
 const T_COST: u32 = 2;
 const P_COST: u32 = 1;
 pub const MIN_LEN: usize = 12;
-const MAX_LEN: usize = 1024;
+pub const MAX_LEN: usize = 1024;
 
 /// Common passwords refused outright, also as the stem of a longer one
 /// (`changeme12345` is still `changeme`).

@@ -74,12 +74,14 @@ pub struct Draft {
     #[serde(default)]
     #[schema(max_items = 20)]
     pub tags: Vec<String>,
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     pub folder_id: Option<i64>,
     #[serde(default)]
     pub starred: bool,
     #[serde(default)]
     pub archived: bool,
     /// `#rrggbb`.
+    #[schema(max_length = 7, pattern = "^#[0-9A-Fa-f]{6}$")]
     pub color: Option<String>,
 }
 
@@ -97,12 +99,13 @@ pub struct Changes {
     #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 9223372036854775807_i64)]
     pub folder_id: Option<Option<i64>>,
     pub starred: Option<bool>,
     pub archived: Option<bool>,
+    /// `#rrggbb`.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 7, pattern = "^#[0-9A-Fa-f]{6}$")]
     pub color: Option<Option<String>>,
 }
 
@@ -110,12 +113,15 @@ pub struct Changes {
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FolderDraft {
+    /// One line of 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 9223372036854775807_i64)]
     pub parent_id: Option<Option<i64>>,
+    /// `#rrggbb`.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 7, pattern = "^#[0-9A-Fa-f]{6}$")]
     pub color: Option<Option<String>>,
 }
 

@@ -43,9 +43,15 @@ pub fn new_code() -> String {
         .collect()
 }
 
+/// Longest code as typed, spaces and dashes included.
+pub const MAX_TYPED_CODE_CHARS: usize = 64;
+
 /// A code as typed: case, spaces and dashes do not matter. `None` when it
-/// cannot be a code at all.
+/// cannot be a code at all (also when over [`MAX_TYPED_CODE_CHARS`]).
 pub fn normalise(typed: &str) -> Option<String> {
+    if typed.chars().count() > MAX_TYPED_CODE_CHARS {
+        return None;
+    }
     let code: String = typed
         .chars()
         .filter(|c| !matches!(c, ' ' | '-'))
@@ -319,6 +325,8 @@ mod tests {
         assert_eq!(normalise("ABCDEFG"), None);
         assert_eq!(normalise("ABCDEFG0"), None, "0 is not in the alphabet");
         assert_eq!(normalise("ABCDEFGHJ"), None);
+        let padded = format!("ABCD{}EFGH", " ".repeat(MAX_TYPED_CODE_CHARS));
+        assert_eq!(normalise(&padded), None, "over the typed-length limit");
     }
 
     #[test]

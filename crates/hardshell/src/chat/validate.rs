@@ -53,8 +53,12 @@ pub fn render_message(text: &str, members: &[Ref]) -> (String, Vec<Ref>) {
     (markdown::render(text, &handles), refs)
 }
 
-/// Attachment ids in order without duplicates; at most `MAX_ATTACHMENTS`.
+/// Attachment ids in order without duplicates; at most `MAX_ATTACHMENTS`
+/// as sent (repeats count, so the documented `maxItems` holds).
 pub fn attachments(ids: &[String]) -> Result<Vec<String>, String> {
+    if ids.len() > MAX_ATTACHMENTS {
+        return Err(format!("at most {MAX_ATTACHMENTS} attachments"));
+    }
     let mut out: Vec<String> = Vec::with_capacity(ids.len());
     for id in ids {
         if !out.contains(id) {
@@ -133,5 +137,8 @@ mod tests {
         assert!(attachments(&ids).is_err());
         let dup = vec!["a".to_string(), "a".to_string()];
         assert_eq!(attachments(&dup).unwrap(), ["a"]);
+        // Repeats count towards the limit: eleven copies of one id are refused.
+        let repeated = vec!["a".to_string(); MAX_ATTACHMENTS + 1];
+        assert!(attachments(&repeated).is_err());
     }
 }

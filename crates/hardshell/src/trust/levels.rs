@@ -18,6 +18,8 @@ pub enum LevelError {
     Domain(String),
     #[error("a level is 0 (none) to 4 (full)")]
     Level,
+    #[error("a reason is at most {MAX_REASON_CHARS} characters")]
+    Reason,
     #[error("no such agent")]
     NoAgent,
     #[error("no such trust change")]
@@ -27,6 +29,9 @@ pub enum LevelError {
     #[error("the change could not be audited")]
     Audit,
 }
+
+/// Longest reason for a change, in characters after trimming.
+pub const MAX_REASON_CHARS: usize = 200;
 
 /// Sets `domain` of `agent` to `level` on behalf of `actor`.
 pub async fn set(
@@ -42,13 +47,16 @@ pub async fn set(
     if level > 4 {
         return Err(LevelError::Level);
     }
+    if reason.trim().chars().count() > MAX_REASON_CHARS {
+        return Err(LevelError::Reason);
+    }
     if store.agent_get(agent).await?.is_none() {
         return Err(LevelError::NoAgent);
     }
     let reason = if reason.trim().is_empty() {
         "set by the owner".to_string()
     } else {
-        reason.trim().chars().take(200).collect()
+        reason.trim().to_string()
     };
     let by = ChangeBy {
         reason,

@@ -109,6 +109,8 @@ pub struct CreateAgent {
     soul: Option<String>,
     #[schema(max_length = 500)]
     description: Option<String>,
+    /// Known tool names, at most as many as there are tools.
+    #[schema(schema_with = tool_names)]
     tools: Option<Vec<String>>,
     memory: Option<bool>,
     knowledge: Option<bool>,
@@ -129,6 +131,8 @@ pub struct UpdateAgent {
     model: Option<String>,
     #[schema(max_length = 500)]
     description: Option<String>,
+    /// Known tool names, at most as many as there are tools.
+    #[schema(schema_with = tool_names)]
     tools: Option<Vec<String>>,
     memory: Option<bool>,
     knowledge: Option<bool>,
@@ -138,9 +142,15 @@ pub struct UpdateAgent {
     disabled: Option<bool>,
 }
 
+fn tool_names() -> utoipa::openapi::schema::Array {
+    super::openapi::enum_list(model::KNOWN_TOOLS, true)
+}
+
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Soul {
+    /// At most 32 KiB (UTF-8 bytes), no NUL.
+    #[schema(max_length = 32768)]
     soul: String,
 }
 

@@ -19,13 +19,19 @@ use crate::store::approvals::ApprovalRow;
 use crate::trust::approvals::{self, DecideError};
 use crate::trust::rules::{self, RuleError};
 
-const MAX_LIMIT: usize = 200;
+pub(super) const MAX_LIMIT: usize = 200;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ApprovalParams {
     /// `pending`, `approved`, `denied`, `expired` or `dispatched`.
+    #[param(
+        max_length = 10,
+        pattern = "^(pending|approved|denied|expired|dispatched)$"
+    )]
     status: Option<String>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
 }
 
@@ -183,7 +189,7 @@ pub async fn approve(
         false
     } else {
         serde_json::from_slice::<ApproveBody>(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?
+            .map_err(|e| ApiError::json_body(&e))?
             .always
     };
     decide(&state, &p, id, true, always).await

@@ -11,19 +11,25 @@ use super::extract::Authorized;
 use super::{ApiError, AppState};
 use crate::store::audit::AuditQuery;
 
-const MAX_LIMIT: u32 = 1000;
+pub(super) const MAX_LIMIT: u32 = 1000;
 const DEFAULT_LIMIT: u32 = 100;
+/// Longest `action` or `actor` filter, in characters.
+pub(super) const MAX_FILTER_CHARS: usize = 128;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Return entries with a greater seq (for paging forwards).
+    #[param(minimum = 0, maximum = 18446744073709551615_u64)]
     after_seq: Option<u64>,
     /// At most this many entries (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
-    /// Only this action, e.g. `auth.login`.
+    /// Only this action, e.g. `auth.login`; at most 128 characters.
+    #[param(max_length = 128)]
     action: Option<String>,
-    /// Only this actor id.
+    /// Only this actor id; at most 128 characters.
+    #[param(max_length = 128)]
     actor: Option<String>,
 }
 
@@ -77,6 +83,16 @@ pub async fn list(
         return Err(ApiError::bad_request(format!(
             "limit must be between 1 and {MAX_LIMIT}"
         )));
+    }
+    for (name, value) in [("action", &p.action), ("actor", &p.actor)] {
+        if value
+            .as_deref()
+            .is_some_and(|v| v.chars().count() > MAX_FILTER_CHARS)
+        {
+            return Err(ApiError::bad_request(format!(
+                "{name} is at most {MAX_FILTER_CHARS} characters"
+            )));
+        }
     }
     let entries = state
         .store

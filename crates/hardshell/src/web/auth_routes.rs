@@ -36,15 +36,22 @@ use crate::store::users::UserRow;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetupRequest {
+    /// `setup-…` as printed by the server (surrounding spaces are ignored).
+    #[schema(min_length = 1, max_length = 64)]
     setup_token: String,
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
     username: String,
+    #[schema(min_length = 12, max_length = 1024)]
     password: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(min_length = 1, max_length = 64)]
     username: String,
+    /// Passwords are 12 to 1024 characters; any other never matches.
+    #[schema(min_length = 1, max_length = 1024)]
     password: String,
 }
 
@@ -52,6 +59,7 @@ pub struct LoginRequest {
 #[serde(deny_unknown_fields)]
 pub struct KeyLoginRequest {
     /// A human identity key, `hu-…`.
+    #[schema(min_length = 1, max_length = 128)]
     key: String,
 }
 
@@ -60,11 +68,19 @@ pub struct KeyLoginRequest {
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// `password`, `human_key`, `agent_key` or `refresh_token`.
+    #[schema(
+        max_length = 13,
+        pattern = "^(password|human_key|agent_key|refresh_token)$"
+    )]
     grant_type: String,
+    #[schema(min_length = 1, max_length = 64)]
     username: Option<String>,
+    #[schema(min_length = 1, max_length = 1024)]
     password: Option<String>,
     /// `hu-…` for `human_key`, `lb-…` for `agent_key`.
+    #[schema(min_length = 1, max_length = 128)]
     key: Option<String>,
+    #[schema(min_length = 1, max_length = 128)]
     refresh_token: Option<String>,
 }
 

@@ -153,6 +153,7 @@ pub async fn stored(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToKnowledge {
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     agent_id: i64,
 }
 

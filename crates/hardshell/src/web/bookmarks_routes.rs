@@ -91,13 +91,19 @@ pub struct ListParams {
     starred: Option<bool>,
     archived: Option<bool>,
     /// A folder id, or `root` for the top level.
+    #[param(max_length = 20, pattern = "^(root|-?[0-9]+)$")]
     folder: Option<String>,
+    /// Normalised like a bookmark's tags (cut to 64 characters).
     tag: Option<String>,
-    /// Words to search for in title, description, URL and tags (all must match).
+    /// Words to search for in title, description, URL and tags (all must
+    /// match); at most 200 characters.
+    #[param(max_length = 200)]
     q: Option<String>,
     /// `next_cursor` from the previous page.
+    #[param(minimum = -9223372036854775808_i64, maximum = 9223372036854775807_i64)]
     cursor: Option<i64>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
 }
 
@@ -301,10 +307,38 @@ fn multi_status(out: BulkOutcome) -> Response {
     (StatusCode::MULTI_STATUS, Json(out)).into_response()
 }
 
+/// The bulk body as documented: a JSON array of at most
+/// [`bm::MAX_BULK`] drafts (read as raw JSON so each item fails alone).
+pub struct DraftBatch;
+
+impl utoipa::PartialSchema for DraftBatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(utoipa::openapi::Ref::from_schema_name("Draft"))
+            .max_items(Some(bm::MAX_BULK))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DraftBatch {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "Draft".to_string(),
+            <Draft as utoipa::PartialSchema>::schema(),
+        ));
+        <Draft as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
 /// Up to 1000 bookmarks (a JSON array of `Draft`s); each succeeds or fails
 /// on its own.
 #[utoipa::path(post, path = "/api/v1/bookmarks/bulk", tag = "bookmarks",
-    request_body = Vec<Draft>,
+    request_body = DraftBatch,
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 207, description = "Per-item outcome; imported + failed = items", body = BulkOutcome),
         (status = 422, description = "Not an array, or more than 1000 items")))]
@@ -346,6 +380,7 @@ pub async fn bulk(
 pub struct FormatParam {
     /// Import: `netscape` (or `html`), `json`, `clawchives`, `csv`.
     /// Export: `json`, `netscape` (or `html`), `csv`.
+    #[param(max_length = 10, pattern = "^(netscape|html|json|clawchives|csv)$")]
     format: String,
 }
 

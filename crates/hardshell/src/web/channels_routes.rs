@@ -28,12 +28,17 @@ use crate::store::channels::{InviteRow, RequestRow, SenderRow};
 #[serde(deny_unknown_fields)]
 pub struct InboundBody {
     /// The sender system's id for this message (redeliveries reuse it).
+    #[schema(min_length = 1, max_length = 128)]
     id: String,
     /// The sender's stable id in that system.
+    #[schema(min_length = 1, max_length = 128)]
     sender: String,
-    /// A display name (shown to the owner; never identifies anyone).
+    /// A display name (shown to the owner; never identifies anyone). Cut
+    /// to its first 128 characters, never refused.
     #[serde(default)]
     name: String,
+    /// Not blank.
+    #[schema(min_length = 1, max_length = 16000)]
     text: String,
 }
 
@@ -76,9 +81,10 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         ("X-Hardshell-Signature" = String, Header, description = "sha256=HEX of HMAC(secret, timestamp.body)")),
     request_body = InboundBody,
     responses((status = 202, description = "Taken", body = InboundResult),
-        (status = 400, description = "Malformed body"),
+        (status = 400, description = "Not JSON"),
         (status = 401, description = "Unknown channel, or missing, stale, replayed or wrong signature"),
         (status = 413, description = "Body over the channel's cap"),
+        (status = 422, description = "An unknown field, or an id, sender or text outside its limits"),
         (status = 429, description = "The sender is over their limit"),
         (status = 503, description = "Too many inbound requests at once")))]
 pub async fn inbound(
@@ -127,8 +133,7 @@ pub async fn inbound(
     {
         return Err(unauthorized());
     }
-    let body: InboundBody = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
+    let body: InboundBody = serde_json::from_slice(&bytes).map_err(|e| ApiError::json_body(&e))?;
     let result = channels
         .ingest(Inbound {
             channel,
@@ -152,7 +157,13 @@ pub async fn inbound(
             e.retry_after = Some(60);
             return Err(e);
         }
-        Err(ChannelError::Invalid(m)) => return Err(ApiError::bad_request(m)),
+        Err(ChannelError::Invalid(m)) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_message",
+                m,
+            ));
+        }
         Err(e) => return Err(ApiError::internal(&e)),
     };
     Ok((StatusCode::ACCEPTED, Json(InboundResult { status })))
@@ -213,6 +224,7 @@ pub async fn overview(
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
     /// `telegram` or `webhook:NAME`.
+    #[schema(max_length = 40, pattern = "^(telegram|webhook:[a-z0-9-]{1,32})$")]
     channel: String,
 }
 
@@ -252,10 +264,12 @@ pub async fn invite(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecideBody {
-    /// The code the person was given.
+    /// The code the person was given (case, spaces and dashes ignored).
+    #[schema(min_length = 1, max_length = 64)]
     code: String,
     /// Approve only: the user the sender acts for (default: you).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     user_id: Option<i64>,
 }
 

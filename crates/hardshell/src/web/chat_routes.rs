@@ -22,7 +22,7 @@ use crate::store::chat::{ConversationRow, Ref, Reject};
 use crate::store::chat_conversations::{ConversationPatch, MemberTarget, NewConversation};
 
 /// Most usernames accepted when creating a conversation.
-const MAX_INITIAL_MEMBERS: usize = 200;
+pub(super) const MAX_INITIAL_MEMBERS: usize = 200;
 
 #[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -36,13 +36,24 @@ pub enum ConversationKind {
 pub struct CreateConversation {
     kind: ConversationKind,
     /// Required for groups; a direct conversation defaults to the agent's name.
+    /// 1 to 120 characters after trimming, no control characters.
+    #[schema(min_length = 1, max_length = 120)]
     title: Option<String>,
     /// Members to add besides the creator (groups): usernames or agent
     /// handles (a leading `@` is ignored). A group started with exactly one
-    /// agent has it as its default agent.
+    /// agent has it as its default agent. At most 200.
+    #[schema(schema_with = member_names)]
     members: Option<Vec<String>>,
     /// The agent (direct conversations).
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     agent_id: Option<i64>,
+}
+
+/// Longest member name accepted: a username or handle, plus a leading `@`.
+const MAX_MEMBER_NAME: usize = 65;
+
+fn member_names() -> utoipa::openapi::schema::Array {
+    super::openapi::string_list(MAX_INITIAL_MEMBERS, 1, MAX_MEMBER_NAME, true)
 }
 
 /// Present-but-null and absent differ for `default_agent_id`.
@@ -53,10 +64,12 @@ fn some_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D:
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConversation {
+    /// 1 to 120 characters after trimming, no control characters.
+    #[schema(min_length = 1, max_length = 120)]
     title: Option<String>,
     /// An agent that is a member, or null to clear.
     #[serde(default, deserialize_with = "some_value")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 9223372036854775807_i64)]
     default_agent_id: Option<Option<i64>>,
 }
 
@@ -64,8 +77,11 @@ pub struct UpdateConversation {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberRequest {
+    #[schema(min_length = 1, max_length = 64)]
     username: Option<String>,
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     user_id: Option<i64>,
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     agent_id: Option<i64>,
 }
 

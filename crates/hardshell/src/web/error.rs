@@ -45,6 +45,20 @@ impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
+    /// A JSON body read by hand, answered like axum's `Json` extractor:
+    /// 400 when it is not JSON, 422 when a field is unknown, missing or of
+    /// the wrong type.
+    pub fn json_body(e: &serde_json::Error) -> Self {
+        let status = match e.classify() {
+            serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::new(
+            status,
+            code_for_status(status),
+            format!("invalid body: {e}"),
+        )
+    }
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
     }

@@ -16,17 +16,44 @@ use crate::auth::permissions::Permission;
 use crate::auth::tokens::{self, Kind};
 use crate::store::auth::{AgentKeyRow, NewAgentKey};
 
-const MAX_RATE: u32 = 100_000;
+pub(super) const MAX_RATE: u32 = 100_000;
+/// Longest key name, in characters after trimming.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Latest `expires_at`: the last second of the year 9999.
+pub const MAX_EXPIRES_AT: i64 = 253_402_300_799;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
+    /// 1 to 100 characters after trimming.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
-    /// `resource:action` strings, e.g. `bookmarks:read`.
+    /// `resource:action` strings, e.g. `bookmarks:read`; at least one, at
+    /// most one of each.
+    #[schema(schema_with = permission_names)]
     permissions: Vec<String>,
-    /// Unix seconds; must be in the future.
+    /// Unix seconds; must be in the future (and before the year 10000).
+    #[schema(minimum = 1, maximum = 253402300799_i64)]
     expires_at: Option<i64>,
+    #[schema(minimum = 1, maximum = 100000)]
     rate_limit_per_minute: Option<u32>,
+}
+
+/// Every `resource:action` a key can hold.
+fn all_permissions() -> Vec<String> {
+    let mut all = Vec::new();
+    for r in crate::auth::permissions::RESOURCES {
+        for a in crate::auth::permissions::ACTIONS {
+            all.push(format!("{r}:{a}"));
+        }
+    }
+    all
+}
+
+fn permission_names() -> utoipa::openapi::schema::Array {
+    let all = all_permissions();
+    let names: Vec<&str> = all.iter().map(String::as_str).collect();
+    super::openapi::enum_list(&names, false)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -52,11 +79,17 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let creator = p.require_human()?.id;
     let name = req.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(unprocessable("name must be 1 to 100 characters"));
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(unprocessable(format!(
+            "name must be 1 to {MAX_NAME_CHARS} characters"
+        )));
     }
     if req.permissions.is_empty() {
         return Err(unprocessable("at least one permission is required"));
+    }
+    let most = crate::auth::permissions::RESOURCES.len() * crate::auth::permissions::ACTIONS.len();
+    if req.permissions.len() > most {
+        return Err(unprocessable(format!("at most {most} permissions")));
     }
     let mut perms = Vec::with_capacity(req.permissions.len());
     for s in &req.permissions {
@@ -70,6 +103,11 @@ pub async fn create(
     }
     if req.expires_at.is_some_and(|e| e <= now_secs()) {
         return Err(unprocessable("expires_at must be in the future"));
+    }
+    if req.expires_at.is_some_and(|e| e > MAX_EXPIRES_AT) {
+        return Err(unprocessable(format!(
+            "expires_at is at most {MAX_EXPIRES_AT} (the end of the year 9999)"
+        )));
     }
     if req
         .rate_limit_per_minute

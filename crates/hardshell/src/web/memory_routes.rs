@@ -19,14 +19,17 @@ use super::{ApiError, AppState, record};
 use crate::agents::memory::{self, Memory, MemoryError, Scope, Source};
 
 const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 200;
+pub(super) const MAX_LIMIT: usize = 200;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct MemoryParams {
     /// Words to search for (BM25, plus vectors when the provider embeds);
-    /// without it, the newest memories.
+    /// without it, the newest memories. At most 500 characters.
+    #[param(max_length = 500)]
     q: Option<String>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
 }
 
@@ -40,10 +43,15 @@ pub struct MemoryList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMemoryBody {
+    /// 1 to 2000 characters after trimming.
+    #[schema(min_length = 1, max_length = 2000)]
     text: String,
     /// `user` or `conversation`.
+    #[schema(max_length = 12, pattern = "^(user|conversation)$")]
     scope: String,
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     user_id: Option<i64>,
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     conversation_id: Option<i64>,
 }
 
@@ -58,6 +66,7 @@ impl From<MemoryError> for ApiError {
             MemoryError::Empty | MemoryError::TooLong => unprocessable("invalid_text", msg),
             MemoryError::Full(_) => ApiError::new(StatusCode::CONFLICT, "memory_full", msg),
             MemoryError::NoSuchScope => unprocessable("invalid_scope", msg),
+            MemoryError::QueryTooLong => ApiError::bad_request(msg),
             MemoryError::Store(s) => s.into(),
         }
     }

@@ -29,8 +29,10 @@ const MAX_HITS: i64 = 50;
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PageParams {
     /// Only messages with a smaller id (older).
+    #[param(minimum = -9223372036854775808_i64, maximum = 9223372036854775807_i64)]
     before: Option<i64>,
     /// 1..=100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
@@ -44,24 +46,42 @@ pub struct MessagePage<'a> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessage {
+    /// Markdown, at most 16000 characters; blank only with attachments.
+    #[schema(max_length = 16000)]
     text: String,
     /// Upload ids (at most 10).
     #[serde(default)]
+    #[schema(schema_with = attachment_ids)]
     attachments: Vec<String>,
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     reply_to: Option<i64>,
+}
+
+fn attachment_ids() -> utoipa::openapi::schema::Array {
+    use crate::chat::upload_files::PUBLIC_ID_LEN;
+    super::openapi::string_list(
+        validate::MAX_ATTACHMENTS,
+        PUBLIC_ID_LEN,
+        PUBLIC_ID_LEN,
+        false,
+    )
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditMessage {
+    /// Markdown, at most 16000 characters; blank only with attachments.
+    #[schema(max_length = 16000)]
     text: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SearchParams {
-    /// Plain words; every word must match.
+    /// Plain words; every word must match. At most 200 characters.
+    #[param(max_length = 200)]
     q: String,
     /// 1..=50, default 20.
+    #[param(minimum = 1, maximum = 50)]
     limit: Option<i64>,
 }
 

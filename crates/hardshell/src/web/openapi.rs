@@ -5,13 +5,60 @@
 //! without overwriting a handler's more precise description.
 //!
 //! Never invents a status a layer cannot return: 415 only where the body is
-//! JSON, 401/403/429 only where the route needs credentials.
+//! JSON, 422 only where it is read into a typed schema, 400 for queries
+//! only where there are query parameters, 401/403/429 only where the route
+//! needs credentials.
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
 
 const ERROR_SCHEMA: &str = "Error";
+
+/// The schema of a list of at most `items` strings of `min..=max`
+/// characters each; `nullable` for an `Option<Vec<String>>` field. Lets a
+/// field state its bounds from the constants the code enforces
+/// (`#[schema(schema_with = ...)]`), since `max_length` takes only literals.
+pub(crate) fn string_list(
+    items: usize,
+    min: usize,
+    max: usize,
+    nullable: bool,
+) -> utoipa::openapi::schema::Array {
+    let kind = if nullable {
+        SchemaType::from_iter([Type::Array, Type::Null])
+    } else {
+        SchemaType::new(Type::Array)
+    };
+    ArrayBuilder::new()
+        .schema_type(kind)
+        .max_items(Some(items))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(min))
+                .max_length(Some(max)),
+        )
+        .build()
+}
+
+/// The schema of a list of at most `values.len()` strings from `values`.
+pub(crate) fn enum_list(values: &[&str], nullable: bool) -> utoipa::openapi::schema::Array {
+    let kind = if nullable {
+        SchemaType::from_iter([Type::Array, Type::Null])
+    } else {
+        SchemaType::new(Type::Array)
+    };
+    ArrayBuilder::new()
+        .schema_type(kind)
+        .max_items(Some(values.len()))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(values.iter().copied())),
+        )
+        .build()
+}
 
 /// Adds the shared error schema and statuses to every operation in `doc`.
 pub fn complete(doc: &mut OpenApi) {
@@ -55,6 +102,16 @@ fn complete_operation(op: &mut Operation) {
         Some(b) => (true, b.content.contains_key("application/json")),
         None => (false, false),
     };
+    let typed_body = op
+        .request_body
+        .as_ref()
+        .and_then(|b| b.content.get("application/json"))
+        .and_then(|c| c.schema.as_ref())
+        .is_some_and(|s| matches!(s, utoipa::openapi::RefOr::Ref(_)));
+    let has_query = op.parameters.as_ref().is_some_and(|ps| {
+        ps.iter()
+            .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
+    });
     let mut add = |status: &str, text: &str| {
         if op.responses.responses.contains_key(status) {
             return;
@@ -80,11 +137,14 @@ fn complete_operation(op: &mut Operation) {
         "500",
         "An internal error; nothing was half-written (`internal`)",
     );
-    if has_body {
+    if has_query {
         add(
             "400",
-            "The body is malformed, has an unknown field, or a value outside its documented limits",
+            "A query parameter is unknown, malformed or outside its documented limits (`bad_request`)",
         );
+    }
+    if has_body {
+        add("400", "The body is malformed (not JSON, or cut short)");
         add(
             "413",
             "The body is over the server's limit (`limits.json_body_bytes` for JSON)",
@@ -94,6 +154,12 @@ fn complete_operation(op: &mut Operation) {
         add(
             "415",
             "The body is not sent as `Content-Type: application/json`",
+        );
+    }
+    if typed_body {
+        add(
+            "422",
+            "A field is unknown, missing, of the wrong type, or outside its documented limits (`invalid_body`, or the field's own code)",
         );
     }
     if secured {
@@ -135,6 +201,20 @@ mod tests {
                     if b.content.contains_key("application/json") {
                         assert!(has("415"), "{path}");
                     }
+                    let typed = b
+                        .content
+                        .get("application/json")
+                        .is_some_and(|c| matches!(c.schema, Some(utoipa::openapi::RefOr::Ref(_))));
+                    if typed {
+                        assert!(has("422"), "{path}");
+                    }
+                }
+                let query =
+                    op.parameters.iter().flatten().any(|p| {
+                        matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)
+                    });
+                if query {
+                    assert!(has("400"), "{path}");
                 }
                 checked += 1;
             }
@@ -186,3 +266,7 @@ mod tests {
         assert!(forbidden.contains("owner"), "{forbidden}");
     }
 }
+
+#[cfg(test)]
+#[path = "openapi_limits_tests.rs"]
+mod limits_tests;

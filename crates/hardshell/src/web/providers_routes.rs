@@ -42,13 +42,35 @@ pub struct ProviderList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutProvider {
+    #[schema(max_length = 9, pattern = "^(openai|ollama|anthropic)$")]
     kind: String,
+    /// An http(s) URL with a host; at most 2048 characters.
+    #[schema(min_length = 1, max_length = 2048)]
     base_url: Option<String>,
+    /// At most 4096 characters, no control characters.
+    #[schema(max_length = 4096)]
     api_key: Option<String>,
+    /// At most 200 names of at most 200 bytes, without spaces.
+    #[schema(schema_with = model_names)]
     models: Option<Vec<String>>,
+    /// Like a model name; blank clears it.
+    #[schema(max_length = 200)]
     embedding_model: Option<String>,
+    #[schema(minimum = 0, maximum = 1000000)]
     input_usd_per_mtok: Option<f64>,
+    #[schema(minimum = 0, maximum = 1000000)]
     output_usd_per_mtok: Option<f64>,
+}
+
+/// Most model names one provider lists.
+pub const MAX_MODELS: usize = 200;
+/// Longest `base_url`, in characters.
+pub const MAX_BASE_URL_CHARS: usize = 2048;
+/// Longest API key, in characters.
+pub const MAX_API_KEY_CHARS: usize = 4096;
+
+fn model_names() -> utoipa::openapi::schema::Array {
+    super::openapi::string_list(MAX_MODELS, 0, model::MAX_MODEL_NAME_BYTES, true)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -98,6 +120,12 @@ fn check_base_url(raw: &str) -> Result<String, ApiError> {
             "base_url must be an http(s) URL with a host, without credentials, query or fragment",
         )
     };
+    if raw.chars().count() > MAX_BASE_URL_CHARS {
+        return Err(unprocessable(
+            "invalid_base_url",
+            format!("base_url is at most {MAX_BASE_URL_CHARS} characters"),
+        ));
+    }
     let url = url::Url::parse(raw.trim()).map_err(|_| bad())?;
     let ok = matches!(url.scheme(), "http" | "https")
         && url.host_str().is_some_and(|h| !h.is_empty())
@@ -178,20 +206,23 @@ pub async fn put(
         .ok_or_else(|| unprocessable("invalid_kind", "kind must be openai, ollama or anthropic"))?;
     let base_url = check_base_url(body.base_url.as_deref().unwrap_or(kind.default_base_url()))?;
     let mut models = body.models.unwrap_or_default();
+    if models.len() > MAX_MODELS {
+        return Err(unprocessable(
+            "invalid_model",
+            format!("at most {MAX_MODELS} models"),
+        ));
+    }
     models.retain(|m| !m.trim().is_empty());
-    for m in &models {
+    let embedding_model = body.embedding_model.filter(|m| !m.trim().is_empty());
+    for m in models.iter().chain(embedding_model.as_ref()) {
         model::parse_model(&format!("{name}/{m}"))
             .map_err(|e| unprocessable(e.code(), e.to_string()))?;
     }
-    if models.len() > 200 {
-        return Err(unprocessable("invalid_model", "at most 200 models"));
-    }
-    let embedding_model = body.embedding_model.filter(|m| !m.trim().is_empty());
     let key = match body.api_key {
         None => KeyChange::Keep,
         Some(k) if k.is_empty() => KeyChange::Remove,
         Some(k) => {
-            if k.len() > 4096 || k.chars().any(char::is_control) {
+            if k.chars().count() > MAX_API_KEY_CHARS || k.chars().any(char::is_control) {
                 return Err(unprocessable(
                     "invalid_api_key",
                     "the API key is not valid text",
@@ -320,6 +351,8 @@ impl From<Probe> for ProbeView {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DetectRequest {
+    /// An http(s) URL with a host; at most 2048 characters.
+    #[schema(min_length = 1, max_length = 2048)]
     base_url: Option<String>,
 }
 

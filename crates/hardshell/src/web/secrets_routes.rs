@@ -21,7 +21,7 @@ use crate::store::tool_rules::{AllowRule, SecretBinding};
 
 /// Names an owner may manage here.
 const MAX_NAME: usize = 64;
-const MAX_VALUE_BYTES: usize = 16 * 1024;
+pub(super) const MAX_VALUE_BYTES: usize = 16 * 1024;
 
 fn check_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
@@ -58,6 +58,8 @@ pub struct SecretList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretValue {
+    /// 1 byte to 16 KiB, no NUL.
+    #[schema(min_length = 1, max_length = 16384)]
     value: String,
 }
 
@@ -66,14 +68,28 @@ pub struct SecretValue {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BindingBody {
+    /// `http` or `https` (any case).
+    #[schema(max_length = 5, pattern = "^[Hh][Tt][Tt][Pp][Ss]?$")]
     scheme: String,
+    /// A DNS name or IP address; at most 253 characters.
+    #[schema(min_length = 1, max_length = 253)]
     host: String,
+    /// 0 or absent: the scheme's default port.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 65535)]
     port: Option<u16>,
+    /// Starts with `/`; at most 1024 characters.
     #[serde(default)]
+    #[schema(max_length = 1024)]
     path_prefix: Option<String>,
+    /// At most 32 of `header:NAME`, `header:*`, `query:NAME`, `body:FIELD`.
     #[serde(default)]
+    #[schema(schema_with = binding_slots)]
     slots: Vec<String>,
+}
+
+fn binding_slots() -> utoipa::openapi::schema::Array {
+    super::openapi::string_list(egress::MAX_BINDING_SLOTS, 1, egress::MAX_SLOT_CHARS, false)
 }
 
 async fn audit(state: &AppState, p: &Principal, action: &str, name: &str, detail: Option<&str>) {

@@ -33,16 +33,22 @@ pub struct TrustView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetLevelBody {
+    /// 0 (none) to 4 (full).
+    #[schema(minimum = 0, maximum = 4)]
     level: u8,
-    /// Why (stored in the history).
+    /// Why (stored in the history); at most 200 characters after trimming.
+    #[schema(max_length = 200)]
     reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryParams {
     /// Only this agent's changes.
+    #[param(minimum = 1, maximum = 9223372036854775807_i64)]
     agent_id: Option<i64>,
     /// 1..=500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
 }
 
@@ -60,6 +66,9 @@ impl From<LevelError> for ApiError {
             }
             LevelError::Level => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_level", msg)
+            }
+            LevelError::Reason => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reason", msg)
             }
             LevelError::NoAgent | LevelError::NoChange => ApiError::not_found(),
             LevelError::Store(s) => s.into(),

@@ -102,6 +102,7 @@ pub struct WsParams {
     /// Replay `message.created` for every message with a greater id in
     /// the caller's conversations (oldest first, at most 500) before live
     /// events.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     since: Option<i64>,
 }
 

@@ -84,11 +84,40 @@ fn slots(b: &SecretBinding) -> Vec<String> {
     }
 }
 
+/// Longest host in a secret binding, in characters (a DNS name's limit).
+pub const MAX_BINDING_HOST_CHARS: usize = 253;
+/// Longest path prefix in a secret binding, in characters.
+pub const MAX_BINDING_PATH_CHARS: usize = 1024;
+/// Most slots one binding names.
+pub const MAX_BINDING_SLOTS: usize = 32;
+/// Longest slot (`header:NAME`, `query:NAME`, `body:FIELD`), in characters.
+pub const MAX_SLOT_CHARS: usize = 128;
+
 /// Checks a binding the owner sets: a known scheme, a host, a path prefix
 /// starting with `/`, and well-formed slots. Returns it normalised.
 pub fn normalise_binding(name: &str, mut b: SecretBinding) -> Result<SecretBinding, String> {
     if name.starts_with(RESERVED_PREFIX) {
         return Err(format!("{RESERVED_PREFIX}* secrets are the server's own"));
+    }
+    if b.host.chars().count() > MAX_BINDING_HOST_CHARS {
+        return Err(format!(
+            "host is at most {MAX_BINDING_HOST_CHARS} characters"
+        ));
+    }
+    if b.path_prefix
+        .as_ref()
+        .is_some_and(|p| p.chars().count() > MAX_BINDING_PATH_CHARS)
+    {
+        return Err(format!(
+            "path_prefix is at most {MAX_BINDING_PATH_CHARS} characters"
+        ));
+    }
+    if b.slots.len() > MAX_BINDING_SLOTS
+        || b.slots.iter().any(|s| s.chars().count() > MAX_SLOT_CHARS)
+    {
+        return Err(format!(
+            "at most {MAX_BINDING_SLOTS} slots of at most {MAX_SLOT_CHARS} characters"
+        ));
     }
     b.scheme = b.scheme.to_ascii_lowercase();
     if b.scheme != "http" && b.scheme != "https" {

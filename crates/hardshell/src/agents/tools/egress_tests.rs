@@ -210,6 +210,36 @@ fn bindings_are_normalised_and_checked() {
     assert!(bad("ftp", "header:x"));
     assert!(bad("https", "cookie:x"));
     assert!(bad("https", "query:*"));
+    assert!(bad(
+        "https",
+        &format!("query:{}", "q".repeat(MAX_SLOT_CHARS))
+    ));
+    let over = |host: String, path_prefix: Option<String>, slots: usize| {
+        normalise_binding(
+            "A",
+            SecretBinding {
+                scheme: "https".into(),
+                host,
+                port: 0,
+                path_prefix,
+                slots: vec!["header:x".into(); slots],
+            },
+        )
+        .is_err()
+    };
+    assert!(!over(
+        "h.test".into(),
+        Some("/v1".into()),
+        MAX_BINDING_SLOTS
+    ));
+    assert!(over("h.test".into(), None, MAX_BINDING_SLOTS + 1));
+    assert!(over(
+        format!("{}.test", "a".repeat(MAX_BINDING_HOST_CHARS)),
+        None,
+        1
+    ));
+    let long_path = format!("/{}", "p".repeat(MAX_BINDING_PATH_CHARS));
+    assert!(over("h.test".into(), Some(long_path), 1));
     assert!(
         normalise_binding(
             "hardshell.audit_key",

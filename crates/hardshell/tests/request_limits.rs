@@ -1,0 +1,294 @@
+//! Request bodies against the real server: every JSON body refuses a field
+//! it does not know, and values past the documented limits are refused
+//! with a JSON error before anything is written.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::chat::{call, get};
+use common::client;
+use common::identity::{installation, tokens};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+/// Operations whose JSON body is not read by a plain struct, with why.
+const NOT_A_STRUCT: &[(&str, &str)] = &[
+    // Authenticated by the body's HMAC before it is parsed: a bare 401.
+    ("/api/v1/channels/{name}/inbound", "signed webhook"),
+    // Authenticated by Telegram's secret-token header before parsing.
+    ("/api/v1/channels/telegram/webhook", "Telegram webhook"),
+    // An array whose items fail one by one (checked below).
+    ("/api/v1/bookmarks/bulk", "per-item outcome"),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_json_body_refuses_an_unknown_field() {
+    let (_env, server) = installation(&[("olga", "owner")]);
+    let owner = tokens(&server, "olga").await.0;
+    let doc: Value = client()
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if NOT_A_STRUCT.iter().any(|(p, _)| p == path) {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            if op["requestBody"]["content"]["application/json"].is_null() {
+                continue;
+            }
+            // Every path parameter as `1`: the body is read before any
+            // lookup, so the refusal comes first.
+            let mut concrete = String::new();
+            let mut in_param = false;
+            for c in path.chars() {
+                match c {
+                    '{' => in_param = true,
+                    '}' => {
+                        in_param = false;
+                        concrete.push('1');
+                    }
+                    _ if in_param => {}
+                    _ => concrete.push(c),
+                }
+            }
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let (s, v) = call(&server, &owner, m, &concrete, Some(json!({"zzz": 1}))).await;
+            assert!(
+                s == StatusCode::UNPROCESSABLE_ENTITY,
+                "{method} {path}: {s} {v}"
+            );
+            let message = v["error"]["message"].as_str().unwrap_or("");
+            assert!(message.contains("zzz"), "{method} {path}: {v}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} JSON bodies");
+
+    // Bulk: the unknown field fails its item, and nothing is stored.
+    let (s, v) = call(
+        &server,
+        &owner,
+        Method::POST,
+        "/api/v1/bookmarks/bulk",
+        Some(json!([{"url": "https://example.com/", "zzz": 1}])),
+    )
+    .await;
+    assert_eq!(s, StatusCode::MULTI_STATUS, "{v}");
+    assert_eq!(v["imported"], 0, "{v}");
+    let (_, list) = get(&server, &owner, "/api/v1/bookmarks").await;
+    assert_eq!(
+        list["bookmarks"].as_array().map(Vec::len),
+        Some(0),
+        "{list}"
+    );
+}
+
+/// Sends and expects a refusal with `status` and `code`.
+async fn refused(
+    server: &common::Server,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    status: StatusCode,
+    want: &str,
+) {
+    let (s, v) = call(server, token, method, path, body).await;
+    assert_eq!(s, status, "{path}: {v}");
+    assert_eq!(code(&v), want, "{path}: {v}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn values_past_the_documented_limits_are_refused() {
+    let (_env, server) = installation(&[("olga", "owner")]);
+    let owner = tokens(&server, "olga").await.0;
+    let (_, agents) = get(&server, &owner, "/api/v1/agents").await;
+    let agent = agents["agents"][0]["id"].as_i64().unwrap();
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+
+    // A trust change's reason: 200 characters are kept, 201 refused.
+    let trust = format!("/api/v1/agents/{agent}/trust/web");
+    let (s, v) = call(
+        &server,
+        &owner,
+        Method::PUT,
+        &trust,
+        Some(json!({"level": 1, "reason": "r".repeat(200)})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let long = json!({"level": 2, "reason": "r".repeat(201)});
+    refused(
+        &server,
+        &owner,
+        Method::PUT,
+        &trust,
+        Some(long),
+        unprocessable,
+        "invalid_reason",
+    )
+    .await;
+    let (_, levels) = get(&server, &owner, &format!("/api/v1/agents/{agent}/trust")).await;
+    let web = levels["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["domain"] == "web")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        web["level"], 1,
+        "the refused change wrote nothing: {levels}"
+    );
+
+    // The memory search text.
+    let q = "w".repeat(501);
+    let path = format!("/api/v1/agents/{agent}/memories?q={q}");
+    refused(
+        &server,
+        &owner,
+        Method::GET,
+        &path,
+        None,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+
+    // Agent keys: more permissions than exist, or an expiry past 9999.
+    let perms: Vec<&str> = vec!["bookmarks:read"; 17];
+    let body = json!({"name": "k", "permissions": perms});
+    refused(
+        &server,
+        &owner,
+        Method::POST,
+        "/api/v1/keys",
+        Some(body),
+        unprocessable,
+        "invalid_key_request",
+    )
+    .await;
+    let body =
+        json!({"name": "k", "permissions": ["bookmarks:read"], "expires_at": 253_402_300_800_i64});
+    refused(
+        &server,
+        &owner,
+        Method::POST,
+        "/api/v1/keys",
+        Some(body),
+        unprocessable,
+        "invalid_key_request",
+    )
+    .await;
+
+    // Providers: an overlong base_url, an embedding model with a space.
+    let url = format!("http://h.test/{}", "p".repeat(2048));
+    let body = json!({"kind": "ollama", "base_url": url});
+    refused(
+        &server,
+        &owner,
+        Method::PUT,
+        "/api/v1/providers/x",
+        Some(body),
+        unprocessable,
+        "invalid_base_url",
+    )
+    .await;
+    let body = json!({"kind": "ollama", "embedding_model": "two words"});
+    refused(
+        &server,
+        &owner,
+        Method::PUT,
+        "/api/v1/providers/x",
+        Some(body),
+        unprocessable,
+        "invalid_model",
+    )
+    .await;
+
+    // A secret binding with more slots than allowed.
+    let slots: Vec<String> = (0..33).map(|i| format!("header:x-{i}")).collect();
+    let body = json!({"scheme": "https", "host": "api.test", "slots": slots});
+    let path = "/api/v1/secrets/api_key/binding";
+    refused(
+        &server,
+        &owner,
+        Method::PUT,
+        path,
+        Some(body),
+        unprocessable,
+        "invalid_binding",
+    )
+    .await;
+
+    // An agent with more tools than exist.
+    let tools: Vec<&str> = vec!["shell"; 15];
+    let body = json!({"handle": "many", "name": "Many", "model": "openai/m", "tools": tools});
+    refused(
+        &server,
+        &owner,
+        Method::POST,
+        "/api/v1/agents",
+        Some(body),
+        unprocessable,
+        "invalid_tool",
+    )
+    .await;
+
+    // Query strings refuse unknown parameters too.
+    for path in [
+        format!("/api/v1/agents/{agent}/memories?zzz=1"),
+        "/api/v1/approvals?zzz=1".to_string(),
+        "/api/v1/trust/history?zzz=1".to_string(),
+        "/api/v1/audit?zzz=1".to_string(),
+        "/api/v1/bookmarks?zzz=1".to_string(),
+    ] {
+        let (s, v) = get(&server, &owner, &path).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap_or("").contains("zzz"),
+            "{v}"
+        );
+    }
+
+    // Audit filters.
+    let path = format!("/api/v1/audit?action={}", "a".repeat(129));
+    refused(
+        &server,
+        &owner,
+        Method::GET,
+        &path,
+        None,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+
+    // A message naming one upload eleven times.
+    let conv = common::chat::group(&server, &owner, "Limits", &[]).await["id"]
+        .as_i64()
+        .unwrap();
+    let ids = vec!["a".repeat(24); 11];
+    let body = json!({"text": "hi", "attachments": ids});
+    let path = common::chat::messages_path(conv);
+    refused(
+        &server,
+        &owner,
+        Method::POST,
+        &path,
+        Some(body),
+        unprocessable,
+        "bad_attachment",
+    )
+    .await;
+}
