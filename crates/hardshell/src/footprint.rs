@@ -1,26 +1,27 @@
 //! Giving back the memory that only start-up needed.
 //!
 //! Start-up runs code that an idle server never runs again: configuration,
-//! the vault's Argon2id, migrations, the doctor, building the router. The
-//! kernel maps the binary's code in 64 KiB runs around each page touched
-//! ("fault-around"), so by the time the server listens about 20 MiB of a
-//! 30 MB binary is resident, nearly all of it cold. Likewise the allocator
-//! keeps freed start-up buffers in its arenas.
+//! the vault's Argon2id, migrations, the doctor, building the router, the
+//! first round of every background task. The kernel maps the binary in
+//! 64 KiB runs around each page touched ("fault-around"), so a settled
+//! server kept about 14 MiB of a 30 MB binary resident, mostly cold, and
+//! the allocator kept start-up's freed buffers in its arenas.
 //!
-//! [`release_start_up_pages`] unmaps the binary's *executable* pages from
-//! this process (they stay in the page cache and come back as minor faults
-//! the next time they run) and asks glibc to return free heap pages. It owns
-//! nothing else and must never touch a writable mapping, a mapping of
-//! another file, or read-only data (relocated pointers live beside it, in
-//! pages the loader wrote): only `r-xp` mappings of our own executable.
+//! [`release_start_up_pages`] unmaps the binary's clean pages from this
+//! process (they stay in the page cache and come back as minor faults when
+//! next used) and asks glibc to return free heap pages. It owns nothing
+//! else and must never touch a writable mapping, a mapping of another file,
+//! or a read-only mapping with a written page (the loader's relocations):
+//! only private `r-xp`/`r--p` mappings of our own executable that are
+//! byte-for-byte the file.
 
 use std::os::unix::fs::MetadataExt;
 
 /// What was released, for the log line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Released {
-    /// Bytes of our executable's code mappings whose pages were dropped.
-    pub code_bytes: usize,
+    /// Bytes of our executable's clean mappings whose pages were dropped.
+    pub mapped_bytes: usize,
     /// Whether the allocator gave any memory back.
     pub heap_trimmed: bool,
     /// Resident set before and after, in KiB (0 if unreadable).
@@ -28,31 +29,57 @@ pub struct Released {
     pub rss_kib_after: u64,
 }
 
-/// A code mapping of the running executable: `[start, end)`.
+/// A read-only mapping of the running executable: `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Range {
     start: usize,
     end: usize,
 }
 
-/// The `r-xp` mappings of the file with inode `ino` in `/proc/self/maps`
-/// text. Anything unparsable is skipped: this is an optimisation, and a line
-/// we do not understand is a line we leave alone.
-fn own_code_ranges(maps: &str, ino: u64) -> Vec<Range> {
-    maps.lines()
-        .filter_map(|line| {
-            let mut f = line.split_ascii_whitespace();
-            let (range, perms, _offset, _dev, inode) =
-                (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
-            if perms != "r-xp" || inode.parse::<u64>().ok()? != ino {
-                return None;
+/// The mappings of the file with inode `ino` in `/proc/self/smaps` text
+/// that are private, not writable, and hold no anonymous page: code
+/// (`r-xp`) and read-only data (`r--p`) exactly as the file has them. The
+/// loader's relocated pointers (RELRO) are also `r--p`, but their pages were
+/// written, so they count as anonymous and are left alone. Anything
+/// unparsable is skipped: this is an optimisation, and a mapping we do not
+/// understand is one we leave alone.
+fn clean_ranges_of(smaps: &str, ino: u64) -> Vec<Range> {
+    let mut out = Vec::new();
+    // The mapping being read, and whether it qualifies so far.
+    let mut current: Option<Range> = None;
+    for line in smaps.lines() {
+        if let Some(anon) = line.strip_prefix("Anonymous:") {
+            let clean = anon.trim().trim_end_matches("kB").trim() == "0";
+            if let Some(r) = current.take().filter(|_| clean) {
+                out.push(r);
             }
-            let (start, end) = range.split_once('-')?;
-            let start = usize::from_str_radix(start, 16).ok()?;
-            let end = usize::from_str_radix(end, 16).ok()?;
-            (end > start).then_some(Range { start, end })
-        })
-        .collect()
+            continue;
+        }
+        let mut f = line.split_ascii_whitespace();
+        let (Some(range), Some(perms), Some(_offset), Some(_dev), Some(inode)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        // Header lines are the only ones whose second field is a mode.
+        if perms.len() != 4 || !range.contains('-') {
+            continue;
+        }
+        current = None;
+        if !matches!(perms, "r-xp" | "r--p") || inode.parse::<u64>().ok() != Some(ino) {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        if let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) {
+            current = (end > start).then_some(Range { start, end });
+        }
+    }
+    out
 }
 
 /// Drops the resident pages of our own code and trims the heap. Call once,
@@ -63,13 +90,13 @@ pub fn release_start_up_pages() -> Released {
         heap_trimmed: trim_heap(),
         ..Released::default()
     };
-    if let (Ok(exe), Ok(maps)) = (
+    if let (Ok(exe), Ok(smaps)) = (
         std::fs::metadata("/proc/self/exe"),
-        std::fs::read_to_string("/proc/self/maps"),
+        std::fs::read_to_string("/proc/self/smaps"),
     ) {
-        for r in own_code_ranges(&maps, exe.ino()) {
-            if drop_code_pages(r) {
-                released.code_bytes += r.end - r.start;
+        for r in clean_ranges_of(&smaps, exe.ino()) {
+            if drop_clean_pages(r) {
+                released.mapped_bytes += r.end - r.start;
             }
         }
     }
@@ -91,16 +118,18 @@ fn rss_kib() -> u64 {
 
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn drop_code_pages(r: Range) -> bool {
-    // SAFETY: `r` is, per /proc/self/maps, a private read-only executable
-    // mapping of the file we are running, so no memory in it was ever
-    // written by this process: the loader relocates only writable and RELRO
-    // pages, which are never `r-x`. MADV_DONTNEED on such a mapping discards
-    // nothing but page-table entries; every later access, from any thread,
-    // faults the same bytes back in from the file. The file cannot change
-    // under us, since the kernel refuses to open a running executable for
-    // writing (ETXTBSY) and a replacement by rename is a new inode. No Rust
-    // object lives in the range, and the pointer is not dereferenced here.
+fn drop_clean_pages(r: Range) -> bool {
+    // SAFETY: `r` is, per /proc/self/smaps read just now, a private,
+    // non-writable mapping of the file we are running with no anonymous
+    // page: no byte of it differs from the file. It cannot gain one since:
+    // writing needs `mprotect`, which nothing here calls after the loader's
+    // RELRO step (done before `main`, with `-z now`), and the main
+    // executable's mappings are never unmapped or replaced while it runs.
+    // MADV_DONTNEED on such a mapping discards only page-table entries;
+    // every later access, from any thread, faults the same bytes back in
+    // from the file. The file cannot change under us: the kernel refuses to
+    // open a running executable for writing (ETXTBSY), and a replacement by
+    // rename is a new inode. The pointer is not dereferenced here.
     unsafe {
         libc::madvise(
             r.start as *mut libc::c_void,
@@ -111,7 +140,7 @@ fn drop_code_pages(r: Range) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn drop_code_pages(_: Range) -> bool {
+fn drop_clean_pages(_: Range) -> bool {
     false
 }
 
@@ -133,34 +162,46 @@ fn trim_heap() -> bool {
 mod tests {
     use super::*;
 
-    const MAPS: &str = "\
+    const SMAPS: &str = "\
 5581a000-5581b000 r--p 00000000 fd:01 4242 /usr/bin/hardshell
+Rss:                   4 kB
+Anonymous:             0 kB
 5581b000-5581f000 r-xp 00001000 fd:01 4242 /usr/bin/hardshell
+Rss:                  16 kB
+Anonymous:             0 kB
+VmFlags: rd ex mr mw me
 5581f000-55820000 r--p 00005000 fd:01 4242 /usr/bin/hardshell
+Anonymous:             4 kB
 55820000-55821000 rw-p 00006000 fd:01 4242 /usr/bin/hardshell
+Anonymous:             0 kB
 7f00000-7f10000 r-xp 00000000 fd:01 777 /usr/lib/libc.so.6
-7f20000-7f30000 rwxp 00000000 00:00 0
+Anonymous:             0 kB
+7f20000-7f30000 r--p 00000000 00:00 0
+Anonymous:             0 kB
 garbage line
 7f40000-7f3f000 r-xp 00000000 fd:01 4242 /usr/bin/hardshell
+Anonymous:             0 kB
+7f50000-7f60000 r-xp 00000000 fd:01 4242 /usr/bin/hardshell
 ";
 
     #[test]
-    fn only_our_executable_code_is_chosen() {
+    fn only_clean_read_only_mappings_of_our_executable_are_chosen() {
+        let r = |start, end| Range { start, end };
         assert_eq!(
-            own_code_ranges(MAPS, 4242),
-            vec![Range {
-                start: 0x5581b000,
-                end: 0x5581f000
-            }]
+            clean_ranges_of(SMAPS, 4242),
+            // Not: the relocated r--p (anonymous pages), the writable
+            // data, libc, an anonymous mapping, an empty range, and a
+            // mapping whose Anonymous line never came.
+            vec![r(0x5581a000, 0x5581b000), r(0x5581b000, 0x5581f000)]
         );
-        assert!(own_code_ranges(MAPS, 1).is_empty());
+        assert!(clean_ranges_of(SMAPS, 1).is_empty());
     }
 
     #[test]
     fn the_process_keeps_running_after_its_code_is_released() {
         let released = release_start_up_pages();
         // The test binary has code; it must have found and dropped it.
-        assert!(released.code_bytes > 0, "{released:?}");
+        assert!(released.mapped_bytes > 0, "{released:?}");
         assert!(released.rss_kib_before > 0, "{released:?}");
         // Code from all over the binary still runs correctly afterwards.
         let v: Vec<u64> = (1..=1000).collect();

@@ -174,17 +174,8 @@ pub async fn run(
         );
     }
     let live_vault = std::sync::Arc::clone(&state.vault);
-    let router = web::router(state);
-    // Start-up is over: its code and buffers need not stay resident.
-    let released = crate::footprint::release_start_up_pages();
-    tracing::info!(
-        rss_kib_before = released.rss_kib_before,
-        rss_kib_after = released.rss_kib_after,
-        code_bytes = released.code_bytes,
-        heap_trimmed = released.heap_trimmed,
-        "released start-up pages"
-    );
-    server::run(bound, router, tls.as_ref(), shutdown).await?;
+    tokio::spawn(release_start_up_pages_once_settled());
+    server::run(bound, web::router(state), tls.as_ref(), shutdown).await?;
     audit
         .record(Draft::new(Actor::system(), "server.stop", Outcome::Success))
         .await?;
@@ -193,6 +184,24 @@ pub async fn run(
     opened.store.close().await.context("closing the database")?;
     tracing::info!("server stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Once the listener and the first round of every background task have
+/// run, start-up's code and buffers need not stay resident.
+async fn release_start_up_pages_once_settled() {
+    const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+    tokio::time::sleep(SETTLE).await;
+    if let Ok(released) =
+        tokio::task::spawn_blocking(crate::footprint::release_start_up_pages).await
+    {
+        tracing::info!(
+            rss_kib_before = released.rss_kib_before,
+            rss_kib_after = released.rss_kib_after,
+            mapped_bytes = released.mapped_bytes,
+            heap_trimmed = released.heap_trimmed,
+            "released start-up pages"
+        );
+    }
 }
 
 /// First run: a terminal is asked for a passphrase; without one
