@@ -15,7 +15,8 @@
 //!
 //! Run: `cargo bench -p hardshell --bench ws_scale`
 //! Tunables (env): `WS_CLIENTS` (10000), `WS_USERS` (20), `WS_ROUNDS` (5),
-//! `WS_CONNECT_PAR` (32, upgrades in flight), `WS_SERVER_BIN` (another
+//! `WS_CONNECT_PAR` (32, upgrades in flight), `WS_BURST` (50: posts sent
+//! at once by 8 posters after the timed rounds, then memory is read again), `WS_SERVER_BIN` (another
 //! `hardshell` binary to measure, e.g. one built from `main`, instead of
 //! this build's).
 //!
@@ -145,16 +146,37 @@ async fn connect_all(base: &str, tokens: &[String], n: usize, par: usize, tally:
 
 /// Posts one message and waits until `clients` clients have their
 /// `round`-th event; returns each client's delay after the post was sent.
-async fn round(server: &Server, token: &str, conv: i64, clients: usize, round: usize, tally: &Tally) -> Vec<Duration> {
+async fn round(
+    server: &Server,
+    token: &str,
+    conv: i64,
+    clients: usize,
+    round: usize,
+    tally: &Tally,
+) -> Vec<Duration> {
     let start = Instant::now();
-    post(server, token, conv, &format!("round {round}: hello everyone")).await;
+    post(
+        server,
+        token,
+        conv,
+        &format!("round {round}: hello everyone"),
+    )
+    .await;
     let deadline = start + Duration::from_secs(60);
     loop {
-        let got = tally.received.lock().unwrap().get(round).map_or(0, Vec::len);
+        let got = tally
+            .received
+            .lock()
+            .unwrap()
+            .get(round)
+            .map_or(0, Vec::len);
         if got >= clients {
             break;
         }
-        assert!(Instant::now() < deadline, "round {round}: {got} of {clients} delivered");
+        assert!(
+            Instant::now() < deadline,
+            "round {round}: {got} of {clients} delivered"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let mut d: Vec<Duration> = tally.received.lock().unwrap()[round]
@@ -277,5 +299,53 @@ async fn main() {
         per(before.0, after.0),
         per(before.1, after.1)
     );
-    assert_eq!(tally.closed.load(Ordering::SeqCst), 0, "a client was dropped");
+
+    // A burst: posts faster than a round of fan-out, so each connection
+    // finds several events queued and writes them in one flush. What its
+    // write buffer grows to then stays with it.
+    let burst = env_or("WS_BURST", 50);
+    if burst > 0 {
+        let t = Instant::now();
+        let mut posters = Vec::new();
+        for p in 0..8.min(burst) {
+            let (base, token) = (server.base.clone(), toks[p % users].clone());
+            let share = burst / 8 + usize::from(p < burst % 8);
+            posters.push(tokio::spawn(async move {
+                let http = common::client();
+                for i in 0..share {
+                    let resp = http
+                        .post(format!("{base}/api/v1/conversations/{conv}/messages"))
+                        .bearer_auth(&token)
+                        .json(&serde_json::json!({ "text": format!("burst {p}/{i}: a message of ordinary length, about as long as a sentence or two in a chat") }))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(resp.status(), 201);
+                }
+            }));
+        }
+        for p in posters {
+            p.await.unwrap();
+        }
+        let last = rounds + burst - 1;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while tally.received.lock().unwrap().get(last).map_or(0, Vec::len) < clients {
+            assert!(Instant::now() < deadline, "burst not delivered");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let took = t.elapsed();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = rss(pid);
+        println!(
+            "burst of {burst} posts (8 posters) delivered to all {clients} in {:.2} s; per connection after it: VmRSS {:.0} B, RssAnon {:.0} B",
+            took.as_secs_f64(),
+            per(before.0, after.0),
+            per(before.1, after.1)
+        );
+    }
+    assert_eq!(
+        tally.closed.load(Ordering::SeqCst),
+        0,
+        "a client was dropped"
+    );
 }
