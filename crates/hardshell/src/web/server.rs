@@ -40,11 +40,29 @@ pub struct Bound {
 }
 
 pub async fn bind(addr: SocketAddr) -> Result<Bound, ServeError> {
+    raise_open_file_limit();
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     let addr = listener.local_addr()?;
     Ok(Bound { listener, addr })
+}
+
+/// Raises the soft open-file limit to the hard one. Every live connection
+/// (a WebSocket client above all) holds a descriptor, and the usual soft
+/// default of 1,024 would refuse connections long before memory runs
+/// short; the hard limit stays the operator's (systemd's `LimitNOFILE=`,
+/// `ulimit -Hn`). A failure leaves the limit as it was.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current == limit.maximum {
+        return;
+    }
+    limit.current = limit.maximum;
+    if let Err(e) = setrlimit(Resource::Nofile, limit) {
+        tracing::warn!(error = %e, "cannot raise the open-file limit");
+    }
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.

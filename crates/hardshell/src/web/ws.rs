@@ -32,12 +32,19 @@ use crate::chat::hub::Event;
 pub const PATH: &str = "/api/v1/ws";
 /// At most this many missed messages are replayed for `?since=`.
 pub const MAX_REPLAY: usize = 500;
-/// Bytes read from the socket per call. tungstenite zero-fills this much
-/// of its read buffer on every read attempt, and a connection attempts one
-/// each time it wakes for a hub event: at the 128 KiB default that memset
-/// was the largest single cost of fan-out. Clients send only small frames;
-/// a larger one (up to the frame limit) still arrives, in more reads.
-const READ_BUFFER: usize = 4096;
+/// Bytes read from the socket per call, and the read buffer every
+/// connection holds for its whole life. tungstenite zero-fills this much
+/// of the buffer on every read attempt (one per wake-up for a hub event),
+/// and with 10,000 idle connections its size is most of their memory.
+/// Clients send only small frames (typing, ping: under 100 bytes); a
+/// larger one, up to the frame limit, still arrives, in more reads.
+const READ_BUFFER: usize = 512;
+/// Frames queued before they are written to the socket. Each connection's
+/// write buffer keeps the largest size it ever reached, so this bounds
+/// what a burst of events leaves behind on every connection (the 128 KiB
+/// default let one burst leave tens of KiB on each). A flush still writes
+/// everything queued; a burst goes out in writes of about this size.
+const WRITE_BUFFER: usize = 2048;
 /// How much of a refused Origin value goes into the audit trail.
 const ORIGIN_AUDIT_CHARS: usize = 200;
 
@@ -186,6 +193,7 @@ pub async fn connect(
     let live = conn::Live::new(state, p, credential, access, convs, can_post, replay_max);
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_frame_size(frame)
         .max_message_size(frame)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))

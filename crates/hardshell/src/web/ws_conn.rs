@@ -273,11 +273,16 @@ impl Live {
             End::Close(code, reason) => (Some(code), reason),
         };
         if let Some(code) = code {
-            close(&mut ws, code, reason).await;
+            Box::pin(close(&mut ws, code, reason)).await;
         }
         tracing::debug!(actor = %actor.id, code, reason, "websocket disconnected");
     }
 
+    /// The connection's loop. Every await other than the idle `select!`
+    /// is boxed: a task's future is as large as its largest await point,
+    /// and each of 10,000 idle connections would hold that size (the
+    /// credential re-check, the greeting and the timed writes) for its
+    /// whole life instead of for the moment it runs.
     async fn serve(
         &mut self,
         ws: &mut WebSocket,
@@ -294,13 +299,8 @@ impl Live {
         // Subscribe first, then check once: a revocation between the
         // upgrade's authentication and this point is not missed.
         let mut revocations = self.state.store.revocation_notices();
-        match self.revalidate().await {
-            Ok(true) => {}
-            Ok(false) => return End::Close(4001, "credential revoked"),
-            Err(e) => {
-                tracing::warn!(error = %e, "websocket credential check failed");
-                return End::Close(1011, "internal error");
-            }
+        if let Some(end) = Box::pin(self.recheck()).await {
+            return end;
         }
 
         let greeting = async {
@@ -314,7 +314,7 @@ impl Live {
             }
             ws.flush().await.map_err(|_| End::Gone)
         };
-        match timeout(write_limit, greeting).await {
+        match Box::pin(timeout(write_limit, greeting)).await {
             Ok(Ok(())) => {}
             Ok(Err(end)) => return end,
             Err(_) => return End::Gone,
@@ -330,13 +330,8 @@ impl Live {
                     if changed.is_err() {
                         return End::Close(1001, "server stopping");
                     }
-                    match self.revalidate().await {
-                        Ok(true) => {}
-                        Ok(false) => return End::Close(4001, "credential revoked"),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "websocket credential check failed");
-                            return End::Close(1011, "internal error");
-                        }
+                    if let Some(end) = Box::pin(self.recheck()).await {
+                        return end;
                     }
                 }
                 ev = rx.recv() => {
@@ -345,7 +340,7 @@ impl Live {
                         Err(RecvError::Lagged(_)) => return End::Close(4000, "resume"),
                         Err(RecvError::Closed) => return End::Close(1001, "server stopping"),
                     };
-                    match timeout(write_limit, self.forward(ws, rx, first)).await {
+                    match Box::pin(timeout(write_limit, self.forward(ws, rx, first))).await {
                         Ok(Ok(())) => {}
                         Ok(Err(end)) => return end,
                         Err(_) => return End::Gone,
@@ -366,7 +361,7 @@ impl Live {
                         Message::Pong(_) => continue,
                         Message::Close(_) => {
                             // Sends the close reply tungstenite queued.
-                            let _ = timeout(CLOSE_WAIT, ws.flush()).await;
+                            let _ = Box::pin(timeout(CLOSE_WAIT, ws.flush())).await;
                             return End::Gone;
                         }
                         _ if !bucket.allow(Instant::now()) => {
@@ -378,7 +373,7 @@ impl Live {
                         Message::Ping(_) => None,
                     };
                     if let Some(reply) = reply {
-                        match timeout(write_limit, ws.send(reply)).await {
+                        match Box::pin(timeout(write_limit, ws.send(reply))).await {
                             Ok(Ok(())) => {}
                             _ => return End::Gone,
                         }
@@ -386,25 +381,33 @@ impl Live {
                 }
                 _ = ticker.tick() => {
                     // The credential first: a revoked one is the more useful reason.
-                    match self.revalidate().await {
-                        Ok(true) => {}
-                        Ok(false) => return End::Close(4001, "credential revoked"),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "websocket credential check failed");
-                            return End::Close(1011, "internal error");
-                        }
+                    if let Some(end) = Box::pin(self.recheck()).await {
+                        return end;
                     }
                     if pinged && !heard {
                         return End::Close(4002, "ping timeout");
                     }
                     self.replay_max = None;
-                    match timeout(write_limit, ws.send(Message::Ping(Default::default()))).await {
+                    match Box::pin(timeout(write_limit, ws.send(Message::Ping(Default::default())))).await {
                         Ok(Ok(())) => {}
                         _ => return End::Gone,
                     }
                     pinged = true;
                     heard = false;
                 }
+            }
+        }
+    }
+
+    /// Re-checks the credential; the reason to close when it no longer
+    /// holds.
+    async fn recheck(&mut self) -> Option<End> {
+        match self.revalidate().await {
+            Ok(true) => None,
+            Ok(false) => Some(End::Close(4001, "credential revoked")),
+            Err(e) => {
+                tracing::warn!(error = %e, "websocket credential check failed");
+                Some(End::Close(1011, "internal error"))
             }
         }
     }
