@@ -159,7 +159,7 @@ pub fn state(
             "removed uploads left unfinished by the last run"
         );
     }
-    Ok(AppState {
+    Ok(AppState::new(crate::web::SharedState {
         store: opened.store.clone(),
         audit: opened.audit.clone(),
         pepper: Arc::clone(&opened.pepper),
@@ -174,7 +174,7 @@ pub fn state(
         runtime,
         launch: Arc::new(launch),
         channels,
-    })
+    }))
 }
 
 /// The origins a browser may send for this server: its own (scheme, bound

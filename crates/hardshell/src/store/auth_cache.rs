@@ -24,8 +24,8 @@
 //! database as before.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -61,8 +61,8 @@ impl CachedSession {
 
 #[derive(Clone, Debug)]
 enum Cached {
-    Session(Box<CachedSession>),
-    AgentKey(Box<AgentKeyRow>),
+    Session(Arc<CachedSession>),
+    AgentKey(Arc<AgentKeyRow>),
 }
 
 #[derive(Default)]
@@ -139,6 +139,8 @@ impl AuthCache {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
+    /// The entry for `hash`; cloning it only counts a reference (the
+    /// caller copies out what it answers with, once).
     fn get(&self, generation: u64, hash: &TokenHash) -> Option<Cached> {
         let entries = self.entries.lock().ok()?;
         if entries.generation != generation {
@@ -243,7 +245,7 @@ impl Store {
     pub(crate) fn cached_agent_key(&self, hash: &TokenHash) -> Option<AgentKeyRow> {
         let generation = self.auth_generation()?;
         match self.inner.auth_cache.get(generation, hash)? {
-            Cached::AgentKey(k) => Some(*k),
+            Cached::AgentKey(k) => Some(AgentKeyRow::clone(&k)),
             Cached::Session(_) => None,
         }
     }
@@ -256,13 +258,13 @@ impl Store {
     pub(crate) fn cache_session(&self, stamp: u64, hash: TokenHash, s: CachedSession) {
         self.inner
             .auth_cache
-            .put(stamp, hash, Cached::Session(Box::new(s)));
+            .put(stamp, hash, Cached::Session(Arc::new(s)));
     }
 
     pub(crate) fn cache_agent_key(&self, stamp: u64, hash: TokenHash, k: AgentKeyRow) {
         self.inner
             .auth_cache
-            .put(stamp, hash, Cached::AgentKey(Box::new(k)));
+            .put(stamp, hash, Cached::AgentKey(Arc::new(k)));
     }
 }
 

@@ -90,6 +90,16 @@ impl Entries {
     }
 }
 
+/// What the cache knows about a member's page request.
+#[derive(Debug, PartialEq)]
+enum PageLookup {
+    Page(Bytes),
+    /// The cached facts say: no such conversation, or not a member.
+    NotMember,
+    /// Ask the database (facts or page not cached, or not current).
+    Miss,
+}
+
 /// The cache; one per open `Store`.
 #[derive(Default)]
 pub(crate) struct ChatCache {
@@ -139,6 +149,30 @@ impl ChatCache {
         }
         let page = entries.pages.get(key)?;
         (page.message_generation == message_generation).then(|| page.body.clone())
+    }
+
+    /// The hot path in one lock: a member's cached page, a known
+    /// non-member (or missing conversation), or a miss.
+    fn member_page(&self, generation: u64, user_id: i64, key: &PageKey) -> PageLookup {
+        let message_generation = self.message_generation.load(Ordering::SeqCst);
+        let Ok(entries) = self.entries.lock() else {
+            return PageLookup::Miss;
+        };
+        if entries.generation != generation {
+            return PageLookup::Miss;
+        }
+        match entries.facts.get(&key.conversation_id) {
+            None => PageLookup::Miss,
+            Some(facts) if !facts.as_ref().is_some_and(|f| f.has_user(user_id)) => {
+                PageLookup::NotMember
+            }
+            Some(_) => match entries.pages.get(key) {
+                Some(page) if page.message_generation == message_generation => {
+                    PageLookup::Page(page.body.clone())
+                }
+                _ => PageLookup::Miss,
+            },
+        }
     }
 
     fn put_page(&self, stamp: Stamp, key: PageKey, body: Bytes) {
@@ -247,9 +281,23 @@ impl Store {
     where
         R: FnOnce(&[MessageRow]) -> Result<Vec<u8>, StoreError> + Send + 'static,
     {
+        let key = PageKey {
+            conversation_id: cid,
+            before: before.unwrap_or(i64::MAX),
+            limit,
+        };
+        // The usual case, cached facts and page: one generation check and
+        // one lock, membership decided under it.
+        let generation = self.auth_generation();
+        if let Some(g) = generation {
+            match self.inner.chat_cache.member_page(g, user_id, &key) {
+                PageLookup::Page(body) => return Ok(body),
+                PageLookup::NotMember => return Err(StoreError::NotFound),
+                PageLookup::Miss => {}
+            }
+        }
         // One generation check serves both lookups when the facts are a
         // hit; after a database read (an await) it must be taken again.
-        let generation = self.auth_generation();
         let (facts, generation) = match generation.and_then(|g| self.inner.chat_cache.facts(g, cid))
         {
             Some(hit) => (hit, generation),
@@ -261,11 +309,6 @@ impl Store {
         if !facts.is_some_and(|f| f.has_user(user_id)) {
             return Err(StoreError::NotFound);
         }
-        let key = PageKey {
-            conversation_id: cid,
-            before: before.unwrap_or(i64::MAX),
-            limit,
-        };
         if let Some(generation) = generation
             && let Some(body) = self.inner.chat_cache.page(generation, &key)
         {
@@ -348,6 +391,45 @@ mod tests {
         assert!(cache.facts(6, 1).is_none());
         assert_eq!(cache.page(6, &key(1)), None);
         assert!(matches!(cache.facts(6, 3), Some(None)));
+    }
+
+    #[test]
+    fn the_one_lock_lookup_checks_membership_generation_and_messages() {
+        let cache = ChatCache::default();
+        let facts = Arc::new(ConversationFacts {
+            members: vec![Ref::User {
+                id: 7,
+                name: "ann".into(),
+            }],
+            routing: RoutingInfo {
+                kind: "group".into(),
+                default_agent_id: None,
+                agents: Vec::new(),
+            },
+        });
+        assert_eq!(cache.member_page(1, 7, &key(1)), PageLookup::Miss);
+        cache.put_page(stamp(&cache, 1), key(1), Bytes::from_static(b"p"));
+        // A cached page without cached facts is never served.
+        assert_eq!(cache.member_page(1, 7, &key(1)), PageLookup::Miss);
+        cache.put_facts(stamp(&cache, 1), 1, Some(facts));
+        assert_eq!(
+            cache.member_page(1, 7, &key(1)),
+            PageLookup::Page(Bytes::from_static(b"p"))
+        );
+        // Someone else asking for the same cached page: refused.
+        assert_eq!(cache.member_page(1, 8, &key(1)), PageLookup::NotMember);
+        // Another generation, or a message written since: ask the database.
+        assert_eq!(cache.member_page(2, 7, &key(1)), PageLookup::Miss);
+        cache.bump_messages();
+        assert_eq!(cache.member_page(1, 7, &key(1)), PageLookup::Miss);
+        assert_eq!(cache.member_page(1, 8, &key(1)), PageLookup::NotMember);
+        // A conversation known not to exist.
+        cache.put_facts(stamp(&cache, 1), 2, None);
+        let gone = PageKey {
+            conversation_id: 2,
+            ..key(1)
+        };
+        assert_eq!(cache.member_page(1, 7, &gone), PageLookup::NotMember);
     }
 
     #[test]

@@ -2,25 +2,42 @@
 //!
 //! Paths can carry tokens (a setup link, say); the log writer's vault
 //! redactor is what keeps known secrets out, and query strings are never
-//! logged at all.
+//! logged at all. When debug lines are filtered out (the default `info`),
+//! nothing is built for them: no copy of the path, no clock read.
 
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::middleware::Next;
+use axum::http::Method;
 use axum::response::Response;
 
-pub async fn access_log(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let started = Instant::now();
-    let resp = next.run(req).await;
-    tracing::debug!(
-        %method,
-        %path,
-        status = resp.status().as_u16(),
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
-    resp
+/// A request's line, started before the request is handled.
+pub struct Line {
+    method: Method,
+    path: String,
+    started: Instant,
+}
+
+impl Line {
+    /// `None` when debug lines would be dropped anyway.
+    pub fn start(req: &Request) -> Option<Self> {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return None;
+        }
+        Some(Self {
+            method: req.method().clone(),
+            path: req.uri().path().to_string(),
+            started: Instant::now(),
+        })
+    }
+
+    pub fn finish(self, resp: &Response) {
+        tracing::debug!(
+            method = %self.method,
+            path = %self.path,
+            status = resp.status().as_u16(),
+            micros = self.started.elapsed().as_micros() as u64,
+            "request"
+        );
+    }
 }

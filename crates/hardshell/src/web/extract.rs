@@ -452,9 +452,8 @@ impl FromRequestParts<AppState> for Authorized {
         let path = parts
             .extensions
             .get::<MatchedPath>()
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_default();
-        let Some(rule) = rule_for(parts.method.as_str(), &path) else {
+            .map_or("", MatchedPath::as_str);
+        let Some(rule) = rule_for(parts.method.as_str(), path) else {
             tracing::error!(%path, method = %parts.method, "route has no access rule; refusing");
             return Err(denied("this route has no access rule"));
         };

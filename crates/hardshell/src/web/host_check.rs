@@ -12,9 +12,8 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{StatusCode, header, uri::Authority};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
@@ -61,20 +60,23 @@ fn normalise(host: &str) -> String {
     host.trim_end_matches('.').to_ascii_lowercase()
 }
 
-pub async fn check(State(allowed): State<AllowedHosts>, req: Request, next: Next) -> Response {
+/// `None` when the request names this server, else the 421 to send.
+pub fn refusal(allowed: &AllowedHosts, req: &Request) -> Option<Response> {
     let host = req
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().authority().map(Authority::as_str));
     match host {
-        Some(h) if allowed.admits(h) => next.run(req).await,
-        _ => ApiError::new(
-            StatusCode::MISDIRECTED_REQUEST,
-            "unknown_host",
-            "this server does not answer to that host name",
-        )
-        .into_response(),
+        Some(h) if allowed.admits(h) => None,
+        _ => Some(
+            ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "unknown_host",
+                "this server does not answer to that host name",
+            )
+            .into_response(),
+        ),
     }
 }
 

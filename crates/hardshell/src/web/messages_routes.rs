@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -143,7 +143,15 @@ pub async fn list(
         .store
         .message_page_rendered(id, uid, q.before, limit, page_json)
         .await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    // A static value: no copy of the header text per response.
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 /// Serialises a page into a buffer sized for it up front (`Json` starts
