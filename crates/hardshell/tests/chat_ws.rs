@@ -525,10 +525,11 @@ async fn connect_small_window(server: &Server, token: &str) -> Ws {
 }
 
 /// A client that stops reading is dropped (its writes time out, or it
-/// misses the pings it cannot answer, whichever comes first), and the
-/// server does not hold its backlog for it: what it finally reads ends
-/// well short of everything posted. A reading client in the same
-/// conversation meanwhile gets every message, in order.
+/// misses the pings it cannot answer, whichever comes first): the stream
+/// it finally reads ends. A reading client in the same conversation
+/// meanwhile gets every message, in order. How much the dropped client
+/// still reads is not asserted: the kernel's socket buffers (autotuned up
+/// to megabytes) may already hold the whole backlog on a fast machine.
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_and_others_get_everything() {
     use futures_util::StreamExt;
@@ -553,24 +554,15 @@ async fn a_client_that_stops_reading_is_dropped_and_others_get_everything() {
     assert_eq!(reader.await.unwrap(), posted);
 
     // Give the server time to give up on the slow client, then read what
-    // it was sent: the stream must end, and before the last message.
+    // it was sent: the stream must end.
     tokio::time::sleep(Duration::from_secs(12)).await;
-    let mut received = 0;
     let ended = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(Ok(msg)) = slow.next().await {
-            match msg {
-                Message::Text(t) if t.as_str().starts_with(r#"{"type":"message.created""#) => {
-                    received += 1;
-                }
-                Message::Close(_) => break,
-                _ => {}
+            if let Message::Close(_) = msg {
+                break;
             }
         }
     })
     .await;
     assert!(ended.is_ok(), "the slow client was never dropped");
-    assert!(
-        received < POSTS,
-        "the slow client got all {received} messages"
-    );
 }
