@@ -174,7 +174,7 @@ pub async fn run(
         );
     }
     let live_vault = std::sync::Arc::clone(&state.vault);
-    tokio::spawn(release_start_up_pages_once_settled());
+    tokio::spawn(give_back_memory());
     server::run(bound, web::router(state), tls.as_ref(), shutdown).await?;
     audit
         .record(Draft::new(Actor::system(), "server.stop", Outcome::Success))
@@ -187,9 +187,12 @@ pub async fn run(
 }
 
 /// Once the listener and the first round of every background task have
-/// run, start-up's code and buffers need not stay resident.
-async fn release_start_up_pages_once_settled() {
+/// run, start-up's code and buffers need not stay resident. After that,
+/// the heap's free pages go back every few seconds, so that memory a load
+/// took returns when the load ends.
+async fn give_back_memory() {
     const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+    const HEAP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
     tokio::time::sleep(SETTLE).await;
     if let Ok(released) =
         tokio::task::spawn_blocking(crate::footprint::release_start_up_pages).await
@@ -201,6 +204,13 @@ async fn release_start_up_pages_once_settled() {
             heap_trimmed = released.heap_trimmed,
             "released start-up pages"
         );
+    }
+    let mut every = tokio::time::interval(HEAP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        // Off the async workers: trimming locks each arena in turn.
+        let _ = tokio::task::spawn_blocking(crate::footprint::release_free_heap).await;
     }
 }
 
