@@ -17,15 +17,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::env_or;
 use common::identity::{installation, tokens};
 use serde_json::{Value, json};
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 const WORDS: [&str; 16] = [
     "rust", "tokio", "async", "database", "cooking", "bread", "travel", "music", "garden",

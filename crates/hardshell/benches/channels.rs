@@ -20,16 +20,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::env_or;
 use common::fake_llm::Reply;
 use common::hooks::*;
 use reqwest::StatusCode;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;

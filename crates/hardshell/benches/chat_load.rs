@@ -17,27 +17,21 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/wrk.rs"]
+mod wrk;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::Server;
 use common::identity::{bearer, installation, tokens};
+use common::{Server, env_or};
 use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 async fn create_group(server: &Server, token: &str) -> i64 {
     let resp = bearer(server, token, Method::POST, "/api/v1/conversations")
@@ -72,28 +66,9 @@ async fn post(http: &reqwest::Client, base: &str, token: &str, conv: i64, text: 
 fn run_wrk(url: &str, token: &str) -> Option<(String, String, String)> {
     let secs = env_or("WRK_SECS", 10);
     let conns = env_or("WRK_CONNS", 64);
-    let out = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{conns}"),
-            &format!("-d{secs}s"),
-            "--latency",
-            "-H",
-            &format!("Authorization: Bearer {token}"),
-            url,
-        ])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    println!("{text}");
-    let field = |prefix: &str| {
-        text.lines()
-            .map(str::trim)
-            .find_map(|l| l.strip_prefix(prefix))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    assert!(!text.contains("Non-2xx"), "wrk saw error responses: {text}");
+    let report = wrk::run(url, token, secs, conns)?;
+    println!("{}", report.text);
+    let field = |prefix: &str| report.field(prefix);
     Some((field("Requests/sec:"), field("50%"), field("99%")))
 }
 

@@ -22,21 +22,17 @@
 mod axum_reference;
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/wrk.rs"]
+mod wrk;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::env_or;
 use common::identity::{bearer, tokens};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// One wrk run's summary.
 #[derive(Clone, Copy, Debug, Default)]
@@ -99,28 +95,11 @@ fn wrk(url: &str, token: &str, pid: u32) -> Run {
     let secs = env_or("WRK_SECS", 10);
     let conns = env_or("WRK_CONNS", 64);
     let cpu_before = cpu_secs(pid);
-    let out = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{conns}"),
-            &format!("-d{secs}s"),
-            "--latency",
-            "-H",
-            &format!("Authorization: Bearer {token}"),
-            url,
-        ])
-        .output()
-        .expect("wrk is not installed (apt-get install wrk)");
+    let report =
+        wrk::run(url, token, secs, conns).expect("wrk is not installed (apt-get install wrk)");
     let cpu = cpu_secs(pid) - cpu_before;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(!text.contains("Non-2xx"), "wrk saw error responses: {text}");
-    let field = |prefix: &str| {
-        text.lines()
-            .map(str::trim)
-            .find_map(|l| l.strip_prefix(prefix))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let text = &report.text;
+    let field = |prefix: &str| report.field(prefix);
     let requests: f64 = text
         .lines()
         .find_map(|l| l.trim().split_once(" requests in "))

@@ -35,18 +35,11 @@ use std::time::{Duration, Instant};
 
 use common::chat::{group, post};
 use common::identity::{add_user, start, tokens};
-use common::{Env, Server};
+use common::{Env, Server, env_or};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Raises this process's soft open-file limit to its hard limit (the
 /// clients need one descriptor each).

@@ -108,6 +108,20 @@ async fn refused(
     assert_eq!(code(&v), want, "{path}: {v}");
 }
 
+/// A GET whose query string is past a limit: 400 `bad_request`.
+async fn refused_query(server: &common::Server, token: &str, path: &str) {
+    refused(
+        server,
+        token,
+        Method::GET,
+        path,
+        None,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn values_past_the_documented_limits_are_refused() {
     let (_env, server) = installation(&[("olga", "owner")]);
@@ -154,16 +168,7 @@ async fn values_past_the_documented_limits_are_refused() {
     // The memory search text.
     let q = "w".repeat(501);
     let path = format!("/api/v1/agents/{agent}/memories?q={q}");
-    refused(
-        &server,
-        &owner,
-        Method::GET,
-        &path,
-        None,
-        StatusCode::BAD_REQUEST,
-        "bad_request",
-    )
-    .await;
+    refused_query(&server, &owner, &path).await;
 
     // Agent keys: more permissions than exist, or an expiry past 9999.
     let perms: Vec<&str> = vec!["bookmarks:read"; 17];
@@ -263,16 +268,7 @@ async fn values_past_the_documented_limits_are_refused() {
 
     // Audit filters.
     let path = format!("/api/v1/audit?action={}", "a".repeat(129));
-    refused(
-        &server,
-        &owner,
-        Method::GET,
-        &path,
-        None,
-        StatusCode::BAD_REQUEST,
-        "bad_request",
-    )
-    .await;
+    refused_query(&server, &owner, &path).await;
 
     // A message naming one upload eleven times.
     let conv = common::chat::group(&server, &owner, "Limits", &[]).await["id"]

@@ -359,11 +359,9 @@ mod tests {
         assert_eq!(cache.page(1, &key(9)), None, "a later write hides it");
     }
 
-    #[test]
-    fn a_read_that_raced_any_other_write_is_not_kept() {
-        let cache = ChatCache::default();
-        cache.put_page(stamp(&cache, 5), key(1), Bytes::from_static(b"p"));
-        let facts = Arc::new(ConversationFacts {
+    /// A group whose one member is user 7.
+    fn ann_in_a_group() -> Arc<ConversationFacts> {
+        Arc::new(ConversationFacts {
             members: vec![Ref::User {
                 id: 7,
                 name: "ann".into(),
@@ -373,7 +371,14 @@ mod tests {
                 default_agent_id: None,
                 agents: Vec::new(),
             },
-        });
+        })
+    }
+
+    #[test]
+    fn a_read_that_raced_any_other_write_is_not_kept() {
+        let cache = ChatCache::default();
+        cache.put_page(stamp(&cache, 5), key(1), Bytes::from_static(b"p"));
+        let facts = ann_in_a_group();
         cache.put_facts(stamp(&cache, 5), 1, Some(Arc::clone(&facts)));
         // Stamped before generation 5 began: dropped.
         cache.put_facts(stamp(&cache, 4), 2, None);
@@ -396,17 +401,7 @@ mod tests {
     #[test]
     fn the_one_lock_lookup_checks_membership_generation_and_messages() {
         let cache = ChatCache::default();
-        let facts = Arc::new(ConversationFacts {
-            members: vec![Ref::User {
-                id: 7,
-                name: "ann".into(),
-            }],
-            routing: RoutingInfo {
-                kind: "group".into(),
-                default_agent_id: None,
-                agents: Vec::new(),
-            },
-        });
+        let facts = ann_in_a_group();
         assert_eq!(cache.member_page(1, 7, &key(1)), PageLookup::Miss);
         cache.put_page(stamp(&cache, 1), key(1), Bytes::from_static(b"p"));
         // A cached page without cached facts is never served.

@@ -25,13 +25,8 @@ pub(crate) fn string_list(
     max: usize,
     nullable: bool,
 ) -> utoipa::openapi::schema::Array {
-    let kind = if nullable {
-        SchemaType::from_iter([Type::Array, Type::Null])
-    } else {
-        SchemaType::new(Type::Array)
-    };
     ArrayBuilder::new()
-        .schema_type(kind)
+        .schema_type(array_type(nullable))
         .max_items(Some(items))
         .items(
             ObjectBuilder::new()
@@ -42,15 +37,19 @@ pub(crate) fn string_list(
         .build()
 }
 
-/// The schema of a list of at most `values.len()` strings from `values`.
-pub(crate) fn enum_list(values: &[&str], nullable: bool) -> utoipa::openapi::schema::Array {
-    let kind = if nullable {
+/// `array`, or `array | null` when the field may be null.
+fn array_type(nullable: bool) -> SchemaType {
+    if nullable {
         SchemaType::from_iter([Type::Array, Type::Null])
     } else {
         SchemaType::new(Type::Array)
-    };
+    }
+}
+
+/// The schema of a list of at most `values.len()` strings from `values`.
+pub(crate) fn enum_list(values: &[&str], nullable: bool) -> utoipa::openapi::schema::Array {
     ArrayBuilder::new()
-        .schema_type(kind)
+        .schema_type(array_type(nullable))
         .max_items(Some(values.len()))
         .items(
             ObjectBuilder::new()
