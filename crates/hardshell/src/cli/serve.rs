@@ -188,8 +188,7 @@ pub async fn run(
 
 /// Once the listener and the first round of every background task have
 /// run, start-up's code and buffers need not stay resident. After that,
-/// the heap's free pages go back every few seconds, so that memory a load
-/// took returns when the load ends.
+/// the heap's free pages go back every few seconds (what a load freed).
 async fn give_back_memory() {
     const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
     const HEAP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
