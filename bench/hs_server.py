@@ -12,6 +12,14 @@ import time
 PASSWORD = "olga-violet-harbour-42"
 
 
+def prepare(root):
+    """Writes the machine id and passphrase file every server under `root` uses."""
+    with open(os.path.join(root, "machine-id"), "w") as f:
+        f.write("0123456789abcdef0123456789abcdef\n")
+    with open(os.path.join(root, "passphrase"), "w") as f:
+        f.write("correct horse battery staple 42\n")
+
+
 def start(root, name, binary, config=""):
     """Inits a data directory with owner olga, appends `config` to its
     config.toml, serves it on 127.0.0.1; returns (process, port)."""

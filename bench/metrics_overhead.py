@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 
-from hs_server import per_request_us, start, token
+from hs_server import per_request_us, prepare, start, token
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/hardshell"
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
@@ -27,10 +27,7 @@ def main():
     root = tempfile.mkdtemp(prefix="hs-metrics-bench-")
     servers = []
     try:
-        with open(os.path.join(root, "machine-id"), "w") as f:
-            f.write("0123456789abcdef0123456789abcdef\n")
-        with open(os.path.join(root, "passphrase"), "w") as f:
-            f.write("correct horse battery staple 42\n")
+        prepare(root)
         off = start(root, "off", BIN)
         servers.append(off[0])
         on = start(root, "on", BIN, "\n[metrics]\nenabled = true\n")

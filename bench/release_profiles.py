@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 
-from hs_server import per_request_us, start, token
+from hs_server import per_request_us, prepare, start, token
 
 BINS = {"A": sys.argv[1], "B": sys.argv[2]}
 N = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
@@ -30,10 +30,7 @@ def main():
     root = tempfile.mkdtemp(prefix="hs-profile-bench-")
     servers = []
     try:
-        with open(os.path.join(root, "machine-id"), "w") as f:
-            f.write("0123456789abcdef0123456789abcdef\n")
-        with open(os.path.join(root, "passphrase"), "w") as f:
-            f.write("correct horse battery staple 42\n")
+        prepare(root)
         ports = {}
         for name, binary in BINS.items():
             p, port = start(root, name, binary)

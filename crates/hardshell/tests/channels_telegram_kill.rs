@@ -11,33 +11,17 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::agents::create_agent;
 use common::chat::call;
 use common::fake_llm::Reply;
-use common::fake_telegram::{FakeTelegram, TOKEN};
-use common::gate::{eventually, world_full};
-use common::identity::{db, pf};
+use common::gate::eventually;
+use common::identity::db;
+use common::tg_world::{Tg, telegram_world};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_during_long_polling_loses_nothing_and_answers_once() {
-    let tg = FakeTelegram::start().await;
-    let base = tg.base();
-    let mut w = world_full("", "", move |env| {
-        env.ok(
-            &["vault", "set", "tg-token", "--passphrase-file", &pf(env)],
-            Some(TOKEN),
-        );
-        let path = env.data.join("config.toml");
-        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
-        text.push_str(&format!(
-            "\n[channels.telegram]\ntoken_secret = \"tg-token\"\nagent = \"helper\"\napi_base = \"{base}\"\npoll_timeout_secs = 1\n"
-        ));
-        std::fs::write(&path, text).unwrap();
-    })
-    .await;
-    create_agent(&w.server, &w.owner, "helper", "openai/m1", json!({})).await;
+    let Tg { mut w, tg, .. } = telegram_world("", "").await;
     // Pair user 7 in a private chat.
     let (s, v) = call(
         &w.server,
