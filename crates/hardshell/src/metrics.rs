@@ -1,4 +1,4 @@
-//! Prometheus metrics for `/metrics` (DESIGN §12), through `prometheus-client`.
+//! Prometheus metrics for `/metrics` (docs/architecture.md, "Operations: backups and doctor"), through `prometheus-client`.
 //!
 //! Owns the process's one registry and the cheap recording calls the other
 //! layers make (a request, a turn, a gate decision, an audit batch, a

@@ -1,4 +1,4 @@
-//! A person's data (DESIGN §12, GDPR): the export archive and erasure.
+//! A person's data (docs/architecture.md, "Operations: backups and doctor", GDPR): the export archive and erasure.
 //!
 //! Owns the archive's layout (a tar of JSON files plus each upload's
 //! decrypted bytes under `uploads/<public id>`) and the order of an erasure

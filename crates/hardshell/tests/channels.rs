@@ -1,6 +1,6 @@
 //! Channels on the real server: the signed-webhook channel, the pairing
 //! gate in front of every model call, invites and requests, revocation,
-//! and the attacks on each (DESIGN §10, issue 19). The fake LLM records
+//! and the attacks on each (docs/architecture.md, "Channels and pairing", issue 19). The fake LLM records
 //! every call, so "no model was reached" is an assertion, and a loopback
 //! site stands in for the webhook's callback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

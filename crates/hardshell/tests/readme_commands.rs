@@ -316,3 +316,57 @@ async fn every_curl_in_the_readme_is_well_formed() {
     }
     assert!(ran >= 15, "only {ran} curl lines ran");
 }
+
+/// The repository stands alone: no source, test, script or document cites
+/// the design document that lives outside it by section number, or names
+/// the directory beside the checkout where it lives. `.ci/run` is the one
+/// exception: it checks that such a directory is absent.
+#[test]
+fn nothing_in_the_repository_reaches_outside_it() {
+    fn scan(path: &std::path::Path, found: &mut Vec<String>, seen: &mut usize) {
+        if path.is_dir() {
+            let skip = path.file_name().is_some_and(|n| {
+                ["target", "node_modules", ".git"].contains(&&*n.to_string_lossy())
+            });
+            for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                if !skip {
+                    scan(&entry.path(), found, seen);
+                }
+            }
+            return;
+        }
+        let wanted = ["rs", "md", "py", "js", "toml", "sh", "html", "css"];
+        let Some(ext) = path.extension() else { return };
+        if !wanted.contains(&&*ext.to_string_lossy()) {
+            return;
+        }
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return;
+        };
+        *seen += 1;
+        // Built from parts, so this file does not match itself.
+        let design = ["DESIGN", " §"].concat();
+        let shared = ["../", "shared"].concat();
+        for (n, line) in text.lines().enumerate() {
+            if line.contains(&design) || line.contains(&shared) {
+                found.push(format!("{}:{}: {line}", path.display(), n + 1));
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let (mut found, mut seen) = (Vec::new(), 0);
+    for part in [
+        "crates",
+        "docs",
+        "bench",
+        "e2e",
+        "fuzz",
+        "README.md",
+        "CONTRIBUTING.md",
+        "Cargo.toml",
+    ] {
+        scan(&root.join(part), &mut found, &mut seen);
+    }
+    assert!(seen > 200, "only {seen} files were read");
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}

@@ -23,7 +23,7 @@ use crate::store::Store;
 use crate::store::agents::RoutingInfo;
 use crate::store::chat::MessageRow;
 
-/// Limits of the turn loop (DESIGN §8).
+/// Limits of the turn loop (docs/architecture.md, "The path of an agent turn").
 #[derive(Clone, Debug)]
 pub struct TurnLimits {
     pub max_rounds: usize,

@@ -181,13 +181,13 @@ pub const ROUTES: &[RouteRule] = &[
     rule("POST", "/api/v1/keys", Human(Role::Admin)),
     rule("POST", "/api/v1/keys/{id}/revoke", Human(Role::Admin)),
     rule("DELETE", "/api/v1/keys/{id}", Human(Role::Admin)),
-    // DESIGN §6: admins read the audit log; only the owner verifies it.
+    // Who may call what (docs/architecture.md): admins read the audit log; only the owner verifies it.
     rule("GET", "/api/v1/audit", Human(Role::Admin)),
     rule("POST", "/api/v1/audit/verify", Human(Role::Owner)),
-    // Operations (DESIGN §12): the owner only.
+    // Operations (docs/architecture.md, "Operations: backups and doctor"): the owner only.
     rule("GET", "/api/v1/backups/status", Human(Role::Owner)),
     rule("GET", "/api/v1/doctor", Human(Role::Owner)),
-    // Chat (DESIGN §7). The matrix admits by role or key permission; the
+    // Chat (docs/architecture.md, "The path of a chat message"). The matrix admits by role or key permission; the
     // handlers then require membership of the conversation (a key acts
     // within its creator's memberships), and creator-or-admin for managing
     // a conversation. Guests only ever pass the read rows.
@@ -261,7 +261,7 @@ pub const ROUTES: &[RouteRule] = &[
     res("GET", "/api/v1/ws", Role::Guest, "messages:read"),
     res("POST", "/api/v1/uploads", Role::Member, "messages:write"),
     res("GET", "/api/v1/uploads/{id}", Role::Guest, "messages:read"),
-    // Agents (DESIGN §8): everyone signed in sees them (to @mention them);
+    // Agents (docs/architecture.md, "The path of an agent turn"): everyone signed in sees them (to @mention them);
     // owners and admins manage them; only the owner touches providers,
     // whose settings lead to API keys.
     res("GET", "/api/v1/agents", Role::Guest, "conversations:read"),
@@ -325,7 +325,7 @@ pub const ROUTES: &[RouteRule] = &[
         Role::Member,
         "messages:write",
     ),
-    // Approvals and trust (DESIGN §9): owners and admins see them; the
+    // Approvals and trust (docs/architecture.md, "Agent tools, the gate, trust and approvals"): owners and admins see them; the
     // handlers further limit deciding to the owner (and admins if config
     // allows) and level changes to the owner. Never an agent key.
     rule("GET", "/api/v1/approvals", Human(Role::Admin)),
@@ -359,7 +359,7 @@ pub const ROUTES: &[RouteRule] = &[
         "/api/v1/trust/history/{id}/rollback",
         Human(Role::Owner),
     ),
-    // Bookmarks (DESIGN §11): each person's own, members and up (guests
+    // Bookmarks: each person's own, members and up (guests
     // read only their conversations); a key works on its creator's.
     // Import sessions mint keys, so only people open and close them.
     res("GET", "/api/v1/bookmarks", Role::Member, "bookmarks:read"),
@@ -481,7 +481,7 @@ pub const ROUTES: &[RouteRule] = &[
         "/api/v1/folders/{id}",
         Role::Member,
         "bookmarks:delete",
-    ), // Channels (DESIGN §10): the inbound webhook authenticates by its
+    ), // Channels (docs/architecture.md, "Channels and pairing"): the inbound webhook authenticates by its
     // signature; pairing decisions are the owner's, invites also admins'.
     rule("POST", "/api/v1/channels/{name}/inbound", Public),
     // Telegram webhook mode: authenticates by its secret token.

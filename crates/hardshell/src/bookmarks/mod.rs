@@ -1,4 +1,4 @@
-//! Bookmarks shared by people and agents (DESIGN §11): validation and
+//! Bookmarks shared by people and agents: validation and
 //! normalisation, listing and search, bulk writes with per-item outcomes,
 //! folders, and import and export formats.
 //!

@@ -1,4 +1,4 @@
-//! Page text for bookmarks (DESIGN §11): on request only, fetch a
+//! Page text for bookmarks: on request only, fetch a
 //! bookmark's page through netguard (private, loopback and metadata
 //! addresses refused, each redirect re-checked, body and time capped), read
 //! its title, description and the text a person would see, and store that

@@ -1,5 +1,5 @@
 //! Live notices for the owner about things outside any conversation: the
-//! pending pairing requests of the channels (DESIGN §10, issue 19).
+//! pending pairing requests of the channels (docs/architecture.md, "Channels and pairing", issue 19).
 //!
 //! Listens to the store's pairing changes and publishes, with the owner as
 //! the audience (only owners may read or decide requests, so nobody else,

@@ -1,5 +1,5 @@
 //! `hardshell import clawchives FILE [--user NAME] [--json]`: moving in
-//! from ClawChives (DESIGN §14, issue 22).
+//! from ClawChives (issue 22).
 //!
 //! Thin: the mapping is `bookmarks::import` (the same code as
 //! `POST /api/v1/bookmarks/import?format=clawchives`), so every bookmark is

@@ -1,5 +1,5 @@
 //! `hardshell import xiajiao DIR`: moving in from a xiajiao installation
-//! (DESIGN §14, issue 22).
+//! (issue 22).
 //!
 //! Owns reading a xiajiao directory (its `agents.json`, `models.json`,
 //! `im-settings.json`, `data/xiajiao.db` and `data/workspace-<id>/`) into a

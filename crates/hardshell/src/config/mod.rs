@@ -33,21 +33,21 @@ pub enum ConfigError {
 pub struct Config {
     pub server: ServerConfig,
     pub limits: Limits,
-    /// Approval expiry and who may decide (DESIGN §9).
+    /// Approval expiry and who may decide (docs/architecture.md, "Agent tools, the gate, trust and approvals").
     pub approvals: crate::trust::ApprovalSettings,
     /// Where the audit chain's anchors live outside the data directory.
     pub audit: AuditConfig,
-    /// What the web tools may reach and the file tools' limits (DESIGN §9).
+    /// What the web tools may reach and the file tools' limits (docs/architecture.md, "Agent tools, the gate, trust and approvals").
     pub tools: crate::agents::tools::ToolsConfig,
-    /// Where backups go and whom they are encrypted to (DESIGN §12).
+    /// Where backups go and whom they are encrypted to (docs/architecture.md, "Operations: backups and doctor").
     pub backup: BackupConfig,
-    /// Critical `doctor` findings the owner accepts (DESIGN §12).
+    /// Critical `doctor` findings the owner accepts (docs/architecture.md, "Operations: backups and doctor").
     pub doctor: DoctorConfig,
-    /// Signed webhooks and other messaging channels (DESIGN §10).
+    /// Signed webhooks and other messaging channels (docs/architecture.md, "Channels and pairing").
     pub channels: crate::channels::config::ChannelsConfig,
-    /// The optional model judge of untrusted content (DESIGN §8).
+    /// The optional model judge of untrusted content (docs/architecture.md, "The path of an agent turn").
     pub promptguard: crate::agents::judge::PromptguardConfig,
-    /// `/metrics` for Prometheus (DESIGN §12), off by default.
+    /// `/metrics` for Prometheus (docs/architecture.md, "Operations: backups and doctor"), off by default.
     pub metrics: MetricsConfig,
 }
 
@@ -95,7 +95,7 @@ pub fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     Ok(d)
 }
 
-/// `[audit]`: the outside anchor's place and the optional witness (DESIGN §5).
+/// `[audit]`: the outside anchor's place and the optional witness (docs/architecture.md, "Audit log and anchors").
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {

@@ -1,4 +1,4 @@
-//! SQL for one person's data (DESIGN §12): reading everything that is
+//! SQL for one person's data (docs/architecture.md, "Operations: backups and doctor"): reading everything that is
 //! theirs for an export, and erasing it with their account.
 //!
 //! Reads and erases rows only. It never touches the audit log (the chain

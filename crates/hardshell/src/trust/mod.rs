@@ -1,6 +1,6 @@
 //! The one gate every tool call passes, and what it decides with: trust
 //! levels per agent and domain, taint, approvals and their parked turns,
-//! and trust that changes from evidence (DESIGN §9).
+//! and trust that changes from evidence (docs/architecture.md, "Agent tools, the gate, trust and approvals").
 //!
 //! Owns the decision (run, describe only, ask, refuse) and the approval
 //! lifecycle. It must never run a tool any other way than through

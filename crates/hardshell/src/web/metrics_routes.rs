@@ -1,4 +1,4 @@
-//! `GET /metrics` (Prometheus, DESIGN §12) and the middleware that counts
+//! `GET /metrics` (Prometheus; docs/architecture.md, "Operations: backups and doctor") and the middleware that counts
 //! requests by matched route template.
 //!
 //! Off by default: while `[metrics] enabled` is false the route answers 404

@@ -1,5 +1,5 @@
 //! `GET /api/v1/users/{id}/export`: a person's data as a tar archive
-//! (DESIGN §12). The owner may export anyone; everyone else only
+//! (docs/architecture.md, "Operations: backups and doctor"). The owner may export anyone; everyone else only
 //! themself; agent keys never. Every export is audited before the bytes
 //! leave. The archive's layout is `user_data`'s.
 
