@@ -114,6 +114,15 @@ pub struct ApproveBody {
     always: bool,
 }
 
+impl From<rules::DecideRuleError> for ApiError {
+    fn from(e: rules::DecideRuleError) -> Self {
+        match e {
+            rules::DecideRuleError::Rule(r) => r.into(),
+            rules::DecideRuleError::Decide(d) => d.into(),
+        }
+    }
+}
+
 impl From<RuleError> for ApiError {
     fn from(e: RuleError) -> Self {
         match e {
@@ -138,30 +147,16 @@ async fn decide(
     if !approvals::may_decide(user.role, &state.config.approvals) {
         return Err(DecideError::Forbidden.into());
     }
-    // The rule is checked before deciding, so a refused rule changes nothing.
-    let rule_scope = if always {
-        let pending = state
-            .store
-            .approval_get(id)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-        Some((rules::rule_scope(&state.store, &pending).await?, pending))
-    } else {
-        None
-    };
-    let row =
-        approvals::decide(&state.store, &state.audit, id, approve, user.id, p.actor()).await?;
-    if let Some((scope, pending)) = rule_scope {
-        rules::add(
-            &state.store,
-            &state.audit,
-            &pending,
-            &scope,
-            user.id,
-            p.actor(),
-        )
-        .await?;
-    }
+    let row = rules::decide(
+        &state.store,
+        &state.audit,
+        id,
+        approve,
+        always,
+        user.id,
+        p.actor(),
+    )
+    .await?;
     state.runtime.approval_decided(id);
     Ok(Json(row))
 }
