@@ -289,6 +289,14 @@ impl Channels {
                 let Some(p) = &press else {
                     return Ok(());
                 };
+                if let Some(m) = &q.message {
+                    // A prompt whose message id was never recorded (sent
+                    // before an upgrade, or a crash) can still be closed.
+                    self.rt
+                        .store
+                        .channel_prompt_sent(prompt_id, m.message_id)
+                        .await?;
+                }
                 match self.decide(p, user_id, prompt_id).await {
                     Ok(answer) => client.answer_callback(&q.id, answer).await,
                     Err(reason) => self.refuse(client, q, press.as_ref(), reason).await,

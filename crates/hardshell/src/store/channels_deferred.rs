@@ -143,11 +143,13 @@ impl Store {
         .await
     }
 
-    /// Records the Telegram message a prompt went out as.
+    /// Records the Telegram message a prompt went out as (once: a prompt
+    /// sent before this was recorded learns it from a button press).
     pub async fn channel_prompt_sent(&self, id: i64, message_id: i64) -> Result<(), StoreError> {
         self.write(move |conn| {
             conn.prepare_cached(
-                "UPDATE channel_approval_prompts SET message_id = ?2 WHERE id = ?1",
+                "UPDATE channel_approval_prompts SET message_id = ?2
+                 WHERE id = ?1 AND message_id IS NULL",
             )?
             .execute(params![id, message_id])?;
             Ok(())
