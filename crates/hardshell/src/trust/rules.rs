@@ -4,8 +4,10 @@
 //!
 //! Owns what a rule's scope is and whether it covers a call's resolved
 //! target. Rules apply only to level-2 domains and never in a tainted turn;
-//! the gate enforces both, and this module never widens a scope beyond what
-//! the approved call touched.
+//! the gate enforces both. None is made from a tainted turn's request
+//! (`rule_scope`), and this module never widens a scope beyond what the
+//! approved call touched. `decide` is the one path from "approve, always"
+//! (the API, Telegram's button) to a decision and its rule.
 
 use url::Url;
 

@@ -106,7 +106,7 @@ impl From<DecideError> for ApiError {
 }
 
 /// `{"always": true}` also makes an "allow always" rule for the call's
-/// scope (level-2 domains only).
+/// scope (level-2 domains only, never from a tainted turn's request).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
@@ -171,7 +171,7 @@ async fn decide(
         (status = 403, description = "Only the owner (or admins, if allowed) decide"),
         (status = 404, description = "No such approval"),
         (status = 409, description = "Already decided or expired (`not_pending`)"),
-        (status = 422, description = "`always` for a domain not at level 2 (`rule_not_allowed`)")))]
+        (status = 422, description = "`always` for a domain not at level 2, a target no rule can name, or a tainted turn's request (`rule_not_allowed`)")))]
 pub async fn approve(
     State(state): State<AppState>,
     Authorized(p): Authorized,
