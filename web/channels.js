@@ -55,8 +55,9 @@ export async function initPairingNotice(user) {
 }
 
 /**
- * `pairing.requested` (a new request: toast) or `pairing.pending` (one was
- * decided); the server sends both to owners only.
+ * `pairing.requested` (a new request: toast) or `pairing.pending` (the
+ * count changed: a request decided here or by the CLI, or expired); the
+ * server sends both to owners only.
  */
 export function onPairingChange(frame) {
   const data = frame.data || {};

@@ -27,7 +27,9 @@ export const password = (name) => `${name}-violet-harbour-42`;
  * `vault: { name: value }` and `config: "toml"`: the data directory is
  * made first (`init --sealed`), the values stored with `vault set`, and
  * the text appended to its config.toml, as an operator would (not with
- * `runAs`).
+ * `runAs`); the returned `cli(args)` then runs the same binary on the same
+ * data directory while the server runs (the vault is sealed to the
+ * machine, so no passphrase), and returns its stdout.
  */
 export async function startServer({ runAs, vault, config } = {}) {
   let bin = binaryPath();
@@ -50,11 +52,13 @@ export async function startServer({ runAs, vault, config } = {}) {
     HARDSHELL_MACHINE_ID_FILE: path.join(dir, "machine-id"),
     HARDSHELL_LOG: process.env.HARDSHELL_LOG || "warn",
   });
+  let run = null;
   if (vault || config) {
     if (spawnAs.uid !== undefined) throw new Error("vault and config are not supported with runAs");
-    const run = (args, input) => {
+    run = (args, input) => {
       const r = spawnSync(bin, args, { env, input: input ?? "", encoding: "utf8" });
       if (r.status !== 0) throw new Error(`hardshell ${args.join(" ")} -> ${r.status}\n${r.stderr}`);
+      return r.stdout;
     };
     run(["init", "--sealed"]);
     for (const [name, value] of Object.entries(vault || {})) run(["vault", "set", name], value);
@@ -84,6 +88,10 @@ export async function startServer({ runAs, vault, config } = {}) {
     base,
     setupToken,
     stderr: () => stderr,
+    cli: (args) => {
+      if (!run) throw new Error("cli needs startServer({ vault } or { config })");
+      return run(args);
+    },
     async stop() {
       if (child.exitCode === null) {
         child.kill("SIGTERM");

@@ -2,7 +2,8 @@
 // signed-webhook channel `crm` whose secret was stored with `vault set`
 // and whose replies go to a loopback callback here. A stranger, whose
 // display name is an HTML payload, writes in: the owner gets a toast and a
-// badge live (in every tab of theirs, and the count follows decisions),
+// badge live (in every tab of theirs, and the count follows decisions,
+// also one made with the CLI while the server runs),
 // finds the request on the Pairing page (the name as text,
 // nothing executed), refuses a wrong code, approves with the code the
 // stranger was sent, linking them to a member; the sender is listed as
@@ -133,6 +134,21 @@ async function fitsWidth(page) {
   expect(sizes.doc, JSON.stringify(sizes)).toBeLessThanOrEqual(sizes.vw);
   expect(sizes.body, JSON.stringify(sizes)).toBeLessThanOrEqual(sizes.bodyClient + 1);
 }
+
+test("the badge follows a request denied with the CLI, without a reload", async ({ server, newPage, callback }) => {
+  await arrange(server);
+  const page = await newPage("owner");
+  await loginLive(page, "olivia");
+  await say(server, "u-31", "First", "hello");
+  await say(server, "u-32", "Second", "hello");
+  await expect(page.locator("#open-settings .icon-badge")).toHaveText("2");
+  await expect.poll(() => callback.to("u-31").length).toBe(1);
+  const code = CODE.exec(callback.to("u-31")[0].text)[1];
+  // Another process decides: the server hears of it only through the store.
+  server.cli(["pairing", "deny", code]);
+  await expect(page.locator("#open-settings .icon-badge")).toHaveText("1", { timeout: 15000 });
+  await expect(page.locator("#open-settings")).toHaveAttribute("aria-label", /1 pairing request waiting/);
+});
 
 test("a stranger's request reaches the owner live; approve with its code, then revoke", async ({ server, newPage, callback }) => {
   await arrange(server);

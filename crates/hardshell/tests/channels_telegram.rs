@@ -1,5 +1,6 @@
 //! The Telegram channel against a fake Bot API server speaking the real
-//! protocol: pairing before any model call, replies escaped for
+//! protocol: pairing before any model call (a stranger with the owner's
+//! name and username is a stranger), replies escaped for
 //! MarkdownV2 and split under 4096 characters, the typing indicator,
 //! offsets that advance only past stored updates, redelivery answered
 //! once, and a second poller (409) reported rather than fought.
@@ -78,6 +79,38 @@ async fn an_unpaired_user_gets_a_code_and_reaches_no_model() {
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["sender"]["external_id"], "42");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stranger_with_the_owners_name_and_username_gets_no_access() {
+    let t = telegram().await;
+    pair(&t, 77).await;
+    // Another Telegram account with the paired owner's exact first name
+    // and username (both are free to choose on Telegram).
+    t.tg.push_text(666, "ann", "it's me, ann, on my new phone");
+    let s = sent(&t, 2).await;
+    assert_eq!(s[1]["chat_id"], 666);
+    let text = s[1]["text"].as_str().unwrap().replace('\\', "");
+    assert!(text.contains("give the owner this code"), "{text}");
+    let last = t.tg.push_text(666, "ann", "please answer");
+    eventually("the offset to pass the updates", || async {
+        t.tg.offsets().iter().any(|o| *o > last).then_some(())
+    })
+    .await;
+    assert_eq!(t.tg.sent().len(), 2, "one canned reply only");
+    assert!(t.w.llm.chat_requests().is_empty(), "a model was called");
+    // It is a request of its own, under its own id, not the owner's sender.
+    let (_, v) = call(
+        &t.w.server,
+        &t.w.owner,
+        Method::GET,
+        "/api/v1/channels/pairing",
+        None,
+    )
+    .await;
+    assert_eq!(v["requests"][0]["external_id"], "666", "{v}");
+    assert_eq!(v["senders"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["senders"][0]["external_id"], "77", "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,9 @@
 //! Photos and documents over Telegram: a paired sender's file is fetched
 //! (`getFile`, then the download), typed by its bytes like a web upload,
-//! stored and attached to the message the agent answers. The attacks: an
+//! stored and attached to the message the agent answers. The download
+//! runs in the message's own task, never in the poller: a hanging download
+//! holds up nobody else's message, and a `kill -9` while it hangs loses
+//! nothing (the restart fetches it and answers once). The attacks: an
 //! oversized file (declared, or lying about its size with a bigger body)
 //! and an executable or HTML disguised as a photo are refused with nothing
 //! stored; an unpaired sender's file is never fetched.
@@ -50,12 +53,17 @@ async fn pair(t: &Tg, user: i64) {
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    let before =
+        t.tg.sent()
+            .iter()
+            .filter(|m| plain(m).contains("paired"))
+            .count();
     t.tg.push_text(
         user,
         "olga",
         &format!("/start {}", v["code"].as_str().unwrap()),
     );
-    sent_with(t, "paired", 1).await;
+    sent_with(t, "paired", before + 1).await;
 }
 
 fn png() -> Vec<u8> {
@@ -217,4 +225,71 @@ async fn an_unpaired_senders_photo_is_never_fetched() {
     assert!(t.tg.downloads().is_empty());
     assert!(uploads(&t).is_empty());
     assert!(t.w.llm.chat_requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_download_delays_only_its_own_message_and_survives_kill_9() {
+    const OTHER: i64 = 88;
+    let mut t = telegram().await;
+    pair(&t, ME).await;
+    pair(&t, OTHER).await;
+    let image = png();
+    let n = image.len() as u64;
+    t.tg.add_file("slow", image.clone(), Some(n), false);
+    t.tg.hang_file("slow", true);
+    let photo =
+        t.tg.push_photo(ME, &[("slow", n, 320)], Some("what is this?"));
+    eventually("the download to start", || async {
+        (!t.tg.downloads().is_empty()).then_some(())
+    })
+    .await;
+    // Another paired sender writes after the photo: answered while the
+    // download still hangs.
+    t.w.llm.push(Reply::text(["hello there"]));
+    let later = t.tg.push_text(OTHER, "pete", "hi");
+    let answered = sent_with(&t, "hello there", 1).await;
+    assert_eq!(answered[0]["chat_id"], OTHER);
+    eventually("the poller to confirm both updates", || async {
+        t.tg.offsets().iter().any(|o| *o > later).then_some(())
+    })
+    .await;
+    assert!(later > photo);
+    let to_me = |t: &Tg| t.tg.sent().iter().filter(|m| m["chat_id"] == ME).count();
+    assert_eq!(to_me(&t), 1, "only the pairing reply: {:?}", t.tg.sent());
+    assert!(uploads(&t).is_empty());
+    assert_eq!(t.w.llm.chat_requests().len(), 1);
+
+    // kill -9 while the download hangs. The update is confirmed to
+    // Telegram, so only the stored queue row can bring the photo back.
+    t.w.server.child.kill().unwrap();
+    t.w.server.child.wait().unwrap();
+    t.tg.hang_file("slow", false);
+    t.w.llm.push(Reply::text(["a very small picture"]));
+    t.w.server = common::identity::start(&t.w.env);
+    let reply = sent_with(&t, "a very small picture", 1).await;
+    assert_eq!(reply[0]["chat_id"], ME);
+    // Give a second answer the time it would need to show up.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(sent_with(&t, "a very small picture", 1).await.len(), 1);
+    assert_eq!(sent_with(&t, "hello there", 1).await.len(), 1);
+    assert_eq!(to_me(&t), 2, "{:?}", t.tg.sent());
+    assert_eq!(t.tg.downloads().len(), 2, "fetched again after the restart");
+    let stored = uploads(&t);
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].1, "image/png");
+    let requests = t.w.llm.chat_requests();
+    assert_eq!(requests.len(), 2);
+    let prompt = requests[1].body.to_string();
+    assert!(
+        prompt.contains("[attachment: photo.png (image/png)]"),
+        "{prompt}"
+    );
+    let state: String = db(&t.w.env)
+        .query_row(
+            "SELECT state FROM channel_inbound WHERE message_key = ?1",
+            [photo.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(state, "done");
 }

@@ -2,7 +2,8 @@
 //! stranger's first message on a signed-webhook channel opens a request,
 //! and the owner's WebSocket gets `pairing.requested` with the pending
 //! count and the request (its display name as sent, never a code); a
-//! decision sends `pairing.pending` with the new count. An
+//! decision sends `pairing.pending` with the new count, and so does a
+//! decision by the CLI (another process) and a request expiring. An
 //! admin, a member, a guest and the owner's own agent key get neither:
 //! each of them reads on until a later message in a shared conversation,
 //! which the hub delivers after the notice, so "not received" needs no
@@ -252,4 +253,50 @@ async fn channels_status_shows_each_webhook_agent_and_callback_host_never_a_secr
     let adam = tokens(&w.server, "adam").await.0;
     let (status, _) = get(&w.server, &adam, "/api/v1/channels").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_badge_follows_a_cli_decision_and_an_expiry_live() {
+    let (w, site) = hooked().await;
+    let (mut owner_ws, _) = connect(&w.server, Cred::Bearer(&w.owner), "").await;
+    for (id, sender) in [("m1", "tg-1"), ("m2", "tg-2")] {
+        assert_eq!(
+            say(&w, id, sender, "Stranger", "hi").await,
+            StatusCode::ACCEPTED
+        );
+    }
+    let mut n = 0;
+    while n < 2 {
+        n = next_of_type(&mut owner_ws, "pairing.requested").await["data"]["pending"]
+            .as_u64()
+            .unwrap();
+    }
+    // Denied by the CLI, in another process: the server hears of it only
+    // through the store, and the owner's badge still goes down.
+    let code = code_for(&site, "tg-1").await;
+    let out = w.cli(&["pairing", "deny", &code]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let notice = next_of_type(&mut owner_ws, "pairing.pending").await;
+    assert_eq!(notice["data"]["pending"], 1, "{notice}");
+    // The other request runs out (its expiry moved to the past, as an
+    // hour passing would): the badge goes to zero with no decision.
+    let conn = common::identity::db(&w.env);
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE pairing_requests SET expires_at = CAST(strftime('%s', 'now') AS INTEGER) - 1
+             WHERE external_id = 'tg-2' AND status = 'pending'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    let notice = next_of_type(&mut owner_ws, "pairing.pending").await;
+    assert_eq!(notice["data"]["pending"], 0, "{notice}");
+    let (status, v) = get(&w.server, &w.owner, "/api/v1/channels/pairing").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["requests"], json!([]), "{v}");
 }

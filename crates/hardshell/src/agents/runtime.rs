@@ -162,10 +162,15 @@ impl Runtime {
     }
 
     /// A decision was just made here: resume its parked turn now rather
-    /// than at the next sweep (the claim makes a double resume harmless).
+    /// than at the next sweep (the claim makes a double resume harmless),
+    /// and close its Telegram prompts now rather than at the channels'
+    /// next sweep.
     pub fn approval_decided(self: &Arc<Self>, approval_id: i64) {
         let rt = Arc::clone(self);
         tokio::spawn(async move { super::turn_park::resume(rt, approval_id).await });
+        if let Some(channels) = self.channels() {
+            tokio::spawn(async move { channels.close_stale_prompts().await });
+        }
     }
 
     /// Registers a turn; the guard unregisters it.

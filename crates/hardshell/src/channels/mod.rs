@@ -116,6 +116,8 @@ pub struct Channels {
     pub inflight: Arc<Semaphore>,
     /// Queue rows a task here is working on.
     busy: std::sync::Mutex<std::collections::HashSet<i64>>,
+    /// Slots for Telegram file downloads (`telegram_media::DOWNLOADS`).
+    downloads: Semaphore,
 }
 
 /// How often open queue rows are looked for.
@@ -212,6 +214,7 @@ impl Channels {
             guesses: pairing::Guesses::default(),
             inflight: Arc::new(Semaphore::new(cfg.inflight())),
             busy: std::sync::Mutex::new(std::collections::HashSet::new()),
+            downloads: Semaphore::new(telegram_media::DOWNLOADS),
         });
         rt2.set_channels(&channels);
         Ok(channels)
@@ -282,9 +285,13 @@ impl Channels {
     }
 
     /// Starts every open row no task here is working on: at start, the
-    /// work a stopped process left; later, answers whose delivery failed
-    /// (the callback or Telegram was down) and rows a store error left.
+    /// work a stopped process left (a file still to fetch included);
+    /// later, answers whose delivery failed (the callback or Telegram was
+    /// down) and rows a store error left. Also closes Telegram approval
+    /// prompts whose request was decided.
     async fn sweep(self: &Arc<Self>) {
+        // Prompts decided elsewhere (the CLI, expiry, before a restart).
+        self.close_stale_prompts().await;
         match self.rt.store.channel_inbound_open().await {
             Ok(rows) => {
                 for row in rows {
@@ -489,6 +496,23 @@ impl Channels {
             let _ = store.channel_inbound_finish(row.id, false).await;
             return;
         };
+        // A Telegram file still to fetch is fetched here, in this row's
+        // own task, never in the poller.
+        if row.channel == "telegram" {
+            match self.telegram_pending_file(&row).await {
+                telegram_media::FileStep::Ready => {}
+                telegram_media::FileStep::Refused(text) => {
+                    let row = InboundRow {
+                        state: "reply".into(),
+                        reply: Some(text),
+                        ..row
+                    };
+                    self.deliver(&row).await;
+                    return;
+                }
+                telegram_media::FileStep::Stop => return,
+            }
+        }
         let posted = match store.channel_inbound_post(row.id, agent).await {
             Ok(Some(p)) => p,
             Ok(None) => return,

@@ -10,8 +10,10 @@
 //! duplicate in the queue. HTTP 409 (a second poller or a webhook on the
 //! same token) is reported and waited out, not fought; 429 waits
 //! `retry_after`. Private chats' text messages are taken here; group
-//! chats' are `telegram_group`'s, files `telegram_media`'s and button
-//! presses `telegram_approvals`'.
+//! chats' are `telegram_group`'s, files `telegram_media`'s (stored with
+//! the file still to fetch: no download ever runs in this loop, so a slow
+//! file never holds up later updates) and button presses
+//! `telegram_approvals`'.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -9,6 +9,11 @@
 //! An unpaired or revoked sender's file is never fetched: their caption
 //! (or a placeholder) takes the text path, where the pairing gate answers.
 //! A refused file is audited and the sender told why; nothing is stored.
+//!
+//! The poller (or webhook) only queues the message with its file still to
+//! fetch; the download happens in the message's own task, before its turn,
+//! at most `DOWNLOADS` at a time, so a slow or hanging download never
+//! holds up other updates. A restart fetches a file left pending.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +24,12 @@ use serde_json::json;
 use super::telegram::{Client, Message, Update};
 use super::{ChannelError, Channels, Inbound, MAX_TEXT_CHARS};
 use crate::chat::upload_files::{UploadFiles, public_id};
-use crate::store::channels::SenderRow;
+use crate::store::channels::{InboundRow, SenderRow};
+use crate::store::channels_deferred::PendingFile;
 use crate::store::uploads::NewUpload;
+
+/// Downloads running at once (each also within the client's time caps).
+pub(super) const DOWNLOADS: usize = 2;
 
 /// One size of a photo, as the Bot API describes it.
 #[derive(Clone, Debug, Deserialize)]
@@ -146,9 +155,23 @@ fn file_name(w: &Wanted, mime: &str) -> String {
     }
 }
 
+/// Where a queued message's file stands before its turn.
+pub(super) enum FileStep {
+    /// No file to wait for (none, or stored and attached): post and answer.
+    Ready,
+    /// Refused: the row now holds the refusal as its answer, to deliver.
+    Refused(String),
+    /// Dropped (sender revoked) or our own failure: nothing now (the
+    /// sweeper comes back to a row left queued).
+    Stop,
+}
+
 impl Channels {
-    /// A private photo or document message. `Err` only when the store
-    /// failed (the update is then not confirmed and comes again).
+    /// A private photo or document message, from the poller or the
+    /// webhook: stores it with its file still to fetch and returns. The
+    /// download happens when the message is processed, so a slow file
+    /// holds up only its own message. `Err` only when the store failed
+    /// (the update is then not confirmed and comes again).
     pub(super) async fn telegram_file(
         self: &Arc<Self>,
         client: &Client,
@@ -199,23 +222,16 @@ impl Channels {
                 return self.ingest(inbound).await.map(|_| ());
             }
         };
-        if store.channel_inbound_known("telegram", &key).await? {
-            return Ok(());
-        }
         if self.per_sender.check_key(&sender.id).is_err() {
             return Ok(());
         }
-        let upload = match self.fetch(client, &want, &sender).await {
-            Ok(id) => id,
-            Err(Some(why)) => {
-                self.refused(&sender, &why).await?;
-                return Ok(());
-            }
-            // A store or file-system failure: try again on redelivery.
-            Err(None) => return Err(crate::store::StoreError::TaskFailed.into()),
+        let file = PendingFile {
+            file_id: want.file_id,
+            declared: want.declared,
+            name: want.name,
         };
         if let Some(id) = store
-            .channel_inbound_enqueue_with_uploads("telegram", &key, sender.id, &text, vec![upload])
+            .channel_inbound_enqueue_file("telegram", &key, sender.id, &text, file)
             .await?
         {
             let me = Arc::clone(self);
@@ -224,7 +240,74 @@ impl Channels {
         Ok(())
     }
 
-    async fn refused(self: &Arc<Self>, s: &SenderRow, why: &Refused) -> Result<(), ChannelError> {
+    /// Fetches the file a queued message still waits for (at most
+    /// `DOWNLOADS` at a time, each within the client's size and time
+    /// caps), so it is attached when the message is posted. Runs in the
+    /// row's own task; a restart finds the row queued with its file still
+    /// pending and fetches it again.
+    pub(super) async fn telegram_pending_file(&self, row: &InboundRow) -> FileStep {
+        let store = &self.rt.store;
+        let file = match store.channel_inbound_file(row.id).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return FileStep::Ready,
+            Err(e) => {
+                tracing::error!(%e, "could not read a pending file");
+                return FileStep::Stop;
+            }
+        };
+        let sender = match store.channel_inbound_sender(row.sender_id).await {
+            Ok(Some(s)) if s.revoked_at.is_none() => s,
+            Ok(_) => {
+                let _ = store.channel_inbound_finish(row.id, false).await;
+                return FileStep::Stop;
+            }
+            Err(e) => {
+                tracing::error!(%e, "sender lookup failed");
+                return FileStep::Stop;
+            }
+        };
+        let want = Wanted {
+            file_id: file.file_id,
+            declared: file.declared,
+            name: file.name,
+        };
+        let fetched = match &self.telegram {
+            Some((client, _)) => {
+                let Ok(_slot) = self.downloads.acquire().await else {
+                    return FileStep::Stop;
+                };
+                self.fetch(client, &want, &sender).await
+            }
+            None => Err(Some(Refused::Unavailable)),
+        };
+        match fetched {
+            Ok(upload) => match store.channel_inbound_file_stored(row.id, upload).await {
+                Ok(()) => FileStep::Ready,
+                Err(e) => {
+                    tracing::error!(%e, "could not attach a Telegram file");
+                    FileStep::Stop
+                }
+            },
+            Err(Some(why)) => {
+                let text = format!("That file was not accepted: {why}.");
+                if self.refused(&sender, &why).await.is_err() {
+                    return FileStep::Stop;
+                }
+                match store.channel_inbound_file_refused(row.id, &text).await {
+                    Ok(()) => FileStep::Refused(text),
+                    Err(e) => {
+                        tracing::error!(%e, "could not record a refused file");
+                        FileStep::Stop
+                    }
+                }
+            }
+            // A store or file-system failure: the sweeper tries again.
+            Err(None) => FileStep::Stop,
+        }
+    }
+
+    /// Audits a refused file (the caller stores the sender's answer).
+    async fn refused(&self, s: &SenderRow, why: &Refused) -> Result<(), ChannelError> {
         let d = audit::Draft::new(
             audit::Actor::channel_sender(s.id.to_string()),
             "chat.upload",
@@ -237,11 +320,6 @@ impl Channels {
             tracing::error!(%e, "could not audit a refused file");
             super::pairing::PairingError::Audit
         })?;
-        self.send_later(
-            "telegram",
-            &s.external_id,
-            format!("That file was not accepted: {why}."),
-        );
         Ok(())
     }
 

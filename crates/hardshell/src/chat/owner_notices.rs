@@ -5,12 +5,16 @@
 //! the audience (only owners may read or decide requests, so nobody else,
 //! and no agent key, ever receives these): `pairing.requested` when a
 //! request was opened (the pending count and that request), and
-//! `pairing.pending` when one was decided (the count only). It never
+//! `pairing.pending` when the count changed otherwise (the count only): a
+//! request decided here or by the CLI, or one that expired. It never
 //! decides anything and never carries a code (the store has none in
 //! clear).
 
+use std::time::Duration;
+
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 
 use super::hub::{Event, Hub};
 use crate::auth::Role;
@@ -26,20 +30,69 @@ struct Pending<'a> {
     request: Option<&'a RequestRow>,
 }
 
+/// While any request is pending, how often the count is read again: a
+/// request decided by the CLI (another process) or expiring changes it
+/// without a change message here.
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// What woke the notice task.
+enum Wake {
+    Change(PairingChange),
+    /// Changes were missed: the count is still worth sending.
+    Lagged,
+    /// The recount timer: publish only if the count moved.
+    Timer,
+}
+
+/// When to read the count again: never while nothing is pending (only
+/// this server opens requests, and it says so), else at the next expiry
+/// or after `RECHECK`, whichever comes first.
+fn next_check(rows: &[RequestRow]) -> Option<Instant> {
+    let soonest = rows.iter().map(|r| r.expires_at).min()?;
+    // `expires_at` is in whole seconds; a request stops counting just after.
+    let left = u64::try_from(soonest - crate::auth::now_secs() + 1).unwrap_or(0);
+    Some(Instant::now() + Duration::from_secs(left).min(RECHECK))
+}
+
 /// Runs for the life of the store (the task holds it).
 pub fn start(store: Store, hub: Hub) {
     let mut changes = store.pairing_changes();
     tokio::spawn(async move {
+        let (mut last, mut check) = match store.pairing_requests_pending().await {
+            Ok(rows) => (rows.len(), next_check(&rows)),
+            Err(_) => (0, Some(Instant::now() + RECHECK)),
+        };
         loop {
-            let change = match changes.recv().await {
-                Ok(c) => Some(c),
-                // Fell behind: the count is still worth sending.
-                Err(RecvError::Lagged(_)) => None,
-                Err(RecvError::Closed) => return,
+            let received = match check {
+                Some(at) => tokio::select! {
+                    r = changes.recv() => Some(r),
+                    () = tokio::time::sleep_until(at) => None,
+                },
+                None => Some(changes.recv().await),
+            };
+            let wake = match received {
+                Some(Ok(c)) => Wake::Change(c),
+                Some(Err(RecvError::Lagged(_))) => Wake::Lagged,
+                Some(Err(RecvError::Closed)) => return,
+                None => Wake::Timer,
             };
             match store.pairing_requests_pending().await {
-                Ok(rows) => publish(&hub, change, &rows),
-                Err(e) => tracing::error!(%e, "could not read pending pairing requests"),
+                Ok(rows) => {
+                    let change = match wake {
+                        Wake::Change(c) => Some(Some(c)),
+                        Wake::Lagged => Some(None),
+                        Wake::Timer => (rows.len() != last).then_some(None),
+                    };
+                    if let Some(change) = change {
+                        publish(&hub, change, &rows);
+                    }
+                    last = rows.len();
+                    check = next_check(&rows);
+                }
+                Err(e) => {
+                    tracing::error!(%e, "could not read pending pairing requests");
+                    check = Some(Instant::now() + RECHECK);
+                }
             }
         }
     });

@@ -4,7 +4,8 @@
 //! Owns only storage: a prompt's nonce is never stored, only its hash, and
 //! whether a button press may decide anything is `channels::telegram_approvals`'
 //! call. Uploads are attached to the posted message inside the same
-//! transaction that posts it (`channel_inbound_post`).
+//! transaction that posts it (`channel_inbound_post`); a file still to
+//! fetch is `channels_deferred`'.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -97,14 +98,15 @@ impl Store {
         .await
     }
 
-    /// Records a prompt for `approval_id` sent to `sender_id`; false when
-    /// one was recorded before (a prompt is sent once per decider).
+    /// Records a prompt for `approval_id` sent to `sender_id`; its id, or
+    /// `None` when one was recorded before (a prompt is sent once per
+    /// decider).
     pub async fn channel_prompt_create(
         &self,
         approval_id: i64,
         sender_id: i64,
         nonce_hash: Vec<u8>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         self.write(move |conn| {
             let n = conn
                 .prepare_cached(
@@ -112,7 +114,7 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4) ON CONFLICT (approval_id, sender_id) DO NOTHING",
                 )?
                 .execute(params![approval_id, sender_id, nonce_hash, crate::auth::now_secs()])?;
-            Ok(n > 0)
+            Ok((n > 0).then(|| conn.last_insert_rowid()))
         })
         .await
     }
@@ -138,62 +140,6 @@ impl Store {
                 )?
                 .execute(params![id, crate::auth::now_secs()])?;
             Ok(n > 0)
-        })
-        .await
-    }
-
-    /// Whether this channel message id is already in the queue.
-    pub async fn channel_inbound_known(
-        &self,
-        channel: &str,
-        message_key: &str,
-    ) -> Result<bool, StoreError> {
-        let (c, k) = (channel.to_string(), message_key.to_string());
-        self.read(move |conn| {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT 1 FROM channel_inbound WHERE channel = ?1 AND message_key = ?2",
-                )?
-                .exists(params![c, k])?)
-        })
-        .await
-    }
-
-    /// Queues a paired sender's message with uploads (row ids) to attach
-    /// when it is posted, in one transaction; `None` for a redelivery.
-    pub async fn channel_inbound_enqueue_with_uploads(
-        &self,
-        channel: &str,
-        message_key: &str,
-        sender_id: i64,
-        text: &str,
-        uploads: Vec<i64>,
-    ) -> Result<Option<i64>, StoreError> {
-        let (c, k, t) = (
-            channel.to_string(),
-            message_key.to_string(),
-            text.to_string(),
-        );
-        self.write(move |conn| {
-            let tx = conn.transaction()?;
-            let n = tx
-                .prepare_cached(
-                    "INSERT INTO channel_inbound (channel, message_key, sender_id, text, received_at, state)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'queued') ON CONFLICT (channel, message_key) DO NOTHING",
-                )?
-                .execute(params![c, k, sender_id, t, crate::auth::now_secs()])?;
-            if n == 0 {
-                return Ok(None);
-            }
-            let id = tx.last_insert_rowid();
-            for upload in uploads {
-                tx.prepare_cached(
-                    "INSERT INTO channel_inbound_uploads (inbound_id, upload_id) VALUES (?1, ?2)",
-                )?
-                .execute(params![id, upload])?;
-            }
-            tx.commit()?;
-            Ok(Some(id))
         })
         .await
     }

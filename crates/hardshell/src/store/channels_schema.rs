@@ -120,3 +120,23 @@ CREATE TABLE channel_group_conversations (
 );
 CREATE INDEX channel_group_conversations_conv ON channel_group_conversations(conversation_id);
 "#;
+
+/// Deferred work (migration 12). A Telegram photo or document is queued
+/// with the file still to fetch (`channel_inbound_files`, deleted when the
+/// file is stored or refused), so the poller never waits on a download.
+/// An approval prompt remembers the Telegram message it went out as, so it
+/// can be edited once the request is decided anywhere; `closed_at` is set
+/// once that edit was made (or claimed).
+pub(super) const V_CHANNELS_DEFERRED: &str = r#"
+CREATE TABLE channel_inbound_files (
+    inbound_id INTEGER PRIMARY KEY REFERENCES channel_inbound(id) ON DELETE CASCADE,
+    file_id    TEXT NOT NULL,
+    declared   INTEGER,
+    name       TEXT
+);
+
+ALTER TABLE channel_approval_prompts ADD COLUMN message_id INTEGER;
+ALTER TABLE channel_approval_prompts ADD COLUMN closed_at INTEGER;
+CREATE INDEX channel_approval_prompts_open
+    ON channel_approval_prompts(approval_id) WHERE closed_at IS NULL AND message_id IS NOT NULL;
+"#;

@@ -15,6 +15,7 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up(super::channels_schema::V_CHANNELS),
         M::up(super::channels_schema::V_CHANNELS_MEDIA),
         M::up(super::channels_schema::V_CHANNELS_GROUPS),
+        M::up(super::channels_schema::V_CHANNELS_DEFERRED),
     ])
 }
 

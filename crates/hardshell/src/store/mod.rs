@@ -17,6 +17,7 @@ pub mod bookmarks;
 mod bookmarks_schema;
 pub mod channel_groups;
 pub mod channels;
+pub mod channels_deferred;
 pub mod channels_media;
 mod channels_schema;
 pub mod chat;

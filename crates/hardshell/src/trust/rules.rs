@@ -4,8 +4,10 @@
 //!
 //! Owns what a rule's scope is and whether it covers a call's resolved
 //! target. Rules apply only to level-2 domains and never in a tainted turn;
-//! the gate enforces both, and this module never widens a scope beyond what
-//! the approved call touched.
+//! the gate enforces both. None is made from a tainted turn's request
+//! (`rule_scope`), and this module never widens a scope beyond what the
+//! approved call touched. `decide` is the one path from "approve, always"
+//! (the API, Telegram's button) to a decision and its rule.
 
 use url::Url;
 
@@ -96,6 +98,8 @@ pub enum RuleError {
     Unsupported(String),
     #[error("the approval's target has no scope a rule could name")]
     NoScope,
+    #[error("\"allow always\" is not offered in a turn that read untrusted content ({0})")]
+    Tainted(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -106,6 +110,11 @@ pub async fn rule_scope(
     store: &crate::store::Store,
     row: &crate::store::approvals::ApprovalRow,
 ) -> Result<String, RuleError> {
+    // A rule never applies in a tainted turn, and a tainted turn never
+    // makes one: the call it asks about may be an injection's.
+    if let Some(source) = &row.taint_source {
+        return Err(RuleError::Tainted(source.chars().take(100).collect()));
+    }
     let domain =
         Domain::parse(&row.domain).ok_or_else(|| RuleError::Unsupported(row.domain.clone()))?;
     if !rule_domain_supported(domain) {
@@ -119,6 +128,45 @@ pub async fn rule_scope(
         });
     }
     scope_for(&row.tool, &row.target).ok_or(RuleError::NoScope)
+}
+
+/// Why `decide` did not decide (or made no rule).
+#[derive(Debug, thiserror::Error)]
+pub enum DecideRuleError {
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error(transparent)]
+    Decide(#[from] super::approvals::DecideError),
+}
+
+/// Approves or denies approval `id` as `by` (role already checked), and
+/// with `always` (approve only) also makes its "allow always" rule: the
+/// one path for the API and Telegram's buttons. The rule's scope is
+/// checked before anything is decided, so a refused rule changes nothing.
+pub async fn decide(
+    store: &crate::store::Store,
+    audit_log: &crate::audit_log::AuditLog,
+    id: i64,
+    approve: bool,
+    always: bool,
+    by: i64,
+    actor: audit::Actor,
+) -> Result<crate::store::approvals::ApprovalRow, DecideRuleError> {
+    let rule_scope = if always && approve {
+        let pending = store
+            .approval_get(id)
+            .await
+            .map_err(RuleError::Store)?
+            .ok_or(super::approvals::DecideError::NotFound)?;
+        Some((rule_scope(store, &pending).await?, pending))
+    } else {
+        None
+    };
+    let row = super::approvals::decide(store, audit_log, id, approve, by, actor.clone()).await?;
+    if let Some((scope, pending)) = rule_scope {
+        add(store, audit_log, &pending, &scope, by, actor).await?;
+    }
+    Ok(row)
 }
 
 /// Stores the rule and audits it.

@@ -106,12 +106,21 @@ impl From<DecideError> for ApiError {
 }
 
 /// `{"always": true}` also makes an "allow always" rule for the call's
-/// scope (level-2 domains only).
+/// scope (level-2 domains only, never from a tainted turn's request).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
     #[serde(default)]
     always: bool,
+}
+
+impl From<rules::DecideRuleError> for ApiError {
+    fn from(e: rules::DecideRuleError) -> Self {
+        match e {
+            rules::DecideRuleError::Rule(r) => r.into(),
+            rules::DecideRuleError::Decide(d) => d.into(),
+        }
+    }
 }
 
 impl From<RuleError> for ApiError {
@@ -138,30 +147,16 @@ async fn decide(
     if !approvals::may_decide(user.role, &state.config.approvals) {
         return Err(DecideError::Forbidden.into());
     }
-    // The rule is checked before deciding, so a refused rule changes nothing.
-    let rule_scope = if always {
-        let pending = state
-            .store
-            .approval_get(id)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-        Some((rules::rule_scope(&state.store, &pending).await?, pending))
-    } else {
-        None
-    };
-    let row =
-        approvals::decide(&state.store, &state.audit, id, approve, user.id, p.actor()).await?;
-    if let Some((scope, pending)) = rule_scope {
-        rules::add(
-            &state.store,
-            &state.audit,
-            &pending,
-            &scope,
-            user.id,
-            p.actor(),
-        )
-        .await?;
-    }
+    let row = rules::decide(
+        &state.store,
+        &state.audit,
+        id,
+        approve,
+        always,
+        user.id,
+        p.actor(),
+    )
+    .await?;
     state.runtime.approval_decided(id);
     Ok(Json(row))
 }
@@ -176,7 +171,7 @@ async fn decide(
         (status = 403, description = "Only the owner (or admins, if allowed) decide"),
         (status = 404, description = "No such approval"),
         (status = 409, description = "Already decided or expired (`not_pending`)"),
-        (status = 422, description = "`always` for a domain not at level 2 (`rule_not_allowed`)")))]
+        (status = 422, description = "`always` for a domain not at level 2, a target no rule can name, or a tainted turn's request (`rule_not_allowed`)")))]
 pub async fn approve(
     State(state): State<AppState>,
     Authorized(p): Authorized,

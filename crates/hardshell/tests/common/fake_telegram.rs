@@ -3,9 +3,12 @@
 //! that drops updates below the offset or of a kind not in
 //! `allowed_updates` and waits up to `timeout` seconds,
 //! `sendMessage` (with `reply_markup`; button data over 64 bytes is
-//! `BUTTON_DATA_INVALID`), `answerCallbackQuery`, `editMessageReplyMarkup`, `sendChatAction`,
+//! `BUTTON_DATA_INVALID`), `answerCallbackQuery`, `editMessageReplyMarkup`
+//! and `editMessageText` (only of a message the bot sent to that chat,
+//! else "message to edit not found"), `sendChatAction`,
 //! `getMe`, `getFile` and file download (`/file/bot<TOKEN>/<file_path>`,
-//! optionally chunked without a length, as a lying server would),
+//! optionally chunked without a length, as a lying server would, or
+//! hanging until released, as a stalled download would),
 //! `setWebhook` and `deleteWebhook` (while a webhook is set, `getUpdates`
 //! is a 409, as on Telegram), and the errors (401 for a
 //! wrong token, 409 when another poller holds the token, 429 with
@@ -41,6 +44,12 @@ struct Shared {
     actions: Mutex<Vec<Value>>,
     answers: Mutex<Vec<Value>>,
     edits: Mutex<Vec<Value>>,
+    /// `editMessageText` bodies.
+    text_edits: Mutex<Vec<Value>>,
+    /// The message id each accepted `sendMessage` got (same order as `sent`).
+    sent_ids: Mutex<Vec<i64>>,
+    /// Download paths that hang (send nothing) while listed.
+    hanging: Mutex<std::collections::HashSet<String>>,
     files: Mutex<std::collections::HashMap<String, FakeFile>>,
     get_file_calls: Mutex<Vec<String>>,
     downloads: Mutex<Vec<String>>,
@@ -226,6 +235,28 @@ impl FakeTelegram {
         self.push_raw(json!({"message": message}))
     }
 
+    /// While `on`, downloading `file_id` hangs: the request is accepted
+    /// and nothing is sent, until it is turned off.
+    pub fn hang_file(&self, file_id: &str, on: bool) {
+        let path = self.shared.files.lock().unwrap()[file_id].0.clone();
+        let mut hanging = self.shared.hanging.lock().unwrap();
+        if on {
+            hanging.insert(path);
+        } else {
+            hanging.remove(&path);
+        }
+    }
+
+    /// The message id `sendMessage` number `i` (as in `sent()`) got.
+    pub fn sent_message_id(&self, i: usize) -> i64 {
+        self.shared.sent_ids.lock().unwrap()[i]
+    }
+
+    /// `editMessageText` bodies so far.
+    pub fn text_edits(&self) -> Vec<Value> {
+        self.shared.text_edits.lock().unwrap().clone()
+    }
+
     /// The `file_id` of every `getFile` call so far.
     pub fn get_file_calls(&self) -> Vec<String> {
         self.shared.get_file_calls.lock().unwrap().clone()
@@ -342,7 +373,7 @@ impl FakeTelegram {
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     if let Some(rest) = path.strip_prefix("/file/") {
-        return download(&shared, rest);
+        return download(&shared, rest).await;
     }
     let Some((bot, method)) = path.trim_start_matches('/').split_once('/') else {
         return err(404, "Not Found");
@@ -407,7 +438,11 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
                 );
             }
             let mid = shared.next_message.fetch_add(1, Ordering::SeqCst);
-            shared.sent.lock().unwrap().push(body.clone());
+            {
+                let mut sent = shared.sent.lock().unwrap();
+                sent.push(body.clone());
+                shared.sent_ids.lock().unwrap().push(mid);
+            }
             ok(json!({"message_id": mid, "date": 1_700_000_000,
                       "from": {"id": BOT_ID, "is_bot": true, "first_name": "Hardshell",
                                "username": BOT_USERNAME},
@@ -481,6 +516,39 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             shared.edits.lock().unwrap().push(body);
             ok(json!(true))
         }
+        "editMessageText" => {
+            let Some(text) = body["text"].as_str().filter(|t| !t.is_empty()) else {
+                return err(400, "Bad Request: message text is empty");
+            };
+            let (chat, mid) = (body["chat_id"].as_i64(), body["message_id"].as_i64());
+            let found = {
+                let sent = shared.sent.lock().unwrap();
+                let ids = shared.sent_ids.lock().unwrap();
+                sent.iter()
+                    .zip(ids.iter())
+                    .any(|(m, id)| m["chat_id"].as_i64() == chat && Some(*id) == mid)
+            };
+            if !found {
+                return err(400, "Bad Request: message to edit not found");
+            }
+            if body["parse_mode"] == "MarkdownV2"
+                && let Some(c) = markdown_v2_error(text)
+            {
+                return err(
+                    400,
+                    &format!(
+                        "Bad Request: can't parse entities: Character '{c}' is reserved and must be escaped with the preceding '\\'"
+                    ),
+                );
+            }
+            shared.text_edits.lock().unwrap().push(body.clone());
+            ok(
+                json!({"message_id": mid, "date": 1_700_000_000, "edit_date": 1_700_000_100,
+                      "from": {"id": BOT_ID, "is_bot": true, "first_name": "Hardshell",
+                               "username": BOT_USERNAME},
+                      "chat": {"id": chat, "type": "private"}, "text": text}),
+            )
+        }
         "answerCallbackQuery" => {
             if !body["callback_query_id"].is_string() {
                 return err(
@@ -552,7 +620,7 @@ async fn get_updates(shared: &Shared, body: &Value) -> Response {
     }
 }
 
-fn download(shared: &Shared, rest: &str) -> Response {
+async fn download(shared: &Shared, rest: &str) -> Response {
     let Some((bot, path)) = rest.split_once('/') else {
         return err(404, "Not Found");
     };
@@ -560,6 +628,13 @@ fn download(shared: &Shared, rest: &str) -> Response {
         return err(401, "Unauthorized");
     }
     shared.downloads.lock().unwrap().push(path.to_string());
+    loop {
+        let hanging = shared.hanging.lock().unwrap().contains(path);
+        if !hanging {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let files = shared.files.lock().unwrap();
     let Some((_, bytes, _, chunked)) = files.values().find(|f| f.0 == path) else {
         return err(404, "Not Found");
