@@ -288,3 +288,66 @@ async fn values_past_the_documented_limits_are_refused() {
     )
     .await;
 }
+
+/// Bookmark tags and the `tag` filter were cut to 64 characters; now the
+/// limit passes, one character more is refused with an error naming the
+/// field, characters (not bytes) are counted, and so are the spaces
+/// that trimming would drop. A refused write changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn over_long_tags_are_refused_not_cut() {
+    let (_env, server) = installation(&[("olga", "owner")]);
+    let owner = tokens(&server, "olga").await.0;
+    const BM: &str = "/api/v1/bookmarks";
+    let at = "ä".repeat(64);
+    let (s, b) = call(
+        &server,
+        &owner,
+        Method::POST,
+        BM,
+        Some(json!({"url": "https://example.org/", "tags": [at]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["tags"], json!([at]), "stored whole");
+    let id = b["id"].as_i64().unwrap();
+
+    for long in [format!("{at}ä"), format!(" {at}"), "x".repeat(1000)] {
+        let (s, v) = call(
+            &server,
+            &owner,
+            Method::POST,
+            BM,
+            Some(json!({"url": "https://example.com/", "tags": ["ok", long]})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(code(&v), "invalid_bookmark", "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("tag"),
+            "{v}"
+        );
+        let (s, v) = call(
+            &server,
+            &owner,
+            Method::PATCH,
+            &format!("{BM}/{id}"),
+            Some(json!({"tags": [long]})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        // The filter: 400 like every query value past its limit.
+        let (s, v) = get(&server, &owner, &format!("{BM}?tag={long}")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("tag"),
+            "{v}"
+        );
+    }
+    // Nothing was written: one bookmark, its tag unchanged, and the
+    // filter at the limit finds it.
+    let (s, list) = get(&server, &owner, &format!("{BM}?tag={at}")).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let all = list["bookmarks"].as_array().unwrap();
+    assert_eq!(all.len(), 1, "{list}");
+    assert_eq!(all[0]["tags"], json!([at]));
+}

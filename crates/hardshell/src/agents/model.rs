@@ -145,6 +145,10 @@ pub fn check_soul(soul: &str) -> Result<(), FieldError> {
 /// Checks every field of an agent as it would be stored.
 pub fn check_fields(f: &AgentFields) -> Result<(), FieldError> {
     check_handle(&f.handle)?;
+    // Counted as sent, before trimming (like every limit).
+    if f.name.chars().count() > MAX_NAME_CHARS {
+        return Err(FieldError::Name);
+    }
     check_text(f.name.trim(), MAX_NAME_CHARS, FieldError::Name, false)?;
     check_text(
         &f.description,

@@ -79,7 +79,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let creator = p.require_human()?.id;
     let name = req.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+    if name.is_empty() || req.name.chars().count() > MAX_NAME_CHARS {
         return Err(unprocessable(format!(
             "name must be 1 to {MAX_NAME_CHARS} characters"
         )));
