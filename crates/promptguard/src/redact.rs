@@ -107,6 +107,11 @@ pub struct Redactor {
     keys: Zeroizing<Vec<u32>>,
     /// Bit `filter_slot(key)` is set for every key in `keys`.
     filter: Zeroizing<Vec<u64>>,
+    /// Bit `b0 << 8 | b1` is set for the first two bytes of every variant,
+    /// and bit `b0` of `first_bytes` for its first byte: most stream tails
+    /// begin no variant, and these say so without a search.
+    first_pairs: Zeroizing<Vec<u64>>,
+    first_bytes: Zeroizing<Vec<u64>>,
     longest: usize,
     skipped: usize,
 }
@@ -124,6 +129,17 @@ impl std::fmt::Debug for Redactor {
 fn window_key(w: &[u8]) -> Option<u32> {
     let w: [u8; WINDOW] = w.get(..WINDOW)?.try_into().ok()?;
     Some(u32::from_be_bytes(w))
+}
+
+fn set_bit(bits: &mut [u64], i: usize) {
+    if let Some(word) = bits.get_mut(i / 64) {
+        *word |= 1u64 << (i % 64);
+    }
+}
+
+fn bit(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64)
+        .is_some_and(|word| word & (1u64 << (i % 64)) != 0)
 }
 
 fn filter_slot(key: u32) -> usize {
@@ -293,20 +309,25 @@ impl Redactor {
         variants.sort_by(|a, b| a.bytes.cmp(&b.bytes));
         let mut keys = Zeroizing::new(Vec::with_capacity(variants.len()));
         let mut filter = Zeroizing::new(vec![0u64; (1usize << FILTER_BITS) / 64]);
+        let mut first_pairs = Zeroizing::new(vec![0u64; (1usize << 16) / 64]);
+        let mut first_bytes = Zeroizing::new(vec![0u64; 256 / 64]);
         for v in &variants {
+            if let [b0, b1, ..] = v.bytes.as_slice() {
+                set_bit(&mut first_pairs, usize::from(*b0) << 8 | usize::from(*b1));
+                set_bit(&mut first_bytes, usize::from(*b0));
+            }
             // Every variant has a window (see `WINDOW`).
             let key = window_key(&v.bytes).unwrap_or(0);
             keys.push(key);
-            let slot = filter_slot(key);
-            if let Some(word) = filter.get_mut(slot / 64) {
-                *word |= 1u64 << (slot % 64);
-            }
+            set_bit(&mut filter, filter_slot(key));
         }
         let longest = variants.iter().map(|v| v.bytes.len()).max().unwrap_or(0);
         Self {
             variants,
             keys,
             filter,
+            first_pairs,
+            first_bytes,
             longest,
             skipped,
         }
@@ -353,12 +374,7 @@ impl Redactor {
         let bytes = text.as_bytes();
         for (i, w) in bytes.windows(WINDOW).enumerate() {
             let Some(key) = window_key(w) else { continue };
-            let slot = filter_slot(key);
-            let set = self
-                .filter
-                .get(slot / 64)
-                .is_some_and(|word| word & (1u64 << (slot % 64)) != 0);
-            if !set {
+            if !bit(&self.filter, filter_slot(key)) {
                 continue;
             }
             let rest = bytes.get(i..).unwrap_or_default();
@@ -422,6 +438,14 @@ impl Redactor {
     /// ending in `tail` must hold it, as the next chunk may complete a
     /// secret. The first variant not below `tail` starts with it if any does.
     pub(crate) fn may_start_variant(&self, tail: &[u8]) -> bool {
+        let known = match tail {
+            [] => true,
+            [b0] => bit(&self.first_bytes, usize::from(*b0)),
+            [b0, b1, ..] => bit(&self.first_pairs, usize::from(*b0) << 8 | usize::from(*b1)),
+        };
+        if !known {
+            return false;
+        }
         let first = self.variants.partition_point(|v| v.bytes.as_slice() < tail);
         self.variants
             .get(first)
