@@ -350,4 +350,12 @@ async fn over_long_tags_are_refused_not_cut() {
     let all = list["bookmarks"].as_array().unwrap();
     assert_eq!(all.len(), 1, "{list}");
     assert_eq!(all[0]["tags"], json!([at]));
+
+    // The search text counts the same way: 200 characters pass, a space
+    // more is refused even though trimming would drop it.
+    let q = "ü".repeat(200);
+    let (s, v) = get(&server, &owner, &format!("{BM}?q={q}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = get(&server, &owner, &format!("{BM}?q=%20{q}")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
 }

@@ -285,7 +285,8 @@ pub async fn list(store: &Store, user: i64, q: ListQuery) -> Result<Page, Bookma
             "limit must be 1..={MAX_PAGE}"
         )));
     }
-    let fts = match q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    // Counted as sent (before trimming), like every limit.
+    let fts = match q.q.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(text) => Some(
             crate::chat::search::fts_query(text)
                 .map_err(|e| BookmarkError::Query(e.to_string()))?,
