@@ -4,7 +4,7 @@
 use super::{markdown, mentions};
 use crate::store::chat::Ref;
 
-/// Longest conversation title, in characters after trimming.
+/// Longest conversation title, in characters as sent.
 pub const MAX_TITLE_CHARS: usize = 120;
 /// Longest message text, in characters.
 pub const MAX_TEXT_CHARS: usize = 16_000;
