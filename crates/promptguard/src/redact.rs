@@ -308,9 +308,11 @@ impl Redactor {
         variants.dedup_by(|a, b| a.bytes == b.bytes);
         variants.sort_by(|a, b| a.bytes.cmp(&b.bytes));
         let mut keys = Zeroizing::new(Vec::with_capacity(variants.len()));
-        let mut filter = Zeroizing::new(vec![0u64; (1usize << FILTER_BITS) / 64]);
-        let mut first_pairs = Zeroizing::new(vec![0u64; (1usize << 16) / 64]);
-        let mut first_bytes = Zeroizing::new(vec![0u64; 256 / 64]);
+        // No variants, no tables (an empty redactor answers from `variants`).
+        let words = |bits: usize| if variants.is_empty() { 0 } else { bits / 64 };
+        let mut filter = Zeroizing::new(vec![0u64; words(1 << FILTER_BITS)]);
+        let mut first_pairs = Zeroizing::new(vec![0u64; words(1 << 16)]);
+        let mut first_bytes = Zeroizing::new(vec![0u64; words(256)]);
         for v in &variants {
             if let [b0, b1, ..] = v.bytes.as_slice() {
                 set_bit(&mut first_pairs, usize::from(*b0) << 8 | usize::from(*b1));
