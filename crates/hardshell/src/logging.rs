@@ -124,4 +124,24 @@ mod tests {
         let out = String::from_utf8(r.redact(b"auth=c2stYWJjZGVmMTIz")).unwrap();
         assert!(!out.contains("c2stYWJjZGVmMTIz"), "{out}");
     }
+
+    /// A secret taken out of the scrub list is no longer redacted, and the
+    /// redactor that knew it is dropped at once (its variant buffers are
+    /// `Zeroizing`, so dropping wipes them) unless a line is mid-write.
+    #[test]
+    fn replacing_the_list_forgets_and_drops_the_old_redactor() {
+        let r = LogRedactor::default();
+        r.set_secrets(["vault-value-0123456789", "other-value-9876543210"]);
+        let old = std::sync::Arc::downgrade(&r.matcher.read().unwrap());
+        let line = b"a=vault-value-0123456789 b=other-value-9876543210";
+        assert_eq!(r.redact(line), b"a=[REDACTED] b=[REDACTED]");
+        r.set_secrets(["other-value-9876543210"]);
+        assert!(old.upgrade().is_none(), "the old redactor is still alive");
+        assert_eq!(r.redact(line), b"a=vault-value-0123456789 b=[REDACTED]");
+        // At shutdown the list is emptied the same way.
+        let last = std::sync::Arc::downgrade(&r.matcher.read().unwrap());
+        r.set_secrets([] as [&str; 0]);
+        assert!(last.upgrade().is_none());
+        assert_eq!(r.redact(line), line);
+    }
 }

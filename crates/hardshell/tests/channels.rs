@@ -349,8 +349,19 @@ async fn unsigned_stale_replayed_tampered_and_oversized_requests_are_refused() {
         let (s, v) = raw(&h, INBOUND, Some(ts.clone()), Some(sig), bad.into_bytes()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     }
-    // Only the one genuine request opened a pairing request.
-    assert_eq!(pairing(&h).await["requests"].as_array().unwrap().len(), 1);
+    // A display name over 128 characters is refused, not cut; 128
+    // two-byte characters (256 bytes) are exactly at the limit.
+    let (s, v) = say(&h, "w5", "s2", &"é".repeat(129), "hi").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("name"),
+        "{v}"
+    );
+    let (s, v) = say(&h, "w6", "s3", &"é".repeat(128), "hi").await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    // Only the genuine requests opened a pairing request.
+    let requests = pairing(&h).await["requests"].as_array().unwrap().clone();
+    assert_eq!(requests.len(), 2, "{requests:?}");
     assert!(h.w.llm.chat_requests().is_empty());
 }
 

@@ -288,3 +288,133 @@ async fn values_past_the_documented_limits_are_refused() {
     )
     .await;
 }
+
+/// Bookmark tags and the `tag` filter were cut to 64 characters; now the
+/// limit passes, one character more is refused with an error naming the
+/// field, characters (not bytes) are counted, and so are the spaces
+/// that trimming would drop. A refused write changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn over_long_tags_are_refused_not_cut() {
+    let (_env, server) = installation(&[("olga", "owner")]);
+    let owner = tokens(&server, "olga").await.0;
+    const BM: &str = "/api/v1/bookmarks";
+    let at = "ä".repeat(64);
+    let (s, b) = call(
+        &server,
+        &owner,
+        Method::POST,
+        BM,
+        Some(json!({"url": "https://example.org/", "tags": [at]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["tags"], json!([at]), "stored whole");
+    let id = b["id"].as_i64().unwrap();
+
+    for long in [format!("{at}ä"), format!(" {at}"), "x".repeat(1000)] {
+        let (s, v) = call(
+            &server,
+            &owner,
+            Method::POST,
+            BM,
+            Some(json!({"url": "https://example.com/", "tags": ["ok", long]})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(code(&v), "invalid_bookmark", "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("tag"),
+            "{v}"
+        );
+        let (s, v) = call(
+            &server,
+            &owner,
+            Method::PATCH,
+            &format!("{BM}/{id}"),
+            Some(json!({"tags": [long]})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        // The filter: 400 like every query value past its limit.
+        let (s, v) = get(&server, &owner, &format!("{BM}?tag={long}")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("tag"),
+            "{v}"
+        );
+    }
+    // Nothing was written: one bookmark, its tag unchanged, and the
+    // filter at the limit finds it.
+    let (s, list) = get(&server, &owner, &format!("{BM}?tag={at}")).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let all = list["bookmarks"].as_array().unwrap();
+    assert_eq!(all.len(), 1, "{list}");
+    assert_eq!(all[0]["tags"], json!([at]));
+
+    // The search text counts the same way: 200 characters pass, a space
+    // more is refused even though trimming would drop it.
+    let q = "ü".repeat(200);
+    let (s, v) = get(&server, &owner, &format!("{BM}?q={q}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = get(&server, &owner, &format!("{BM}?q=%20{q}")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
+
+/// A request body around one value.
+type BodyOf = Box<dyn Fn(String) -> Value>;
+
+/// Limits count characters as sent: a value of exactly the limit in
+/// two-byte characters is taken, and the same value with one space in
+/// front (which trimming would drop) is refused with 422. Nothing the
+/// refused request carried is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_count_characters_before_trimming() {
+    let (_env, server) = installation(&[("olga", "owner")]);
+    let owner = tokens(&server, "olga").await.0;
+    let (_, agents) = get(&server, &owner, "/api/v1/agents").await;
+    let agent = agents["agents"][0]["id"].as_i64().unwrap();
+    let e = |n: usize| "é".repeat(n);
+    let cases: Vec<(Method, String, BodyOf, usize)> = vec![
+        (
+            Method::POST,
+            "/api/v1/conversations".into(),
+            Box::new(|t| json!({"kind": "group", "title": t})),
+            120,
+        ),
+        (
+            Method::POST,
+            "/api/v1/keys".into(),
+            Box::new(|t| json!({"name": t, "permissions": ["bookmarks:read"]})),
+            100,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/agents/{agent}/trust/web"),
+            Box::new(|t| json!({"level": 1, "reason": t})),
+            200,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/agents/{agent}"),
+            Box::new(|t| json!({"name": t})),
+            60,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/agents/{agent}/memories"),
+            Box::new(|t| json!({"text": t, "scope": "user"})),
+            2000,
+        ),
+    ];
+    for (method, path, body, limit) in &cases {
+        let (s, v) = call(&server, &owner, method.clone(), path, Some(body(e(*limit)))).await;
+        assert!(s.is_success(), "{method} {path} at the limit: {s} {v}");
+        let over = format!(" {}", e(*limit));
+        let (s, v) = call(&server, &owner, method.clone(), path, Some(body(over))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path}: {v}");
+    }
+    // The refused memory was not stored: one memory, the one at the limit.
+    let (_, list) = get(&server, &owner, &format!("/api/v1/agents/{agent}/memories")).await;
+    let memories = list["memories"].as_array().cloned().unwrap_or_default();
+    assert_eq!(memories.len(), 1, "{list}");
+}

@@ -48,6 +48,8 @@ pub use boundary::{strip_template_tokens, wrap_untrusted};
 pub use carriers::{
     Carrier, HiddenSpan, Split, SplitVerdict, scan_split, split_html, split_markdown, split_plain,
 };
+#[doc(hidden)]
+pub use redact::bench_support;
 pub use redact::{FULL_VARIANTS_MIN_LEN, Hit, MIN_SECRET_LEN, REDACTED, Redactor, redact};
 pub use scan::{FLAG_THRESHOLD, Finding, Verdict, scan, warm_up};
 pub use stream::StreamRedactor;

@@ -1,7 +1,7 @@
 //! Leak guard: replaces secret values (and their encoded forms) and
 //! well-known key formats with `[REDACTED]`.
 //!
-//! Owns: the secret-variant automaton and the key-format patterns. Must never
+//! Owns: the secret variants, their matcher and the key-format patterns. Must never
 //! leave in its output any registered secret (of at least
 //! `FULL_VARIANTS_MIN_LEN` bytes) in plain, base64, hex, percent or
 //! JSON-escaped form, any whole-token short secret, or any key-format match
@@ -16,9 +16,18 @@
 //! without false hits. `Redactor::skipped` counts what was skipped so the
 //! caller can refuse such secrets at registration.
 
+//!
+//! Secret memory: every variant lives only in a buffer the `Redactor` owns,
+//! allocated once at its final size (a growing buffer would leave an unwiped
+//! copy behind) and wiped when the `Redactor` drops. So the matcher is built
+//! here rather than taken from a library automaton, which keeps its own
+//! copies of the patterns that nothing can wipe: a filter over each
+//! variant's first `WINDOW` bytes (a bit set of their hashes), then a binary
+//! search among the variants sorted by bytes and a direct comparison.
+
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+#[cfg(test)]
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use regex::Regex;
@@ -26,7 +35,7 @@ use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::{Anchored, Input};
 use regex_syntax::hir::{Hir, HirKind};
 use serde::Serialize;
-use zeroize::Zeroize;
+use zeroize::Zeroizing;
 
 /// The replacement for every redacted span.
 pub const REDACTED: &str = "[REDACTED]";
@@ -34,6 +43,14 @@ pub const REDACTED: &str = "[REDACTED]";
 pub const MIN_SECRET_LEN: usize = 4;
 /// Secrets at least this long are redacted in every encoded form.
 pub const FULL_VARIANTS_MIN_LEN: usize = 8;
+
+/// Bytes of a variant the filter looks at: every variant is at least this
+/// long, since the shortest is a `MIN_SECRET_LEN` secret in plain form.
+const WINDOW: usize = 4;
+const _: () = assert!(MIN_SECRET_LEN >= WINDOW);
+/// The filter's size in bits (8 KiB): with 50 secrets (~750 variants)
+/// about one window in a hundred needs the binary search.
+const FILTER_BITS: u32 = 16;
 
 /// One redacted span of the input text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,134 +85,200 @@ impl VariantKind {
     }
 }
 
+/// One secret variant in a buffer wiped on drop (moving a `Variant` moves
+/// only the buffer's pointer, never its bytes).
+struct Variant {
+    bytes: Zeroizing<Vec<u8>>,
+    kind: VariantKind,
+}
+
+/// A buffer that will hold at most `cap` bytes: allocated once, so that
+/// writing into it never reallocates and leaves no copy behind.
+fn buffer(cap: usize) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(Vec::with_capacity(cap))
+}
+
 /// Redacts a fixed set of secrets; build once, reuse for every message.
 pub struct Redactor {
-    automaton: Option<AhoCorasick>,
-    kinds: Vec<VariantKind>,
+    /// Every variant, sorted by bytes and deduplicated.
+    variants: Vec<Variant>,
+    /// `window_key` of each variant's first `WINDOW` bytes, in the same
+    /// order (big-endian, so this order is the variants' order).
+    keys: Zeroizing<Vec<u32>>,
+    /// Bit `filter_slot(key)` is set for every key in `keys`.
+    filter: Zeroizing<Vec<u64>>,
+    /// Bit `b0 << 8 | b1` is set for the first two bytes of every variant,
+    /// and bit `b0` of `first_bytes` for its first byte: most stream tails
+    /// begin no variant, and these say so without a search.
+    first_pairs: Zeroizing<Vec<u64>>,
+    first_bytes: Zeroizing<Vec<u64>>,
+    longest: usize,
     skipped: usize,
-    /// The automaton could not be built: redact everything (fail closed).
-    failed: bool,
-    /// Anchored trie of the same variants, for `may_start_variant`.
-    prefixes: Option<aho_corasick::nfa::contiguous::NFA>,
 }
 
 impl std::fmt::Debug for Redactor {
     // Never print the patterns: they are the secrets.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Redactor")
-            .field("variants", &self.kinds.len())
+            .field("variants", &self.variants.len())
             .field("skipped", &self.skipped)
             .finish()
     }
 }
 
+fn window_key(w: &[u8]) -> Option<u32> {
+    let w: [u8; WINDOW] = w.get(..WINDOW)?.try_into().ok()?;
+    Some(u32::from_be_bytes(w))
+}
+
+fn set_bit(bits: &mut [u64], i: usize) {
+    if let Some(word) = bits.get_mut(i / 64) {
+        *word |= 1u64 << (i % 64);
+    }
+}
+
+fn bit(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64)
+        .is_some_and(|word| word & (1u64 << (i % 64)) != 0)
+}
+
+fn filter_slot(key: u32) -> usize {
+    // Fibonacci hashing: the top bits of the product mix all key bytes.
+    (key.wrapping_mul(0x9E37_79B1) >> (32 - FILTER_BITS)) as usize
+}
+
 /// Base64 fragments of `secret` that appear whatever its alignment inside a
 /// larger encoded blob (e.g. `user:secret` in a Basic auth header).
-fn base64_fragments(secret: &[u8], engine: &impl base64::Engine) -> Vec<String> {
-    let mut out = Vec::new();
+fn base64_fragments(secret: &[u8], engine: &impl base64::Engine, out: &mut Vec<Variant>) {
     for shift in 0..3usize {
-        let mut buf = vec![0u8; shift];
+        let mut buf = buffer(shift + secret.len());
+        buf.resize(shift, 0);
         buf.extend_from_slice(secret);
-        let enc = engine.encode(&buf);
+        let enc = base64_encode(&buf, engine);
         let first = (shift * 8).div_ceil(6);
         let last = (buf.len() * 8) / 6;
         if let Some(frag) = enc.get(first..last)
             && frag.len() >= FULL_VARIANTS_MIN_LEN
         {
-            out.push(frag.to_string());
+            let mut v = buffer(frag.len());
+            v.extend_from_slice(frag);
+            out.push(Variant {
+                bytes: v,
+                kind: VariantKind::Base64,
+            });
         }
     }
+}
+
+fn base64_encode(secret: &[u8], engine: &impl base64::Engine) -> Zeroizing<Vec<u8>> {
+    let cap = base64::encoded_len(secret.len(), true).unwrap_or(0);
+    let mut out = Zeroizing::new(vec![0u8; cap]);
+    // Cannot fail: the buffer is as long as the padded encoding.
+    let n = engine.encode_slice(secret, &mut out).unwrap_or(0);
+    out.truncate(n);
     out
 }
 
-fn percent_encode(secret: &[u8], all: bool, upper: bool) -> String {
-    let mut s = String::with_capacity(secret.len() * 3);
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+fn push_hex(out: &mut Vec<u8>, b: u8, upper: bool) {
+    let digits = if upper { HEX_UPPER } else { HEX_LOWER };
+    out.push(digits[usize::from(b >> 4)]);
+    out.push(digits[usize::from(b & 0xF)]);
+}
+
+/// Percent-encoding: of every byte (`all`) or of all but the unreserved
+/// ones; `plus` writes a space as `+` (form encoding).
+fn percent_encoded(secret: &[u8], all: bool, upper: bool, plus: bool) -> Zeroizing<Vec<u8>> {
+    let mut s = buffer(secret.len() * 3);
     for &b in secret {
         let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
         if unreserved && !all {
-            s.push(char::from(b));
-        } else if upper {
-            s.push_str(&format!("%{b:02X}"));
+            s.push(b);
+        } else if plus && b == b' ' {
+            s.push(b'+');
         } else {
-            s.push_str(&format!("%{b:02x}"));
+            s.push(b'%');
+            push_hex(&mut s, b, upper);
         }
     }
     s
 }
 
-fn hex_encode(secret: &[u8], upper: bool) -> String {
-    secret
-        .iter()
-        .map(|b| {
-            if upper {
-                format!("{b:02X}")
-            } else {
-                format!("{b:02x}")
-            }
-        })
-        .collect()
+fn hex_encoded(secret: &[u8], upper: bool) -> Zeroizing<Vec<u8>> {
+    let mut s = buffer(secret.len() * 2);
+    for &b in secret {
+        push_hex(&mut s, b, upper);
+    }
+    s
 }
 
-fn json_escape(secret: &str) -> String {
-    let mut s = String::with_capacity(secret.len() + 8);
-    for c in secret.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '/' => s.push_str("\\/"),
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\t' => s.push_str("\\t"),
-            c => s.push(c),
+/// JSON string escaping as serializers write it (every escape replaces one
+/// byte by two, so the buffer is at most twice the secret).
+fn json_escaped(secret: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut s = buffer(secret.len() * 2);
+    for &b in secret {
+        match b {
+            b'"' | b'\\' | b'/' => s.extend_from_slice(&[b'\\', b]),
+            b'\n' => s.extend_from_slice(b"\\n"),
+            b'\r' => s.extend_from_slice(b"\\r"),
+            b'\t' => s.extend_from_slice(b"\\t"),
+            b => s.push(b),
         }
     }
     s
 }
 
-fn variants(secret: &str) -> Vec<(String, VariantKind)> {
+/// Every form of one secret, sorted and without duplicates (a removed
+/// duplicate wipes itself as it drops).
+fn secret_variants(secret: &str) -> Vec<Variant> {
     let bytes = secret.as_bytes();
-    let mut v = vec![(secret.to_string(), VariantKind::Plain)];
-    for enc in [
-        STANDARD.encode(bytes),
-        STANDARD_NO_PAD.encode(bytes),
-        URL_SAFE.encode(bytes),
-        URL_SAFE_NO_PAD.encode(bytes),
-    ] {
-        v.push((enc, VariantKind::Base64));
+    let mut v = Vec::with_capacity(20);
+    let mut push = |bytes: Zeroizing<Vec<u8>>, kind| v.push(Variant { bytes, kind });
+    let mut plain = buffer(bytes.len());
+    plain.extend_from_slice(bytes);
+    push(plain, VariantKind::Plain);
+    for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+        push(base64_encode(bytes, engine), VariantKind::Base64);
     }
-    for frag in base64_fragments(bytes, &STANDARD_NO_PAD)
-        .into_iter()
-        .chain(base64_fragments(bytes, &URL_SAFE_NO_PAD))
-    {
-        v.push((frag, VariantKind::Base64));
-    }
-    v.push((hex_encode(bytes, false), VariantKind::Hex));
-    v.push((hex_encode(bytes, true), VariantKind::Hex));
+    push(hex_encoded(bytes, false), VariantKind::Hex);
+    push(hex_encoded(bytes, true), VariantKind::Hex);
     for (all, upper) in [(false, true), (false, false), (true, true), (true, false)] {
-        v.push((percent_encode(bytes, all, upper), VariantKind::Url));
+        push(percent_encoded(bytes, all, upper, false), VariantKind::Url);
     }
-    let mut spaced = percent_encode(bytes, false, true);
-    v.push((spaced.replace("%20", "+"), VariantKind::Url));
-    spaced.zeroize();
-    v.push((json_escape(secret), VariantKind::Json));
-    v.sort();
-    v.dedup_by(wipe_duplicate);
+    push(percent_encoded(bytes, false, true, true), VariantKind::Url);
+    push(json_escaped(bytes), VariantKind::Json);
+    base64_fragments(bytes, &STANDARD_NO_PAD, &mut v);
+    base64_fragments(bytes, &URL_SAFE_NO_PAD, &mut v);
+    v.sort_by(|a, b| a.bytes.cmp(&b.bytes).then(a.kind.cmp(&b.kind)));
+    v.dedup_by(|a, b| a.bytes == b.bytes);
     v
 }
 
-/// `dedup_by` for secret variants: a removed duplicate is wiped first.
-fn wipe_duplicate(a: &mut (String, VariantKind), b: &mut (String, VariantKind)) -> bool {
-    let same = a.0 == b.0;
-    if same {
-        a.0.zeroize();
-    }
-    same
+/// The variants of one secret as strings, for tests that build texts.
+#[cfg(test)]
+fn variants(secret: &str) -> Vec<(String, VariantKind)> {
+    secret_variants(secret)
+        .into_iter()
+        .map(|v| (String::from_utf8_lossy(&v.bytes).into_owned(), v.kind))
+        .collect()
+}
+
+#[cfg(test)]
+fn hex_encode(secret: &[u8], upper: bool) -> String {
+    String::from_utf8_lossy(&hex_encoded(secret, upper)).into_owned()
+}
+
+#[cfg(test)]
+fn percent_encode(secret: &[u8], all: bool, upper: bool) -> String {
+    String::from_utf8_lossy(&percent_encoded(secret, all, upper, false)).into_owned()
 }
 
 impl Redactor {
-    /// Precomputes every variant of every secret into one automaton.
+    /// Precomputes every variant of every secret and the filter over them.
     pub fn new(secrets: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
-        let mut pats: Vec<(String, VariantKind)> = Vec::new();
+        let mut variants: Vec<Variant> = Vec::new();
         let mut skipped = 0;
         for s in secrets {
             let s = s.as_ref();
@@ -204,37 +287,51 @@ impl Redactor {
                 continue;
             }
             if s.len() < FULL_VARIANTS_MIN_LEN {
-                pats.push((s.to_string(), VariantKind::PlainWholeToken));
+                let mut plain = buffer(s.len());
+                plain.extend_from_slice(s.as_bytes());
+                variants.push(Variant {
+                    bytes: plain,
+                    kind: VariantKind::PlainWholeToken,
+                });
             } else {
-                pats.extend(variants(s));
+                variants.extend(secret_variants(s));
             }
         }
-        // Sorted (longest first) only so that duplicates collapse; every
-        // occurrence is reported, overlapping ones included.
-        pats.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
-        pats.dedup_by(wipe_duplicate);
-        let built = if pats.is_empty() {
-            Ok(None)
-        } else {
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .build(pats.iter().map(|p| p.0.as_bytes()))
-                .map(Some)
-        };
-        let failed = built.is_err();
-        let prefixes = aho_corasick::nfa::contiguous::NFA::new(pats.iter().map(|p| &p.0)).ok();
-        let kinds = pats.iter().map(|p| p.1).collect();
-        // The automata keep their own encoding of the patterns (aho-corasick
-        // cannot wipe it); our plain copies go now.
-        for p in &mut pats {
-            p.0.zeroize();
+        // Equal variants of different secrets collapse to the first one's
+        // kind (stable sort); then sorted by bytes for the lookups.
+        variants.sort_by(|a, b| {
+            b.bytes
+                .len()
+                .cmp(&a.bytes.len())
+                .then(a.bytes.cmp(&b.bytes))
+        });
+        variants.dedup_by(|a, b| a.bytes == b.bytes);
+        variants.sort_by(|a, b| a.bytes.cmp(&b.bytes));
+        let mut keys = Zeroizing::new(Vec::with_capacity(variants.len()));
+        // No variants, no tables (an empty redactor answers from `variants`).
+        let words = |bits: usize| if variants.is_empty() { 0 } else { bits / 64 };
+        let mut filter = Zeroizing::new(vec![0u64; words(1 << FILTER_BITS)]);
+        let mut first_pairs = Zeroizing::new(vec![0u64; words(1 << 16)]);
+        let mut first_bytes = Zeroizing::new(vec![0u64; words(256)]);
+        for v in &variants {
+            if let [b0, b1, ..] = v.bytes.as_slice() {
+                set_bit(&mut first_pairs, usize::from(*b0) << 8 | usize::from(*b1));
+                set_bit(&mut first_bytes, usize::from(*b0));
+            }
+            // Every variant has a window (see `WINDOW`).
+            let key = window_key(&v.bytes).unwrap_or(0);
+            keys.push(key);
+            set_bit(&mut filter, filter_slot(key));
         }
+        let longest = variants.iter().map(|v| v.bytes.len()).max().unwrap_or(0);
         Self {
-            prefixes,
-            automaton: built.ok().flatten(),
-            kinds,
+            variants,
+            keys,
+            filter,
+            first_pairs,
+            first_bytes,
+            longest,
             skipped,
-            failed,
         }
     }
 
@@ -246,9 +343,7 @@ impl Redactor {
     /// Byte length of the longest secret variant (0 without secrets): a
     /// stream must hold back this much before a variant match is certain.
     pub(crate) fn longest_variant(&self) -> usize {
-        self.automaton
-            .as_ref()
-            .map_or(0, AhoCorasick::max_pattern_len)
+        self.longest
     }
 
     /// Every variant occurrence `redact` considers, overlapping ones and
@@ -269,28 +364,32 @@ impl Redactor {
             .collect()
     }
 
-    /// All occurrences of all variants. A leftmost-longest scan would jump
-    /// over a secret that starts inside another (or inside a skipped
-    /// whole-token match), so the search is overlapping.
+    /// All occurrences of all variants, in order of their start. A
+    /// leftmost-longest scan would jump over a secret that starts inside
+    /// another (or inside a skipped whole-token match), so every position
+    /// is tried against every variant.
     fn occurrences(&self, text: &str) -> Vec<(usize, usize, VariantKind)> {
-        // Fail closed: without a working automaton everything is secret.
-        let everything = || vec![(0, text.len(), VariantKind::Plain)];
-        if self.failed {
-            return everything();
+        let mut out = Vec::new();
+        if self.variants.is_empty() {
+            return out;
         }
-        let Some(ac) = &self.automaton else {
-            return Vec::new();
-        };
-        match ac.try_find_overlapping_iter(text) {
-            Ok(iter) => iter
-                .filter_map(|m| {
-                    let kind = self.kinds.get(m.pattern().as_usize())?;
-                    Some((m.start(), m.end(), *kind))
-                })
-                .collect(),
-            // Cannot happen for an unanchored search with standard semantics.
-            Err(_) => everything(),
+        let bytes = text.as_bytes();
+        for (i, w) in bytes.windows(WINDOW).enumerate() {
+            let Some(key) = window_key(w) else { continue };
+            if !bit(&self.filter, filter_slot(key)) {
+                continue;
+            }
+            let rest = bytes.get(i..).unwrap_or_default();
+            let first = self.keys.partition_point(|&k| k < key);
+            let same = self.keys.get(first..).unwrap_or_default();
+            let n = same.partition_point(|&k| k == key);
+            for v in self.variants.iter().skip(first).take(n) {
+                if rest.starts_with(&v.bytes) {
+                    out.push((i, i + v.bytes.len(), v.kind));
+                }
+            }
         }
+        out
     }
 
     /// Replaces every secret variant and known key format with `[REDACTED]`.
@@ -339,25 +438,20 @@ impl Redactor {
 
     /// Whether some variant starts with `tail` (or is `tail`): a stream
     /// ending in `tail` must hold it, as the next chunk may complete a
-    /// secret. Fails closed (true) when an automaton is missing.
+    /// secret. The first variant not below `tail` starts with it if any does.
     pub(crate) fn may_start_variant(&self, tail: &[u8]) -> bool {
-        use aho_corasick::{Anchored, automaton::Automaton};
-        if self.automaton.is_none() && !self.failed {
+        let known = match tail {
+            [] => true,
+            [b0] => bit(&self.first_bytes, usize::from(*b0)),
+            [b0, b1, ..] => bit(&self.first_pairs, usize::from(*b0) << 8 | usize::from(*b1)),
+        };
+        if !known {
             return false;
         }
-        let Some(trie) = self.prefixes.as_ref().filter(|_| !self.failed) else {
-            return true;
-        };
-        let Ok(mut sid) = trie.start_state(Anchored::Yes) else {
-            return true;
-        };
-        for &b in tail {
-            sid = trie.next_state(Anchored::Yes, sid, b);
-            if trie.is_dead(sid) {
-                return false;
-            }
-        }
-        true
+        let first = self.variants.partition_point(|v| v.bytes.as_slice() < tail);
+        self.variants
+            .get(first)
+            .is_some_and(|v| v.bytes.starts_with(tail))
     }
 }
 
@@ -624,6 +718,26 @@ fn to_input(marks: &[usize], merged: &[Span], x: usize, is_end: bool) -> usize {
         if is_end { e } else { s }
     } else {
         e + (x - o - REDACTED.len())
+    }
+}
+
+/// For the benchmark that compares this matcher with a library automaton:
+/// the variants of `secrets` as the `Redactor` holds them, and how many
+/// occurrences it finds. Not an API.
+#[doc(hidden)]
+pub mod bench_support {
+    use super::{Redactor, Zeroizing};
+
+    pub fn variants(secrets: &[&str]) -> Vec<Zeroizing<Vec<u8>>> {
+        Redactor::new(secrets)
+            .variants
+            .into_iter()
+            .map(|v| v.bytes)
+            .collect()
+    }
+
+    pub fn occurrences(redactor: &Redactor, text: &str) -> usize {
+        redactor.occurrences(text).len()
     }
 }
 

@@ -109,12 +109,13 @@ pub(crate) async fn save_capped(
     embedder: Option<&SharedProvider>,
     cap: usize,
 ) -> Result<Saved, MemoryError> {
+    // Counted as sent, before trimming (like every limit).
+    if text.chars().count() > MAX_CHARS {
+        return Err(MemoryError::TooLong);
+    }
     let text = text.trim();
     if text.is_empty() {
         return Err(MemoryError::Empty);
-    }
-    if text.chars().count() > MAX_CHARS {
-        return Err(MemoryError::TooLong);
     }
     let norm = normalise(text);
     // Found before embedding, so a repeat costs no provider call.

@@ -91,6 +91,19 @@ pub fn is_slug(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
 }
 
+/// The length limits of a handle and a name as the caller sent them,
+/// before the routes trim them (like every limit, they count what was
+/// sent); `check_fields` then checks the trimmed values.
+pub fn check_sent(handle: Option<&str>, name: Option<&str>) -> Result<(), FieldError> {
+    if handle.is_some_and(|h| h.chars().count() > 32) {
+        return Err(FieldError::Handle);
+    }
+    if name.is_some_and(|n| n.chars().count() > MAX_NAME_CHARS) {
+        return Err(FieldError::Name);
+    }
+    Ok(())
+}
+
 pub fn check_handle(handle: &str) -> Result<(), FieldError> {
     if is_slug(handle) && handle != "all" {
         Ok(())

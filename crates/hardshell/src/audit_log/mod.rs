@@ -196,11 +196,9 @@ impl AuditLog {
     /// found, and the head being accepted, and only then re-anchors on the
     /// new head. `backup restore` calls this too.
     pub async fn accept(&self, actor: Actor, reason: &str) -> Result<ChainHead, AuditLogError> {
+        let sent = reason.chars().count();
         let reason = reason.trim();
-        if reason.is_empty()
-            || reason.chars().count() > MAX_REASON
-            || reason.chars().any(char::is_control)
-        {
+        if reason.is_empty() || sent > MAX_REASON || reason.chars().any(char::is_control) {
             return Err(AuditLogError::BadReason);
         }
         let reason = reason.to_owned();

@@ -59,6 +59,14 @@ fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Optio
     T::deserialize(d).map(Some)
 }
 
+fn tag_list() -> utoipa::openapi::schema::Array {
+    crate::web::openapi::string_list(normalise::MAX_TAGS, 0, normalise::MAX_TAG_CHARS, false)
+}
+
+fn tag_list_or_null() -> utoipa::openapi::schema::Array {
+    crate::web::openapi::string_list(normalise::MAX_TAGS, 0, normalise::MAX_TAG_CHARS, true)
+}
+
 /// A new bookmark as a caller sends it.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -70,9 +78,9 @@ pub struct Draft {
     pub title: Option<String>,
     #[schema(max_length = 10000)]
     pub description: Option<String>,
-    /// At most 20 tags of at most 64 characters each.
+    /// At most 20 tags of at most 64 characters each (longer is refused).
     #[serde(default)]
-    #[schema(max_items = 20)]
+    #[schema(schema_with = tag_list)]
     pub tags: Vec<String>,
     #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     pub folder_id: Option<i64>,
@@ -96,7 +104,8 @@ pub struct Changes {
     pub title: Option<String>,
     #[schema(max_length = 10000)]
     pub description: Option<String>,
-    #[schema(max_items = 20)]
+    /// At most 20 tags of at most 64 characters each (longer is refused).
+    #[schema(schema_with = tag_list_or_null)]
     pub tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 9223372036854775807_i64)]
@@ -276,7 +285,8 @@ pub async fn list(store: &Store, user: i64, q: ListQuery) -> Result<Page, Bookma
             "limit must be 1..={MAX_PAGE}"
         )));
     }
-    let fts = match q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    // Counted as sent (before trimming), like every limit.
+    let fts = match q.q.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(text) => Some(
             crate::chat::search::fts_query(text)
                 .map_err(|e| BookmarkError::Query(e.to_string()))?,
@@ -284,7 +294,11 @@ pub async fn list(store: &Store, user: i64, q: ListQuery) -> Result<Page, Bookma
         None => None,
     };
     let tag = match q.tag.as_deref() {
-        Some(t) => Some(normalise::tag(t).ok_or_else(|| BookmarkError::Query("empty tag".into()))?),
+        Some(t) => Some(
+            normalise::tag(t)
+                .map_err(|e| BookmarkError::Query(format!("tag: {e}")))?
+                .ok_or_else(|| BookmarkError::Query("tag: empty".into()))?,
+        ),
         None => None,
     };
     let mut bookmarks = store

@@ -34,6 +34,8 @@ pub enum FieldError {
     DescriptionTooLong,
     #[error("at most {MAX_TAGS} tags")]
     TooManyTags,
+    #[error("a tag is longer than {MAX_TAG_CHARS} characters")]
+    TagTooLong,
     #[error("a colour is `#rrggbb`")]
     Color,
     #[error("a folder name is 1 to {MAX_FOLDER_NAME_CHARS} characters")]
@@ -83,9 +85,14 @@ pub fn url(raw: &str) -> Result<NormUrl, FieldError> {
 }
 
 /// One tag: NFKC, lower case, whitespace runs become `-`, characters other
-/// than letters, digits and `-_.+#/:` dropped, `-` trimmed from the ends,
-/// at most `MAX_TAG_CHARS`. `None` when nothing is left.
-pub fn tag(raw: &str) -> Option<String> {
+/// than letters, digits and `-_.+#/:` dropped, `-` trimmed from the ends.
+/// `None` when nothing is left. More than `MAX_TAG_CHARS` characters as
+/// sent, or after normalising (NFKC can expand one character into many),
+/// is refused, never cut.
+pub fn tag(raw: &str) -> Result<Option<String>, FieldError> {
+    if raw.chars().count() > MAX_TAG_CHARS {
+        return Err(FieldError::TagTooLong);
+    }
     let folded: String = raw.nfkc().flat_map(char::to_lowercase).collect();
     let joined = folded.split_whitespace().collect::<Vec<_>>().join("-");
     let kept: String = joined
@@ -95,16 +102,21 @@ pub fn tag(raw: &str) -> Option<String> {
     // Dropping characters can leave neighbours that compose (Hangul jamo
     // out of "㈀", for one): compose again so a tag is its own normal form.
     let kept: String = kept.nfc().collect();
-    let t: String = kept.trim_matches('-').chars().take(MAX_TAG_CHARS).collect();
-    (!t.is_empty()).then_some(t)
+    let t = kept.trim_matches('-');
+    if t.chars().count() > MAX_TAG_CHARS {
+        return Err(FieldError::TagTooLong);
+    }
+    Ok((!t.is_empty()).then(|| t.to_string()))
 }
 
 /// Tags normalised, empty ones dropped, duplicates removed (first kept);
-/// more than `MAX_TAGS` distinct tags is an error.
+/// more than `MAX_TAGS` distinct tags, or one too long, is an error.
 pub fn tags<S: AsRef<str>>(raw: &[S]) -> Result<Vec<String>, FieldError> {
     let mut out: Vec<String> = Vec::new();
-    for t in raw.iter().filter_map(|t| tag(t.as_ref())) {
-        if !out.contains(&t) {
+    for t in raw {
+        if let Some(t) = tag(t.as_ref())?
+            && !out.contains(&t)
+        {
             out.push(t);
         }
     }
@@ -123,27 +135,28 @@ fn one_line(raw: &str) -> String {
 }
 
 /// A title on one line; an empty title becomes the URL.
+/// The limit counts the characters as sent, before any is dropped.
 pub fn title(raw: Option<&str>, url: &str) -> Result<String, FieldError> {
-    let t = one_line(raw.unwrap_or_default());
-    if t.chars().count() > MAX_TITLE_CHARS {
+    let raw = raw.unwrap_or_default();
+    if raw.chars().count() > MAX_TITLE_CHARS {
         return Err(FieldError::TitleTooLong);
     }
+    let t = one_line(raw);
     Ok(if t.is_empty() { url.to_string() } else { t })
 }
 
 /// A description: control characters other than newline and tab removed,
-/// ends trimmed.
+/// ends trimmed. The limit counts the characters as sent.
 pub fn description(raw: Option<&str>) -> Result<String, FieldError> {
+    let raw = raw.unwrap_or_default();
+    if raw.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(FieldError::DescriptionTooLong);
+    }
     let d: String = raw
-        .unwrap_or_default()
         .chars()
         .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
         .collect();
-    let d = d.trim().to_string();
-    if d.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(FieldError::DescriptionTooLong);
-    }
-    Ok(d)
+    Ok(d.trim().to_string())
 }
 
 /// `#rrggbb`, lower-cased.
@@ -157,10 +170,14 @@ pub fn color(raw: &str) -> Result<String, FieldError> {
     }
 }
 
-/// A folder name on one line, 1 to `MAX_FOLDER_NAME_CHARS` characters.
+/// A folder name on one line, 1 to `MAX_FOLDER_NAME_CHARS` characters
+/// (counted as sent; blank is refused).
 pub fn folder_name(raw: &str) -> Result<String, FieldError> {
+    if raw.chars().count() > MAX_FOLDER_NAME_CHARS {
+        return Err(FieldError::FolderName);
+    }
     let n = one_line(raw);
-    if n.is_empty() || n.chars().count() > MAX_FOLDER_NAME_CHARS {
+    if n.is_empty() {
         return Err(FieldError::FolderName);
     }
     Ok(n)
@@ -242,11 +259,40 @@ mod tests {
         assert_eq!(description(Some(" a\u{0}\nb ")).unwrap(), "a\nb");
     }
 
+    /// Limits count characters as sent: the limit passes, one more is
+    /// refused (never cut), multibyte characters count once, and spaces
+    /// that trimming would drop still count.
+    #[test]
+    fn limits_count_characters_as_sent() {
+        let at = "é".repeat(MAX_TAG_CHARS);
+        assert_eq!(tag(&at), Ok(Some(at.clone())));
+        assert_eq!(tag(&format!("{at}é")), Err(FieldError::TagTooLong));
+        assert_eq!(tag(&format!(" {at}")), Err(FieldError::TagTooLong));
+        assert_eq!(tags(&[format!("{at}x")]), Err(FieldError::TagTooLong));
+        // One character NFKC expands to 18: past the limit once normalised.
+        assert_eq!(tag(&"\u{FDFA}".repeat(4)), Err(FieldError::TagTooLong));
+        let t = "ü".repeat(MAX_TITLE_CHARS);
+        assert_eq!(title(Some(&t), "u"), Ok(t.clone()));
+        assert_eq!(
+            title(Some(&format!("{t} ")), "u"),
+            Err(FieldError::TitleTooLong)
+        );
+        let d = "ж".repeat(MAX_DESCRIPTION_CHARS);
+        assert_eq!(description(Some(&d)), Ok(d.clone()));
+        assert_eq!(
+            description(Some(&format!("\n{d}"))),
+            Err(FieldError::DescriptionTooLong)
+        );
+        let f = "名".repeat(MAX_FOLDER_NAME_CHARS);
+        assert_eq!(folder_name(&f), Ok(f.clone()));
+        assert_eq!(folder_name(&format!("{f} ")), Err(FieldError::FolderName));
+    }
+
     #[test]
     fn a_tag_that_composes_after_filtering_is_still_a_fixed_point() {
         // Found by the property test below: "㈀" is "(ᄀ)" under NFKC.
-        let n = tag("㈀\u{FFCA}").unwrap();
-        assert_eq!(tag(&n), Some(n.clone()));
+        let n = tag("㈀\u{FFCA}").unwrap().unwrap();
+        assert_eq!(tag(&n), Ok(Some(n.clone())));
     }
 
     proptest! {
@@ -261,8 +307,8 @@ mod tests {
 
         #[test]
         fn normalised_tags_are_fixed_points(t in "\\PC{0,80}") {
-            if let Some(n) = tag(&t) {
-                prop_assert_eq!(tag(&n), Some(n.clone()));
+            if let Ok(Some(n)) = tag(&t) {
+                prop_assert_eq!(tag(&n), Ok(Some(n.clone())));
                 prop_assert!(!n.contains(char::is_whitespace));
             }
         }

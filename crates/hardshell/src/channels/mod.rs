@@ -193,7 +193,7 @@ impl Channels {
                 let token = rt
                     .vault
                     .get(&tc.token_secret)
-                    .map(|t| t.expose_secret().to_string())
+                    .map(|t| zeroize::Zeroizing::new(t.expose_secret().to_string()))
                     .ok_or("telegram: the bot token is missing from the vault")?;
                 let client =
                     telegram::Client::new(tc, token).map_err(|e| format!("telegram.{e}"))?;
@@ -239,12 +239,12 @@ impl Channels {
         self.hooks.get(name)
     }
 
-    /// The webhook's current secret from the vault.
-    pub fn hook_secret(&self, hook: &Hook) -> Option<Vec<u8>> {
+    /// The webhook's current secret from the vault (wiped when dropped).
+    pub fn hook_secret(&self, hook: &Hook) -> Option<zeroize::Zeroizing<Vec<u8>>> {
         self.rt
             .vault
             .get(&hook.config.secret)
-            .map(|s| s.expose_secret().as_bytes().to_vec())
+            .map(|s| zeroize::Zeroizing::new(s.expose_secret().as_bytes().to_vec()))
     }
 
     pub fn pepper(&self) -> &Pepper {

@@ -121,7 +121,8 @@ pub struct Status {
 pub struct Client {
     http: netguard::Client,
     base: String,
-    token: String,
+    /// Wiped when the client drops (the URLs built from it are not).
+    token: zeroize::Zeroizing<String>,
     poll_timeout: u64,
     pub status: Mutex<Status>,
     /// File downloads: the same host, with the file size cap.
@@ -137,7 +138,7 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    pub fn new(cfg: &TelegramConfig, token: String) -> Result<Client, String> {
+    pub fn new(cfg: &TelegramConfig, token: zeroize::Zeroizing<String>) -> Result<Client, String> {
         let base = cfg.api_base.trim_end_matches('/').to_string();
         let uri: axum::http::Uri = base.parse().map_err(|e| format!("api_base: {e}"))?;
         let host = uri.host().ok_or("api_base has no host")?;
@@ -169,7 +170,7 @@ impl Client {
     }
 
     pub(super) async fn call(&self, method: &str, body: &Value) -> Result<Value, TgError> {
-        let url = format!("{}/bot{}/{method}", self.base, self.token);
+        let url = format!("{}/bot{}/{method}", self.base, self.token.as_str());
         let bytes = serde_json::to_vec(body).map_err(|_| TgError::Protocol)?;
         let request = netguard::Request::new("POST", &url)
             .header("content-type", "application/json")
@@ -197,7 +198,7 @@ impl Client {
     /// Where `getFile`'s `file_path` is downloaded from (holds the token:
     /// never log it).
     pub(super) fn file_url(&self, file_path: &str) -> String {
-        format!("{}/file/bot{}/{file_path}", self.base, self.token)
+        format!("{}/file/bot{}/{file_path}", self.base, self.token.as_str())
     }
 
     pub async fn get_updates(&self, offset: i64) -> Result<Vec<Update>, TgError> {

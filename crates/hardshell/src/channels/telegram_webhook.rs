@@ -116,14 +116,15 @@ impl Client {
 }
 
 impl Channels {
-    /// The webhook's secret token from the vault, when webhook mode is on.
-    pub fn telegram_webhook_secret(&self) -> Option<Vec<u8>> {
+    /// The webhook's secret token from the vault, when webhook mode is on
+    /// (wiped when dropped).
+    pub fn telegram_webhook_secret(&self) -> Option<zeroize::Zeroizing<Vec<u8>>> {
         let hook = self.telegram_hook.as_ref()?;
         self.telegram.as_ref()?;
         self.rt
             .vault
             .get(&hook.secret)
-            .map(|s| s.expose_secret().as_bytes().to_vec())
+            .map(|s| zeroize::Zeroizing::new(s.expose_secret().as_bytes().to_vec()))
     }
 
     /// One update Telegram posted (already authenticated): the same path
@@ -157,7 +158,7 @@ impl Channels {
                 .rt
                 .vault
                 .get(&hook.secret)
-                .map(|s| s.expose_secret().to_string());
+                .map(|s| zeroize::Zeroizing::new(s.expose_secret().to_string()));
             let result = match secret {
                 Some(s) => client.set_webhook(&hook.url, &s).await,
                 None => Err(TgError::Api {

@@ -4,18 +4,18 @@
 use super::{markdown, mentions};
 use crate::store::chat::Ref;
 
-/// Longest conversation title, in characters after trimming.
+/// Longest conversation title, in characters as sent.
 pub const MAX_TITLE_CHARS: usize = 120;
 /// Longest message text, in characters.
 pub const MAX_TEXT_CHARS: usize = 16_000;
 /// Most attachments on one message.
 pub const MAX_ATTACHMENTS: usize = 10;
 
-/// A trimmed title of 1..=120 characters without control characters.
+/// A trimmed title of 1..=120 characters (counted as sent) without
+/// control characters.
 pub fn title(raw: &str) -> Result<String, String> {
     let t = raw.trim();
-    let n = t.chars().count();
-    if n == 0 || n > MAX_TITLE_CHARS {
+    if t.is_empty() || raw.chars().count() > MAX_TITLE_CHARS {
         return Err(format!("a title is 1 to {MAX_TITLE_CHARS} characters"));
     }
     if t.chars().any(char::is_control) {

@@ -5,9 +5,11 @@
 //! unlocked vault here instead of locking it after start. Every change is
 //! persisted by the vault before it returns, and then every redactor (the
 //! agents' leak guard, the log writer and the audit writer) is rebuilt, so
-//! a key stored a moment ago is already scrubbed from the next output.
-//! Values never leave this module except as `SecretString`s and inside a
-//! `Redactor`.
+//! a key stored a moment ago is already scrubbed from the next output, and
+//! a removed one is gone from every redactor (a reply already running keeps
+//! the redactor it started with until it ends; the old redactors wipe their
+//! copies as they drop). Values never leave this module except as
+//! `SecretString`s and inside a `Redactor`.
 
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -32,9 +34,6 @@ pub enum LiveVaultError {
 pub struct LiveVault {
     vault: Mutex<Vault>,
     leak: RwLock<Arc<Redactor>>,
-    /// Values removed during this run: still redacted, since they may sit
-    /// in a provider's reply or a pending log line.
-    retired: Mutex<Vec<Zeroizing<String>>>,
     log: Option<LogRedactor>,
     audit: AuditLog,
 }
@@ -60,7 +59,6 @@ impl LiveVault {
         Arc::new(LiveVault {
             vault: Mutex::new(vault),
             leak: RwLock::new(leak),
-            retired: Mutex::new(Vec::new()),
             log,
             audit,
         })
@@ -111,9 +109,6 @@ impl LiveVault {
         let me = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let mut vault = me.vault.lock().map_err(|_| LiveVaultError::Poisoned)?;
-            if let (Some(old), Ok(mut retired)) = (vault.get(&name), me.retired.lock()) {
-                retired.push(Zeroizing::new(old.expose_secret().to_string()));
-            }
             let existed = vault.remove(&name)?;
             me.refresh(&vault);
             Ok(existed)
@@ -124,9 +119,6 @@ impl LiveVault {
 
     fn refresh(&self, vault: &Vault) {
         let mut all = values(vault);
-        if let Ok(retired) = self.retired.lock() {
-            all.extend(retired.iter().cloned());
-        }
         all.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         all.dedup_by(|a, b| a.as_str() == b.as_str());
         let all: Vec<&str> = all.iter().map(|v| v.as_str()).collect();
@@ -139,13 +131,10 @@ impl LiveVault {
         self.audit.set_secrets(&all);
     }
 
-    /// At shutdown: forgets the values removed during this run (wiped as
-    /// they drop) and swaps every redactor for an empty one, so the only
-    /// copies left are the vault's own, which wipe themselves on drop.
+    /// At shutdown: swaps every redactor for an empty one (the old ones
+    /// wipe their copies as they drop), so the only copies left are the
+    /// vault's own, which wipe themselves on drop.
     pub fn wipe(&self) {
-        if let Ok(mut retired) = self.retired.lock() {
-            retired.clear();
-        }
         let none: [&str; 0] = [];
         if let Ok(mut slot) = self.leak.write() {
             *slot = Arc::new(Redactor::new(none));

@@ -30,7 +30,7 @@ pub enum LevelError {
     Audit,
 }
 
-/// Longest reason for a change, in characters after trimming.
+/// Longest reason for a change, in characters as sent.
 pub const MAX_REASON_CHARS: usize = 200;
 
 /// Sets `domain` of `agent` to `level` on behalf of `actor`.
@@ -47,7 +47,7 @@ pub async fn set(
     if level > 4 {
         return Err(LevelError::Level);
     }
-    if reason.trim().chars().count() > MAX_REASON_CHARS {
+    if reason.chars().count() > MAX_REASON_CHARS {
         return Err(LevelError::Reason);
     }
     if store.agent_get(agent).await?.is_none() {

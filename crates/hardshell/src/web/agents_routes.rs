@@ -241,6 +241,7 @@ pub async fn create(
     Authorized(p): Authorized,
     Json(body): Json<CreateAgent>,
 ) -> Result<(StatusCode, Json<AgentView>), ApiError> {
+    model::check_sent(Some(&body.handle), Some(&body.name)).map_err(invalid)?;
     let fields = AgentFields {
         handle: body.handle.trim().to_string(),
         name: body.name.trim().to_string(),
@@ -316,6 +317,7 @@ pub async fn update(
     // A changed model must name a configured provider; an unchanged one
     // may outlive its provider (the agent then explains why it cannot answer).
     let new_model = body.model.as_ref().filter(|m| **m != a.model).cloned();
+    model::check_sent(body.handle.as_deref(), body.name.as_deref()).map_err(invalid)?;
     let fields = AgentFields {
         handle: body
             .handle

@@ -250,7 +250,8 @@ pub struct SetupStatus {
 /// setup link is in the server's output. It tells nothing that
 /// `POST /api/v1/setup` (410 or 401) would not.
 #[utoipa::path(get, path = "/api/v1/setup", tag = "auth",
-    responses((status = 200, description = "Setup state", body = SetupStatus)))]
+    responses((status = 200, description = "Setup state", body = SetupStatus),
+        (status = 429, description = "Too many requests from this address (`rate_limited`); see Retry-After")))]
 pub async fn setup_status(
     Unauthenticated(_client): Unauthenticated,
     State(state): State<AppState>,
@@ -265,7 +266,8 @@ pub async fn setup_status(
     responses((status = 201, description = "Owner created", body = UserRow),
         (status = 401, description = "Unknown, used or expired setup token"),
         (status = 410, description = "An owner exists; setup is closed"),
-        (status = 422, description = "Username or password refused")))]
+        (status = 422, description = "Username or password refused"),
+        (status = 429, description = "Too many requests from this address (`rate_limited`); see Retry-After")))]
 pub async fn setup(
     Unauthenticated(client): Unauthenticated,
     State(state): State<AppState>,

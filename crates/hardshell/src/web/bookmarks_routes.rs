@@ -93,7 +93,9 @@ pub struct ListParams {
     /// A folder id, or `root` for the top level.
     #[param(max_length = 20, pattern = "^(root|-?[0-9]+)$")]
     folder: Option<String>,
-    /// Normalised like a bookmark's tags (cut to 64 characters).
+    /// Normalised like a bookmark's tags; more than 64 characters is
+    /// refused (400).
+    #[param(max_length = 64)]
     tag: Option<String>,
     /// Words to search for in title, description, URL and tags (all must
     /// match); at most 200 characters.
@@ -111,7 +113,7 @@ pub struct ListParams {
 #[utoipa::path(get, path = "/api/v1/bookmarks", tag = "bookmarks", params(ListParams),
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, description = "One page", body = Page),
-        (status = 400, description = "Bad filter, search text or limit")))]
+        (status = 400, description = "Bad filter, search text or limit, or a tag over 64 characters")))]
 pub async fn list(
     State(state): State<AppState>,
     Authorized(p): Authorized,

@@ -33,9 +33,11 @@ pub struct InboundBody {
     /// The sender's stable id in that system.
     #[schema(min_length = 1, max_length = 128)]
     sender: String,
-    /// A display name (shown to the owner; never identifies anyone). Cut
-    /// to its first 128 characters, never refused.
+    /// A display name (shown to the owner; never identifies anyone). More
+    /// than 128 characters is refused: it is signed input from the
+    /// integrator, who can send a shorter one.
     #[serde(default)]
+    #[schema(max_length = 128)]
     name: String,
     /// Not blank.
     #[schema(min_length = 1, max_length = 16000)]
@@ -84,7 +86,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         (status = 400, description = "Not JSON"),
         (status = 401, description = "Unknown channel, or missing, stale, replayed or wrong signature"),
         (status = 413, description = "Body over the channel's cap"),
-        (status = 422, description = "An unknown field, or an id, sender or text outside its limits"),
+        (status = 422, description = "An unknown field, or an id, sender, name or text outside its limits"),
         (status = 429, description = "The sender is over their limit"),
         (status = 503, description = "Too many inbound requests at once")))]
 pub async fn inbound(
@@ -134,6 +136,16 @@ pub async fn inbound(
         return Err(unauthorized());
     }
     let body: InboundBody = serde_json::from_slice(&bytes).map_err(|e| ApiError::json_body(&e))?;
+    if body.name.chars().count() > crate::channels::MAX_ID_CHARS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_message",
+            format!(
+                "name must be at most {} characters",
+                crate::channels::MAX_ID_CHARS
+            ),
+        ));
+    }
     let result = channels
         .ingest(Inbound {
             channel,

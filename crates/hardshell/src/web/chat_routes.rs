@@ -36,7 +36,7 @@ pub enum ConversationKind {
 pub struct CreateConversation {
     kind: ConversationKind,
     /// Required for groups; a direct conversation defaults to the agent's name.
-    /// 1 to 120 characters after trimming, no control characters.
+    /// 1 to 120 characters (counted as sent; not blank), no control characters.
     #[schema(min_length = 1, max_length = 120)]
     title: Option<String>,
     /// Members to add besides the creator (groups): usernames or agent
@@ -64,7 +64,7 @@ fn some_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D:
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConversation {
-    /// 1 to 120 characters after trimming, no control characters.
+    /// 1 to 120 characters (counted as sent; not blank), no control characters.
     #[schema(min_length = 1, max_length = 120)]
     title: Option<String>,
     /// An agent that is a member, or null to clear.

@@ -17,7 +17,7 @@ use crate::auth::tokens::{self, Kind};
 use crate::store::auth::{AgentKeyRow, NewAgentKey};
 
 pub(super) const MAX_RATE: u32 = 100_000;
-/// Longest key name, in characters after trimming.
+/// Longest key name, in characters as sent.
 pub const MAX_NAME_CHARS: usize = 100;
 /// Latest `expires_at`: the last second of the year 9999.
 pub const MAX_EXPIRES_AT: i64 = 253_402_300_799;
@@ -25,7 +25,7 @@ pub const MAX_EXPIRES_AT: i64 = 253_402_300_799;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
-    /// 1 to 100 characters after trimming.
+    /// 1 to 100 characters (counted as sent; not blank).
     #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// `resource:action` strings, e.g. `bookmarks:read`; at least one, at
@@ -79,7 +79,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let creator = p.require_human()?.id;
     let name = req.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+    if name.is_empty() || req.name.chars().count() > MAX_NAME_CHARS {
         return Err(unprocessable(format!(
             "name must be 1 to {MAX_NAME_CHARS} characters"
         )));

@@ -43,7 +43,7 @@ pub struct MemoryList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMemoryBody {
-    /// 1 to 2000 characters after trimming.
+    /// 1 to 2000 characters (counted as sent; not blank).
     #[schema(min_length = 1, max_length = 2000)]
     text: String,
     /// `user` or `conversation`.

@@ -32,7 +32,7 @@ mod knowledge_routes;
 mod memory_routes;
 mod messages_routes;
 mod metrics_routes;
-mod openapi;
+pub(crate) mod openapi;
 mod promptguard_routes;
 mod providers_routes;
 mod secrets_routes;

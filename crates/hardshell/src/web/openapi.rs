@@ -6,8 +6,9 @@
 //!
 //! Never invents a status a layer cannot return: 415 only where the body is
 //! JSON, 422 only where it is read into a typed schema, 400 for queries
-//! only where there are query parameters, 401/403/429 only where the route
-//! needs credentials.
+//! only where there are query parameters and for paths only where an id is
+//! an integer, 404 only where the path has a parameter, 401/403/429 only
+//! where the route needs credentials.
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
@@ -107,6 +108,14 @@ fn complete_operation(op: &mut Operation) {
         .and_then(|b| b.content.get("application/json"))
         .and_then(|c| c.schema.as_ref())
         .is_some_and(|s| matches!(s, utoipa::openapi::RefOr::Ref(_)));
+    let path_params: Vec<serde_json::Value> = op
+        .parameters
+        .iter()
+        .flatten()
+        .filter(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Path))
+        .filter_map(|p| serde_json::to_value(p).ok())
+        .collect();
+    let integer_path = path_params.iter().any(|p| p["schema"]["type"] == "integer");
     let has_query = op.parameters.as_ref().is_some_and(|ps| {
         ps.iter()
             .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
@@ -136,6 +145,18 @@ fn complete_operation(op: &mut Operation) {
         "500",
         "An internal error; nothing was half-written (`internal`)",
     );
+    if integer_path {
+        add(
+            "400",
+            "A path id is not an integer (letters, a fraction, past 2^63-1) (`bad_request`)",
+        );
+    }
+    if !path_params.is_empty() {
+        add(
+            "404",
+            "The path names nothing: no such id (zero and negative ids included) or name (`not_found`)",
+        );
+    }
     if has_query {
         add(
             "400",

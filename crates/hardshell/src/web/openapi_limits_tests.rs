@@ -7,20 +7,8 @@ use serde_json::Value;
 
 /// Fields whose bound is not a schema keyword, each with the reason;
 /// matched against the end of a field's place (`POST /x body.a.b[]`).
-const ALLOWED: &[(&str, &str)] = &[
-    (
-        ".tags[]",
-        "bookmark tags are normalised and cut to MAX_TAG_CHARS, never refused",
-    ),
-    (
-        " ?tag",
-        "the tag filter is normalised like a tag (cut to MAX_TAG_CHARS)",
-    ),
-    (
-        "/inbound body.name",
-        "a webhook sender's display name is cut to MAX_ID_CHARS, never refused",
-    ),
-];
+/// None today: every value a caller sends is refused past its bound.
+const ALLOWED: &[(&str, &str)] = &[];
 
 fn types(schema: &Value) -> Vec<&str> {
     match &schema["type"] {
@@ -198,6 +186,19 @@ fn documented_limits_equal_the_enforced_constants() {
     assert_eq!(max_len(inbound("id")), crate::channels::MAX_ID_CHARS);
     assert_eq!(max_len(inbound("sender")), crate::channels::MAX_ID_CHARS);
     assert_eq!(max_len(inbound("text")), crate::channels::MAX_TEXT_CHARS);
+    assert_eq!(max_len(inbound("name")), crate::channels::MAX_ID_CHARS);
+    {
+        use crate::bookmarks::normalise::{MAX_TAG_CHARS, MAX_TAGS};
+        for schema in ["Draft", "Changes"] {
+            let tags = prop(&doc, schema, "tags");
+            assert_eq!(max_items(tags), MAX_TAGS, "{schema}");
+            assert_eq!(max_len(&tags["items"]), MAX_TAG_CHARS, "{schema}");
+        }
+        assert_eq!(
+            max_len(param(&doc, "/api/v1/bookmarks", "tag")),
+            MAX_TAG_CHARS
+        );
+    }
     assert_eq!(
         max_len(prop(&doc, "DecideBody", "code")),
         crate::channels::pairing::MAX_TYPED_CODE_CHARS

@@ -155,7 +155,8 @@ pub async fn get(
     Authorized(_p): Authorized,
     Path(name): Path<String>,
 ) -> Result<Json<SecretInfo>, ApiError> {
-    check_name(&name)?;
+    // A name no secret can have names nothing.
+    check_name(&name).map_err(|_| ApiError::not_found())?;
     let b = state.store.secret_binding(&name).await?;
     if b.is_none() && state.vault.get(&name).is_none() {
         return Err(ApiError::not_found());
@@ -210,7 +211,8 @@ pub async fn delete(
     Authorized(p): Authorized,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    check_name(&name)?;
+    // A name no secret can have names nothing.
+    check_name(&name).map_err(|_| ApiError::not_found())?;
     let unbound = state.store.secret_unbind(&name).await?;
     let existed = state
         .vault
@@ -279,7 +281,8 @@ pub async fn unbind(
     Authorized(p): Authorized,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    check_name(&name)?;
+    // A name no secret can have names nothing.
+    check_name(&name).map_err(|_| ApiError::not_found())?;
     if !state.store.secret_unbind(&name).await? {
         return Err(ApiError::not_found());
     }

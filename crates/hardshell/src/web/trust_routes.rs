@@ -36,7 +36,7 @@ pub struct SetLevelBody {
     /// 0 (none) to 4 (full).
     #[schema(minimum = 0, maximum = 4)]
     level: u8,
-    /// Why (stored in the history); at most 200 characters after trimming.
+    /// Why (stored in the history); at most 200 characters (counted as sent).
     #[schema(max_length = 200)]
     reason: Option<String>,
 }

@@ -404,8 +404,9 @@ impl FileSink for DiskSink {
 #[utoipa::path(get, path = "/api/v1/uploads/{id}", tag = "uploads",
     params(("id" = String, Path, description = "Upload id")),
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "The file, with its stored type; `attachment` unless a raster image",
-            content_type = "application/octet-stream"),
+    responses((status = 200, description = "The file, with its stored type (text as UTF-8); `attachment` unless a raster image",
+            content(("image/png"), ("image/jpeg"), ("image/gif"), ("image/webp"), ("application/pdf"),
+                ("text/plain"), ("text/markdown"), ("text/csv"), ("application/json"))),
         (status = 404, description = "No such upload, or not readable by the caller")))]
 pub async fn download(
     State(state): State<AppState>,

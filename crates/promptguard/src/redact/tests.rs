@@ -273,3 +273,94 @@ proptest! {
         prop_assert!(r.redact(&out).1.is_empty(), "{out:?}");
     }
 }
+
+/// The matcher finds exactly what a naive search over every variant finds:
+/// every occurrence, overlapping ones included.
+fn naive(secrets: &[String], text: &str) -> Vec<(usize, usize)> {
+    let mut pats: Vec<String> = Vec::new();
+    for s in secrets {
+        if s.len() < MIN_SECRET_LEN {
+            continue;
+        }
+        if s.len() < FULL_VARIANTS_MIN_LEN {
+            pats.push(s.clone());
+        } else {
+            pats.extend(variants(s).into_iter().map(|v| v.0));
+        }
+    }
+    pats.sort();
+    pats.dedup();
+    let h = text.as_bytes();
+    let mut out = Vec::new();
+    for p in &pats {
+        for i in 0..h.len() {
+            if h[i..].starts_with(p.as_bytes()) {
+                out.push((i, i + p.len()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn matcher_finds_what_a_naive_search_finds(
+        (long, short, overlaps) in secrets(),
+        tokens in prop::collection::vec((0u8..4, any::<usize>(), any::<usize>()), 0..16),
+    ) {
+        let mut all = long.clone();
+        all.extend(short.iter().cloned());
+        let r = Redactor::new(&all);
+        let mut text = String::new();
+        for &(kind, a, b) in &tokens {
+            match kind {
+                0 => {
+                    let v = variants(&long[a % long.len()]);
+                    text.push_str(&v[b % v.len()].0);
+                }
+                1 => text.push_str(&short[a % short.len()]),
+                2 => text.push_str(&overlaps[a % 2]),
+                _ => text.push_str(WORDS[a % WORDS.len()]),
+            }
+            text.push_str(GLUE[b % GLUE.len()]);
+        }
+        let mut found: Vec<(usize, usize)> =
+            r.occurrences(&text).into_iter().map(|(s, e, _)| (s, e)).collect();
+        found.sort();
+        prop_assert_eq!(found, naive(&all, &text));
+        // A prefix of a variant is one, a prefix plus a byte no variant
+        // continues with is not.
+        for s in &long {
+            for (v, _) in variants(s) {
+                for cut in 0..=v.len() {
+                    prop_assert!(r.may_start_variant(&v.as_bytes()[..cut]));
+                }
+            }
+        }
+        prop_assert!(!r.may_start_variant(b"\xff"));
+    }
+}
+
+/// A redactor rebuilt without a secret no longer redacts it; the other
+/// secrets still are.
+#[test]
+fn a_rebuilt_redactor_forgets_a_removed_secret() {
+    let kept = "kept-secret-value-0001";
+    let text = format!("{SECRET} {kept} {}", STANDARD.encode(SECRET));
+    let before = Redactor::new([SECRET, kept]);
+    assert_eq!(before.redact(&text).0, "[REDACTED] [REDACTED] [REDACTED]");
+    let after = Redactor::new([kept]);
+    assert_eq!(
+        after.redact(&text).0,
+        format!("{SECRET} [REDACTED] {}", STANDARD.encode(SECRET))
+    );
+    assert!(!after.may_start_variant(SECRET.as_bytes()));
+    assert_eq!(format!("{after:?}").matches("hunter").count(), 0);
+    // No secrets: nothing is held back or matched.
+    let none = Redactor::new([] as [&str; 0]);
+    assert!(!none.may_start_variant(b""));
+    assert_eq!(none.longest_variant(), 0);
+}

@@ -31,10 +31,13 @@ impl Anthropic {
         Ok(Anthropic { config, transport })
     }
 
-    fn headers(&self) -> Vec<(&'static str, String)> {
-        let mut headers = vec![("anthropic-version", API_VERSION.to_owned())];
+    fn headers(&self) -> Vec<(&'static str, zeroize::Zeroizing<String>)> {
+        let mut headers = vec![(
+            "anthropic-version",
+            zeroize::Zeroizing::new(API_VERSION.to_owned()),
+        )];
         if let Some(k) = self.transport.key() {
-            headers.push(("x-api-key", k.to_owned()));
+            headers.push(("x-api-key", zeroize::Zeroizing::new(k.to_owned())));
         }
         headers
     }

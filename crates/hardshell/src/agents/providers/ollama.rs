@@ -28,10 +28,10 @@ impl Ollama {
     }
 
     /// Ollama has no keys, but a proxy in front of it may.
-    fn auth(&self) -> Vec<(&'static str, String)> {
+    fn auth(&self) -> Vec<(&'static str, zeroize::Zeroizing<String>)> {
         self.transport
             .key()
-            .map(|k| vec![("authorization", format!("Bearer {k}"))])
+            .map(|k| vec![("authorization", super::transport::bearer(k))])
             .unwrap_or_default()
     }
 }

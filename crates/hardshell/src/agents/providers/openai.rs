@@ -26,10 +26,10 @@ impl OpenAi {
         Ok(OpenAi { config, transport })
     }
 
-    fn auth(&self) -> Vec<(&'static str, String)> {
+    fn auth(&self) -> Vec<(&'static str, zeroize::Zeroizing<String>)> {
         self.transport
             .key()
-            .map(|k| vec![("authorization", format!("Bearer {k}"))])
+            .map(|k| vec![("authorization", super::transport::bearer(k))])
             .unwrap_or_default()
     }
 }

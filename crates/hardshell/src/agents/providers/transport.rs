@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures_util::stream;
 use netguard::{NetError, Policy, Request, StreamingResponse};
 use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
 
 use super::wire::shorten;
 use super::{CallLimits, EventStream, ProviderConfig, ProviderError, StreamEvent};
@@ -101,7 +102,7 @@ impl Transport {
         &self,
         method: &str,
         path: &str,
-        headers: &[(&str, String)],
+        headers: &[(&str, Zeroizing<String>)],
         body: Option<&serde_json::Value>,
     ) -> Result<StreamingResponse, ProviderError> {
         let url = format!("{}{path}", self.base);
@@ -110,7 +111,7 @@ impl Transport {
             "application/json, text/event-stream, application/x-ndjson",
         );
         for (name, value) in headers {
-            request = request.header(name, value);
+            request = request.header(name, value.as_str());
         }
         if let Some(body) = body {
             let bytes =
@@ -165,7 +166,7 @@ impl Transport {
         &self,
         method: &str,
         path: &str,
-        headers: &[(&str, String)],
+        headers: &[(&str, Zeroizing<String>)],
         body: Option<&serde_json::Value>,
     ) -> Result<serde_json::Value, ProviderError> {
         let mut response = self.send(method, path, headers, body).await?;
@@ -352,6 +353,15 @@ pub(crate) fn stream_error(transport: &Transport, error: &serde_json::Value) -> 
         status,
         message: transport.scrub(&message),
     }
+}
+
+/// `Bearer KEY`, built in a buffer of its final size (so no partial copy
+/// is left behind) and wiped when dropped, after the request is built.
+pub(crate) fn bearer(key: &str) -> Zeroizing<String> {
+    let mut v = Zeroizing::new(String::with_capacity(7 + key.len()));
+    v.push_str("Bearer ");
+    v.push_str(key);
+    v
 }
 
 #[cfg(test)]
