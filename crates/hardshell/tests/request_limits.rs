@@ -418,3 +418,22 @@ async fn limits_count_characters_before_trimming() {
     let memories = list["memories"].as_array().cloned().unwrap_or_default();
     assert_eq!(memories.len(), 1, "{list}");
 }
+
+/// Control characters in search text (a NUL made SQLite's FTS5 fail, a
+/// 500 that schemathesis found) are word breaks, in every search.
+#[tokio::test(flavor = "multi_thread")]
+async fn control_characters_in_search_text_are_not_a_server_error() {
+    let (_env, server) = installation(&[("olga", "owner")]);
+    let owner = tokens(&server, "olga").await.0;
+    let (_, agents) = get(&server, &owner, "/api/v1/agents").await;
+    let agent = agents["agents"][0]["id"].as_i64().unwrap();
+    for path in [
+        "/api/v1/search?q=a%00b%01c".to_string(),
+        "/api/v1/search?q=%C2%825%3D%00%23%26&limit=9".to_string(),
+        "/api/v1/bookmarks?q=a%00b".to_string(),
+        format!("/api/v1/agents/{agent}/memories?q=a%00b"),
+    ] {
+        let (s, v) = get(&server, &owner, &path).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {v}");
+    }
+}

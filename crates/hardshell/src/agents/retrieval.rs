@@ -14,11 +14,12 @@ pub const MAX_QUERY_WORDS: usize = 32;
 const MAX_WORD_CHARS: usize = 64;
 
 /// An FTS5 expression matching any word of `q` (BM25 ranks the rows that
-/// match more words higher), or `None` when `q` has no word.
+/// match more words higher), or `None` when `q` has no word. Control
+/// characters separate words (FTS5 refuses a NUL inside a string).
 pub fn fts_any(q: &str) -> Option<String> {
     let mut seen = std::collections::HashSet::new();
     let words: Vec<String> = q
-        .split_whitespace()
+        .split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|w| w.chars().any(char::is_alphanumeric))
         .map(|w| w.chars().take(MAX_WORD_CHARS).collect::<String>())
         .filter(|w| seen.insert(w.to_lowercase()))
@@ -148,6 +149,7 @@ mod tests {
     #[test]
     fn words_are_quoted_and_ored() {
         assert_eq!(fts_any("tea time").unwrap(), "\"tea\" OR \"time\"");
+        assert_eq!(fts_any("tea\0time").unwrap(), "\"tea\" OR \"time\"");
         assert_eq!(
             fts_any("a\" OR x:* NEAR( a\"").unwrap(),
             "\"a\"\"\" OR \"OR\" OR \"x:*\" OR \"NEAR(\""

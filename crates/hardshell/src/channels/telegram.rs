@@ -170,7 +170,10 @@ impl Client {
     }
 
     pub(super) async fn call(&self, method: &str, body: &Value) -> Result<Value, TgError> {
-        let url = format!("{}/bot{}/{method}", self.base, self.token.as_str());
+        // Holds the token: wiped when the call returns (netguard's and
+        // hyper's copies are not; see docs/architecture.md).
+        let url =
+            zeroize::Zeroizing::new(format!("{}/bot{}/{method}", self.base, self.token.as_str()));
         let bytes = serde_json::to_vec(body).map_err(|_| TgError::Protocol)?;
         let request = netguard::Request::new("POST", &url)
             .header("content-type", "application/json")
@@ -197,8 +200,12 @@ impl Client {
 
     /// Where `getFile`'s `file_path` is downloaded from (holds the token:
     /// never log it).
-    pub(super) fn file_url(&self, file_path: &str) -> String {
-        format!("{}/file/bot{}/{file_path}", self.base, self.token.as_str())
+    pub(super) fn file_url(&self, file_path: &str) -> zeroize::Zeroizing<String> {
+        zeroize::Zeroizing::new(format!(
+            "{}/file/bot{}/{file_path}",
+            self.base,
+            self.token.as_str()
+        ))
     }
 
     pub async fn get_updates(&self, offset: i64) -> Result<Vec<Update>, TgError> {
