@@ -33,6 +33,7 @@ import time
 BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/hardshell"
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
 MANY_IPS = len(sys.argv) > 3 and sys.argv[3] == "many-ips"
+SETTLE_SECS = 8
 
 
 def free_port():
@@ -87,7 +88,9 @@ def main():
                     break
             except OSError:
                 time.sleep(0.05)
-        time.sleep(3)
+        # `serve` gives back its start-up pages 5 s after listening and
+        # trims the heap every 5 s: measure both sides after that.
+        time.sleep(SETTLE_SECS)
         idle_before = rss_kib(server.pid)
 
         samples = []
@@ -130,7 +133,7 @@ def main():
         for t in threads:
             t.join()
         flood_secs = time.perf_counter() - t0
-        time.sleep(5)
+        time.sleep(SETTLE_SECS)
         stop.set()
         sampler.join()
         idle_after = rss_kib(server.pid)
@@ -153,7 +156,7 @@ def main():
         print(f"concurrent logins: {N} in {flood_secs:.2f} s; answers: {dict(statuses)}")
         print(f"idle RSS before: {mib(idle_before):.1f} MiB")
         print(f"peak RSS during: {mib(max(samples or [0])):.1f} MiB (sampled), VmHWM {mib(hwm):.1f} MiB")
-        print(f"idle RSS 5 s after: {mib(idle_after):.1f} MiB "
+        print(f"idle RSS {SETTLE_SECS} s after: {mib(idle_after):.1f} MiB "
               f"({100 * (idle_after - idle_before) / max(idle_before, 1):+.0f} %)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
