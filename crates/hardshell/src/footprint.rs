@@ -117,9 +117,10 @@ fn rss_kib() -> u64 {
 }
 
 /// Returns the allocator's free pages to the OS: glibc keeps freed
-/// buffers in its per-thread arenas for good. Measured after a 10 s read
-/// load (debug build): about 1 MiB of the ~5 MiB the load added comes
-/// back; the rest is still in use, not free.
+/// buffers in its arenas for good. With the arenas capped
+/// ([`cap_malloc_arenas`]) and idle blocking threads expiring, a server
+/// came back to within 1.2–1.7 MiB of its idle anonymous memory 10 s
+/// after a 10 s read load (`bench/RESULTS.md`, read path, session 11).
 pub fn release_free_heap() -> bool {
     trim_heap()
 }
