@@ -117,11 +117,48 @@ fn rss_kib() -> u64 {
 }
 
 /// Returns the allocator's free pages to the OS: glibc keeps freed
-/// buffers in its per-thread arenas for good. Measured after a 10 s read
-/// load (debug build): about 1 MiB of the ~5 MiB the load added comes
-/// back; the rest is still in use, not free.
+/// buffers in its arenas for good. With the arenas capped
+/// ([`cap_malloc_arenas`]) and idle blocking threads expiring, a server
+/// came back to within 1.2–1.7 MiB of its idle anonymous memory 10 s
+/// after a 10 s read load (`bench/RESULTS.md`, read path, session 11).
 pub fn release_free_heap() -> bool {
     trim_heap()
+}
+
+/// How long an idle blocking-pool thread lives (tokio's default is 10 s).
+/// Thread start-up costs tens of µs; a steady load keeps its threads busy,
+/// so only a burst's extra threads go, and sooner.
+pub const BLOCKING_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// glibc's arenas for the whole process. glibc otherwise makes up to eight
+/// per core as threads contend, and each keeps its own free chunks: after
+/// a 10 s read load a server held 16 arenas with 6.7 MB free in 1,557
+/// chunks, too fragmented for `malloc_trim` to return. Two suit the two
+/// async workers; the blocking pool's threads share them.
+pub const MALLOC_ARENAS: i32 = 2;
+
+/// Caps glibc's malloc arenas at [`MALLOC_ARENAS`]. Call first thing in
+/// `main`, before any thread starts; a no-op elsewhere. An explicit
+/// `GLIBC_TUNABLES=glibc.malloc.arena_max=…` still wins.
+pub fn cap_malloc_arenas() -> bool {
+    if std::env::var_os("GLIBC_TUNABLES").is_some_and(|t| t.to_string_lossy().contains("arena_max"))
+    {
+        return false;
+    }
+    set_arena_max(MALLOC_ARENAS)
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn set_arena_max(n: i32) -> bool {
+    // SAFETY: `mallopt` only changes an allocator setting; it takes
+    // glibc's own lock and touches no memory of ours.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, n) == 1 }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn set_arena_max(_: i32) -> bool {
+    false
 }
 
 #[cfg(target_os = "linux")]

@@ -183,7 +183,17 @@ impl Store {
 
     /// Checks for commits by other processes (the CLI) now, so their
     /// revocations reach live connections even while no request comes in.
+    ///
+    /// When the writer is free (an idle server, every 500 ms) the check
+    /// runs here: one `PRAGMA data_version`, as a request's cache check
+    /// does. Only a busy writer sends it to the blocking pool to wait for
+    /// the lock. Each blocking task resets an idle pool thread's keep-alive,
+    /// so a check every 500 ms there kept threads that a load had started
+    /// alive for good.
     pub async fn observe_foreign_commits(&self) -> Result<(), StoreError> {
+        if let Ok(writer) = self.inner.writer.try_lock() {
+            return self.inner.auth_cache.observe(&writer);
+        }
         let inner = std::sync::Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let writer = inner.writer.lock().map_err(|_| StoreError::TaskFailed)?;

@@ -1,8 +1,6 @@
 //! `GET /healthz` and the OpenAPI document.
 
-use std::sync::Arc;
-
-use axum::{Extension, Json};
+use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -20,10 +18,12 @@ pub async fn healthz() -> Json<Health> {
 }
 
 /// The OpenAPI 3 description of every route, generated from the router.
+/// Built for each request, not kept: it is fetched rarely, and building it
+/// costs about what cloning a kept copy did, without holding the whole
+/// document in memory for the server's life or handing every request an
+/// extension to carry it.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system",
     responses((status = 200, description = "OpenAPI document", content_type = "application/json")))]
-pub async fn openapi_json(
-    Extension(api): Extension<Arc<utoipa::openapi::OpenApi>>,
-) -> Json<utoipa::openapi::OpenApi> {
-    Json((*api).clone())
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(super::openapi_document())
 }

@@ -138,13 +138,12 @@ pub fn router(state: AppState) -> Router {
             .as_deref()
             .is_some_and(|o| o.starts_with("https://"));
     let json_limit = state.config.limits.json_body_bytes;
-    let edge = edge::Edge {
+    let edge = edge::Edge::new(edge::EdgeParts {
         hosts: host_check::AllowedHosts::from_origins(&state.origins),
-        headers: headers::HeaderPolicy { https },
-    };
+        headers: headers::SecurityHeaders::new(headers::HeaderPolicy { https }),
+    });
     let metrics_on = state.config.metrics.enabled;
-    let (router, mut api) = api_routes().split_for_parts();
-    openapi::complete(&mut api);
+    let (router, _) = api_routes().split_for_parts();
     let router = router
         .route("/", axum::routing::get(assets::app_page))
         .route("/setup", axum::routing::get(assets::setup_page))
@@ -160,7 +159,6 @@ pub fn router(state: AppState) -> Router {
     };
     router
         .with_state(state)
-        .layer(axum::Extension(Arc::new(api)))
         .layer(CatchPanicLayer::custom(headers::panic_response))
         .layer(DefaultBodyLimit::max(json_limit))
         .layer(axum::middleware::from_fn_with_state(edge, edge::edge))
