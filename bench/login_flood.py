@@ -92,6 +92,7 @@ def main():
         # trims the heap every 5 s: measure both sides after that.
         time.sleep(SETTLE_SECS)
         idle_before = rss_kib(server.pid)
+        split_before = (rss_kib(server.pid, "RssAnon"), rss_kib(server.pid, "RssFile"))
 
         samples = []
         stop = threading.Event()
@@ -137,6 +138,7 @@ def main():
         stop.set()
         sampler.join()
         idle_after = rss_kib(server.pid)
+        split_after = (rss_kib(server.pid, "RssAnon"), rss_kib(server.pid, "RssFile"))
         hwm = rss_kib(server.pid, "VmHWM")
         if os.environ.get("FLOOD_SMAPS"):
             # Where the resident memory is: the largest mappings.
@@ -158,6 +160,8 @@ def main():
         print(f"peak RSS during: {mib(max(samples or [0])):.1f} MiB (sampled), VmHWM {mib(hwm):.1f} MiB")
         print(f"idle RSS {SETTLE_SECS} s after: {mib(idle_after):.1f} MiB "
               f"({100 * (idle_after - idle_before) / max(idle_before, 1):+.0f} %)")
+        for label, (anon, file) in (("before", split_before), ("after", split_after)):
+            print(f"  {label}: anonymous {mib(anon):.1f} MiB, the binary's pages {mib(file):.1f} MiB")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -9,7 +9,9 @@
 //!
 //! [`release_start_up_pages`] unmaps the binary's clean pages from this
 //! process (they stay in the page cache and come back as minor faults when
-//! next used) and asks glibc to return free heap pages. It owns nothing
+//! next used) and asks glibc to return free heap pages. A burst of work
+//! pages code back in the same way, so `serve` calls it again once the
+//! server has gone quiet after requests ([`QuietWatch`]). It owns nothing
 //! else and must never touch a writable mapping, a mapping of another file,
 //! or a read-only mapping with a written page (the loader's relocations):
 //! only private `r-xp`/`r--p` mappings of our own executable that are
@@ -82,8 +84,10 @@ fn clean_ranges_of(smaps: &str, ino: u64) -> Vec<Range> {
     out
 }
 
-/// Drops the resident pages of our own code and trims the heap. Call once,
-/// when start-up is over and before serving; safe to call from any thread.
+/// Drops the resident pages of our own code and trims the heap. Call when
+/// start-up is over, and again when a burst of work is over; safe to call
+/// from any thread, and while other threads run that code (a dropped page
+/// faults back in, byte for byte the file).
 pub fn release_start_up_pages() -> Released {
     let mut released = Released {
         rss_kib_before: rss_kib(),
@@ -123,6 +127,53 @@ fn rss_kib() -> u64 {
 /// after a 10 s read load (`bench/RESULTS.md`, read path, session 11).
 pub fn release_free_heap() -> bool {
     trim_heap()
+}
+
+/// HTTP requests seen by the edge since start; only [`QuietWatch`] reads it.
+static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts one request (one relaxed add: the edge calls it for each).
+pub fn note_request() {
+    REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// What the periodic give-back should do at one tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tick {
+    /// Requests arrived since the last tick: leave memory alone (the work
+    /// would only page back in).
+    Busy,
+    /// The first tick with no request after some: drop code pages and
+    /// trim the heap again.
+    WentQuiet,
+    /// Still quiet: nothing new to give back.
+    Idle,
+}
+
+/// Decides, tick by tick, when a burst of requests is over.
+#[derive(Debug, Default)]
+pub struct QuietWatch {
+    last: u64,
+    busy_since_release: bool,
+}
+
+impl QuietWatch {
+    pub fn tick(&mut self) -> Tick {
+        self.observe(REQUESTS.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn observe(&mut self, seen: u64) -> Tick {
+        let moved = seen != self.last;
+        self.last = seen;
+        if moved {
+            self.busy_since_release = true;
+            Tick::Busy
+        } else if std::mem::take(&mut self.busy_since_release) {
+            Tick::WentQuiet
+        } else {
+            Tick::Idle
+        }
+    }
 }
 
 /// How long an idle blocking-pool thread lives (tokio's default is 10 s).
@@ -206,6 +257,19 @@ fn trim_heap() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_goes_back_once_per_quiet_spell_after_requests() {
+        let mut w = QuietWatch::default();
+        assert_eq!(w.observe(0), Tick::Idle, "nothing happened yet");
+        assert_eq!(w.observe(5), Tick::Busy);
+        assert_eq!(w.observe(9), Tick::Busy);
+        assert_eq!(w.observe(9), Tick::WentQuiet);
+        assert_eq!(w.observe(9), Tick::Idle, "only once per quiet spell");
+        assert_eq!(w.observe(9), Tick::Idle);
+        assert_eq!(w.observe(10), Tick::Busy);
+        assert_eq!(w.observe(10), Tick::WentQuiet);
+    }
 
     const SMAPS: &str = "\
 5581a000-5581b000 r--p 00000000 fd:01 4242 /usr/bin/hardshell

@@ -188,11 +188,34 @@ pub async fn run(
 
 /// Once the listener and the first round of every background task have
 /// run, start-up's code and buffers need not stay resident. After that,
-/// the heap's free pages go back every few seconds (what a load freed).
+/// every few seconds: nothing while requests arrive, the same give-back
+/// once they stop (a burst pages code in and leaves freed heap), and a
+/// heap trim while idle (what background work freed).
 async fn give_back_memory() {
+    use crate::footprint::{QuietWatch, Tick};
     const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
-    const HEAP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
     tokio::time::sleep(SETTLE).await;
+    let mut watch = QuietWatch::default();
+    watch.tick();
+    log_release("released start-up pages").await;
+    let mut every = tokio::time::interval(EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        match watch.tick() {
+            Tick::Busy => {}
+            Tick::WentQuiet => log_release("released pages after a burst of requests").await,
+            // Off the async workers: trimming locks each arena in turn.
+            Tick::Idle => {
+                let _ = tokio::task::spawn_blocking(crate::footprint::release_free_heap).await;
+            }
+        }
+    }
+}
+
+async fn log_release(what: &'static str) {
     if let Ok(released) =
         tokio::task::spawn_blocking(crate::footprint::release_start_up_pages).await
     {
@@ -201,15 +224,8 @@ async fn give_back_memory() {
             rss_kib_after = released.rss_kib_after,
             mapped_bytes = released.mapped_bytes,
             heap_trimmed = released.heap_trimmed,
-            "released start-up pages"
+            "{what}"
         );
-    }
-    let mut every = tokio::time::interval(HEAP_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        // Off the async workers: trimming locks each arena in turn.
-        let _ = tokio::task::spawn_blocking(crate::footprint::release_free_heap).await;
     }
 }
 

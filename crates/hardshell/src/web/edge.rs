@@ -34,6 +34,7 @@ impl Edge {
 }
 
 pub async fn edge(State(edge): State<Edge>, req: Request, next: Next) -> Response {
+    crate::footprint::note_request();
     let line = access_log::Line::start(&req);
     let is_api = req.uri().path().starts_with("/api/");
     let resp = match host_check::refusal(&edge.0.hosts, &req) {
