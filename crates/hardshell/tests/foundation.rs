@@ -74,14 +74,7 @@ async fn security_headers_and_json_errors_everywhere() {
 async fn openapi_lists_the_routes() {
     let env = Env::new();
     let server = env.start(&[]);
-    let doc: serde_json::Value = client()
-        .get(server.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = common::openapi(&server).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["paths"]["/healthz"]["get"].is_object());
     assert!(doc["paths"]["/api/v1/openapi.json"]["get"].is_object());

@@ -267,14 +267,7 @@ async fn every_role_on_every_route() {
     );
 
     // The table covers every identity route the server documents.
-    let doc: Value = client()
-        .get(server.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = common::openapi(&server).await;
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         let ours = [

@@ -174,14 +174,7 @@ async fn the_database_holds_no_issued_secret() {
 async fn openapi_names_a_security_scheme_on_every_protected_route() {
     let env = Env::new();
     let server = env.start(&[]);
-    let doc: Value = client()
-        .get(server.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = common::openapi(&server).await;
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["cookie"]["in"], "cookie");

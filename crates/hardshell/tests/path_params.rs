@@ -9,7 +9,6 @@
 
 mod common;
 
-use common::client;
 use common::identity::{bearer, installation, tokens};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -59,14 +58,7 @@ fn integer_param(item: &Value, op: &Value) -> bool {
 async fn every_path_parameter_is_bounds_checked() {
     let (_env, server) = installation(&[("olga", "owner")]);
     let owner = tokens(&server, "olga").await.0;
-    let doc: Value = client()
-        .get(server.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = common::openapi(&server).await;
     let huge = "9".repeat(25);
     let long = "7".repeat(4000);
     let values: [(&str, bool); 6] = [

@@ -6,7 +6,6 @@
 mod common;
 
 use common::chat::{call, get};
-use common::client;
 use common::identity::{installation, tokens};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -29,14 +28,7 @@ const NOT_A_STRUCT: &[(&str, &str)] = &[
 async fn every_json_body_refuses_an_unknown_field() {
     let (_env, server) = installation(&[("olga", "owner")]);
     let owner = tokens(&server, "olga").await.0;
-    let doc: Value = client()
-        .get(server.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = common::openapi(&server).await;
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         if NOT_A_STRUCT.iter().any(|(p, _)| p == path) {

@@ -291,6 +291,18 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The server's OpenAPI document, as served.
+pub async fn openapi(server: &Server) -> serde_json::Value {
+    client()
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).unwrap().mode() & 0o777
