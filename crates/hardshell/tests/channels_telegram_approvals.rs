@@ -163,6 +163,12 @@ async fn closed(t: &Tg, chat: i64, mid: i64) -> String {
 }
 
 /// Presses a button and waits for the bot's answer to that press.
+/// The owner presses a closed prompt's Approve button: it decides nothing.
+async fn stale_approve_is_refused(t: &Tg, prompt: &Value) {
+    let a = press(t, OWNER_TG, OWNER_TG, "private", &button(prompt, "Approve")).await;
+    assert_eq!(a["text"], "This button is no longer valid.");
+}
+
 async fn press(t: &Tg, from: i64, chat: i64, kind: &str, data: &str) -> Value {
     let before = t.tg.answers().len();
     t.tg.push_callback(from, chat, kind, data);
@@ -528,15 +534,7 @@ async fn a_prompt_decided_on_the_web_or_by_the_cli_loses_its_buttons() {
     assert!(text.contains(&format!("Approval #{id}")), "{text}");
     assert!(text.contains("denied by olga"), "{text}");
     // Its stale button still decides nothing.
-    let a = press(
-        &t,
-        OWNER_TG,
-        OWNER_TG,
-        "private",
-        &button(&prompt, "Approve"),
-    )
-    .await;
-    assert_eq!(a["text"], "This button is no longer valid.");
+    stale_approve_is_refused(&t, &prompt).await;
     assert_eq!(t.w.approval(id).await["status"], "denied");
 
     // A second request, decided by the CLI (another process).
@@ -608,14 +606,6 @@ async fn an_expired_prompt_loses_its_buttons() {
     let text = closed(&t, OWNER_TG, mid).await;
     assert!(text.contains("expired"), "{text}");
     assert_eq!(t.w.approval(id).await["status"], "expired");
-    let a = press(
-        &t,
-        OWNER_TG,
-        OWNER_TG,
-        "private",
-        &button(&prompt, "Approve"),
-    )
-    .await;
-    assert_eq!(a["text"], "This button is no longer valid.");
+    stale_approve_is_refused(&t, &prompt).await;
     assert!(t.w.memories(t.agent).is_empty());
 }

@@ -462,10 +462,7 @@ pub async fn download(
         header::CONTENT_DISPOSITION,
         header_value(content_disposition(inline, &row.name))?,
     );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    // `nosniff` comes from the edge, which forces it on every response.
     // Even a file opened directly runs in an opaque, script-less origin.
     h.insert(
         header::CONTENT_SECURITY_POLICY,
