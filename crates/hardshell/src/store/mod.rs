@@ -33,6 +33,7 @@ pub mod knowledge;
 pub mod memories;
 mod memory_schema;
 mod migrations;
+mod pg;
 pub mod snapshot;
 pub mod tool_rules;
 mod tools_schema;
