@@ -46,5 +46,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// The newest version this build knows: what a fresh database is migrated
+/// to, on either backend.
+pub(crate) fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
 #[cfg(test)]
 mod tests;

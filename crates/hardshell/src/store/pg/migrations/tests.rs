@@ -44,6 +44,10 @@ fn versions_run_from_one_without_gaps_and_match_sqlite() {
         crate::store::migrations::sqlite_migration_count(),
         "every SQLite migration needs its PostgreSQL twin under the same number"
     );
+    assert_eq!(
+        super::latest_version(),
+        crate::store::migrations::sqlite_migration_count() as i64
+    );
 }
 
 #[test]
