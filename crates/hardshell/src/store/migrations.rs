@@ -2,21 +2,32 @@
 
 use rusqlite_migration::{M, Migrations};
 
+/// Every migration in order: version N is `SQLITE[N - 1]`. PostgreSQL has
+/// a twin of each under the same number (`store/pg/migrations/`); add a new
+/// one to both.
+const SQLITE: &[&str] = &[
+    V1,
+    V2,
+    V3,
+    V4,
+    super::memory_schema::V5,
+    super::tools_schema::V6,
+    super::bookmarks_schema::V7,
+    super::bookmarks_schema::V8,
+    super::channels_schema::V_CHANNELS,
+    super::channels_schema::V_CHANNELS_MEDIA,
+    super::channels_schema::V_CHANNELS_GROUPS,
+    super::channels_schema::V_CHANNELS_DEFERRED,
+];
+
 pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![
-        M::up(V1),
-        M::up(V2),
-        M::up(V3),
-        M::up(V4),
-        M::up(super::memory_schema::V5),
-        M::up(super::tools_schema::V6),
-        M::up(super::bookmarks_schema::V7),
-        M::up(super::bookmarks_schema::V8),
-        M::up(super::channels_schema::V_CHANNELS),
-        M::up(super::channels_schema::V_CHANNELS_MEDIA),
-        M::up(super::channels_schema::V_CHANNELS_GROUPS),
-        M::up(super::channels_schema::V_CHANNELS_DEFERRED),
-    ])
+    Migrations::new(SQLITE.iter().map(|sql| M::up(sql)).collect())
+}
+
+/// How many SQLite migrations exist: the PostgreSQL list must have as many.
+#[cfg(test)]
+pub(crate) fn sqlite_migration_count() -> usize {
+    SQLITE.len()
 }
 
 const V1: &str = r#"
