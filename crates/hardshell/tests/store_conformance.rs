@@ -40,5 +40,7 @@ macro_rules! both {
     };
 }
 
+#[path = "store_conformance/credentials.rs"]
+mod credentials;
 #[path = "store_conformance/users.rs"]
 mod users;

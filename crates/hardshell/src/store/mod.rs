@@ -25,6 +25,7 @@ pub mod chat_cache;
 pub mod chat_conversations;
 pub mod chat_messages;
 pub mod console;
+pub mod credentials;
 pub mod doctor;
 pub mod encrypt;
 mod group_commit;
