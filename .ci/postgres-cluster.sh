@@ -34,8 +34,18 @@ as_owner() {
   fi
 }
 
+# A port nothing answers on (bash only: CI may have no Python).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  local port
+  for _ in $(seq 50); do
+    port=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+  echo "error: no free port found" >&2
+  exit 1
 }
 
 start() {
@@ -54,12 +64,20 @@ start() {
     --pwfile="$dir/pwfile" --no-sync --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
   rm -f "$dir/pwfile"
-  port=$(free_port)
   # fsync off: a throw-away cluster for tests; nothing here must survive a
-  # power cut, and it keeps the suite fast on a shared disk.
-  as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/socket -c fsync=off -c max_connections=300 -c shared_buffers=64MB" \
-    >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+  # power cut, and it keeps the suite fast on a shared disk. A port taken
+  # between the probe and the start is retried.
+  local started=""
+  for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    if as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/socket -c fsync=off -c max_connections=300 -c shared_buffers=64MB" \
+      >/dev/null; then
+      started=1
+      break
+    fi
+  done
+  [ -n "$started" ] || { cat "$dir/server.log" >&2; exit 1; }
   echo "export HARDSHELL_TEST_POSTGRES='postgres://postgres:$password@127.0.0.1:$port/postgres'"
   echo "export HARDSHELL_TEST_POSTGRES_DIR='$dir'"
 }

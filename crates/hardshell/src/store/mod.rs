@@ -33,7 +33,7 @@ pub mod knowledge;
 pub mod memories;
 mod memory_schema;
 mod migrations;
-mod pg;
+pub mod pg;
 pub mod snapshot;
 pub mod tool_rules;
 mod tools_schema;
@@ -79,6 +79,24 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database server cannot be reached now (down, restarting, pool
+    /// exhausted past its wait); the API answers 503 and the caller may
+    /// retry.
+    #[error("the database server is unavailable: {0}")]
+    Unavailable(String),
+    #[error("unexpected data in the database: {0}")]
+    BadData(String),
+    #[error("PostgreSQL settings: {0}")]
+    PgConfig(String),
+    #[error("PostgreSQL migration failed: {0}")]
+    PgMigration(String),
+    #[error(
+        "the database schema is at version {found}, newer than this build knows ({known}); \
+         run the newer hardshell"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
 }
 
 impl StoreError {

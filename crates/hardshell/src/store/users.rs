@@ -39,7 +39,7 @@ pub(crate) fn user_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<UserRow>
     })
 }
 
-fn rfc3339_now() -> String {
+pub(crate) fn rfc3339_now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -93,7 +93,7 @@ pub(crate) fn insert_user(
 }
 
 /// The change would leave no active owner.
-pub(super) fn last_owner() -> StoreError {
+pub(crate) fn last_owner() -> StoreError {
     StoreError::Conflict("the last active owner cannot be demoted, disabled or deleted".into())
 }
 
@@ -102,6 +102,89 @@ fn revoke_user_sessions(conn: &Connection, user_id: i64) -> Result<usize, StoreE
         "UPDATE auth_sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
         params![user_id, crate::auth::now_secs()],
     )?)
+}
+
+/// The users aggregate as every backend provides it: SQLCipher (`Store`)
+/// and PostgreSQL (`pg::PgStore`). The conformance suite
+/// (`tests/store_conformance.rs`) runs the same cases against both; domain
+/// code keeps calling `Store`'s methods of the same names.
+pub trait UserStore: Send + Sync {
+    /// True once an active owner exists.
+    fn owner_exists(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Creates a user; a taken username (ASCII case-insensitive) is a
+    /// `Conflict`.
+    fn user_create(
+        &self,
+        username: String,
+        role: Role,
+        password_hash: Option<String>,
+    ) -> impl Future<Output = Result<UserRow, StoreError>> + Send;
+    fn user_by_id(&self, id: i64) -> impl Future<Output = Result<UserRow, StoreError>> + Send;
+    /// The user and their password hash, by username (any ASCII case).
+    fn user_login_lookup(
+        &self,
+        username: String,
+    ) -> impl Future<Output = Result<Option<(UserRow, Option<String>)>, StoreError>> + Send;
+    /// Every user, oldest first.
+    fn users_list(&self) -> impl Future<Output = Result<Vec<UserRow>, StoreError>> + Send;
+    /// Sets a role; returns (before, after). Leaving no active owner is a
+    /// `Conflict`, also when two such changes race.
+    fn user_set_role(
+        &self,
+        id: i64,
+        role: Role,
+    ) -> impl Future<Output = Result<(UserRow, UserRow), StoreError>> + Send;
+    /// Disabling ends the user's sessions in the same transaction.
+    fn user_set_disabled(
+        &self,
+        id: i64,
+        disabled: bool,
+    ) -> impl Future<Output = Result<UserRow, StoreError>> + Send;
+    /// Deletes a user and everything that cascades from them.
+    fn user_delete(&self, id: i64) -> impl Future<Output = Result<UserRow, StoreError>> + Send;
+}
+
+impl UserStore for Store {
+    fn owner_exists(&self) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        Store::owner_exists(self)
+    }
+    fn user_create(
+        &self,
+        username: String,
+        role: Role,
+        password_hash: Option<String>,
+    ) -> impl Future<Output = Result<UserRow, StoreError>> + Send {
+        Store::user_create(self, username, role, password_hash)
+    }
+    fn user_by_id(&self, id: i64) -> impl Future<Output = Result<UserRow, StoreError>> + Send {
+        Store::user_by_id(self, id)
+    }
+    fn user_login_lookup(
+        &self,
+        username: String,
+    ) -> impl Future<Output = Result<Option<(UserRow, Option<String>)>, StoreError>> + Send {
+        Store::user_login_lookup(self, username)
+    }
+    fn users_list(&self) -> impl Future<Output = Result<Vec<UserRow>, StoreError>> + Send {
+        Store::users_list(self)
+    }
+    fn user_set_role(
+        &self,
+        id: i64,
+        role: Role,
+    ) -> impl Future<Output = Result<(UserRow, UserRow), StoreError>> + Send {
+        Store::user_set_role(self, id, role)
+    }
+    fn user_set_disabled(
+        &self,
+        id: i64,
+        disabled: bool,
+    ) -> impl Future<Output = Result<UserRow, StoreError>> + Send {
+        Store::user_set_disabled(self, id, disabled)
+    }
+    fn user_delete(&self, id: i64) -> impl Future<Output = Result<UserRow, StoreError>> + Send {
+        Store::user_delete(self, id)
+    }
 }
 
 impl Store {

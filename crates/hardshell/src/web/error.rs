@@ -89,6 +89,14 @@ impl From<crate::store::StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::not_found(),
             StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again shortly",
+                )
+            }
             other => Self::internal(&other),
         }
     }
