@@ -481,6 +481,9 @@ async fn search_words_are_split_and_folded_like_fts5() {
         "e\u{301} combining acute; n\u{303} tilde",
         "quotes “curly” ‘single’ — dash … ellipsis «guillemets»",
         "#hashtag @mention $100 50% a+b=c <tag> [x] {y} ~z` ^w |v \\u",
+        // A mark typed after any letter goes; a precomposed Greek one stays.
+        "α\u{301} ά \u{212b} Å 한국어 Tiếng Việt ﬁnance",
+        "ŒUVRE œuvre Ǆ ǆ ǅ İstanbul ı",
     ];
     let lite = rusqlite::Connection::open_in_memory().unwrap();
     lite.execute_batch(
