@@ -17,23 +17,51 @@ pub enum QueryError {
     TooLong,
 }
 
+/// A validated search: the words a user typed, each to be matched as a
+/// phrase of the tokens it contains, all of them required. Backends render
+/// it in their own syntax (FTS5 here, `tsquery` in `store::pg::search`), so
+/// what a search means does not depend on the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchWords(Vec<String>);
+
+impl SearchWords {
+    /// Words with no letter or digit are dropped (they match nothing).
+    /// Control characters separate words like spaces: FTS5 refuses a NUL
+    /// inside a string, which was a 500 (found by schemathesis).
+    pub fn parse(q: &str) -> Result<Self, QueryError> {
+        if q.chars().count() > MAX_QUERY_CHARS {
+            return Err(QueryError::TooLong);
+        }
+        let words: Vec<String> = q
+            .split(|c: char| c.is_whitespace() || c.is_control())
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .map(str::to_owned)
+            .collect();
+        if words.is_empty() {
+            return Err(QueryError::Empty);
+        }
+        Ok(Self(words))
+    }
+
+    pub fn words(&self) -> &[String] {
+        &self.0
+    }
+
+    /// The FTS5 MATCH expression: every word a quoted string literal,
+    /// implicitly ANDed.
+    pub fn fts5(&self) -> String {
+        let quoted: Vec<String> = self
+            .0
+            .iter()
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect();
+        quoted.join(" ")
+    }
+}
+
 /// The FTS5 MATCH expression for `q`: every word quoted, implicitly ANDed.
-/// Words with no letter or digit are dropped (they match nothing). Control
-/// characters separate words like spaces: FTS5 refuses a NUL inside a
-/// string, which was a 500 (found by schemathesis).
 pub fn fts_query(q: &str) -> Result<String, QueryError> {
-    if q.chars().count() > MAX_QUERY_CHARS {
-        return Err(QueryError::TooLong);
-    }
-    let words: Vec<String> = q
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| w.chars().any(char::is_alphanumeric))
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-        .collect();
-    if words.is_empty() {
-        return Err(QueryError::Empty);
-    }
-    Ok(words.join(" "))
+    Ok(SearchWords::parse(q)?.fts5())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! suite (`tests/store_conformance.rs`) runs one set of cases on both.
 
 pub(crate) mod migrations;
+pub(crate) mod search;
 pub mod users;
 
 use std::fmt;
