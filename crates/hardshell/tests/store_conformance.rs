@@ -119,5 +119,7 @@ macro_rules! both_fx {
 
 #[path = "store_conformance/approvals.rs"]
 mod approvals;
+#[path = "store_conformance/trust.rs"]
+mod trust;
 #[path = "store_conformance/users.rs"]
 mod users;

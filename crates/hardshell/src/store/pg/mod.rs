@@ -16,6 +16,7 @@ pub mod approvals;
 pub mod credentials;
 pub(crate) mod migrations;
 pub(crate) mod search;
+pub mod trust;
 pub mod users;
 
 use std::fmt;
