@@ -40,6 +40,8 @@ macro_rules! both {
     };
 }
 
+#[path = "store_conformance/agents.rs"]
+mod agents;
 #[path = "store_conformance/credentials.rs"]
 mod credentials;
 #[path = "store_conformance/users.rs"]
