@@ -11,9 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::chat::{MessageRow, Ref, message_by_id, message_page, touch_conversation};
-// TODO(merge): `super::Fut` once main moves it to store/mod.rs.
-use super::credentials::Fut;
-use super::{Store, StoreError};
+use super::{Fut, Store, StoreError};
 
 /// Budgets of one agent. `daily_spend_micros` is millionths of a US dollar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

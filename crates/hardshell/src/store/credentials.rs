@@ -10,18 +10,12 @@
 //! return a token in a reversible form, and a revocation must hold from the
 //! next lookup on.
 
-use std::future::Future;
-
 use super::auth::{
     AgentKeyRow, NewAgentKey, NewSession, NewToken, RefreshOutcome, SessionAuth, SessionInfo,
     SetupOutcome, TokenHash,
 };
 use super::users::UserRow;
-use super::{Store, StoreError};
-
-/// Shorthand for the futures every method returns.
-pub trait Fut<T>: Future<Output = Result<T, StoreError>> + Send {}
-impl<T, F: Future<Output = Result<T, StoreError>> + Send> Fut<T> for F {}
+use super::{Fut, Store};
 
 pub trait CredentialStore: Send + Sync {
     /// Replaces every setup token with this one.

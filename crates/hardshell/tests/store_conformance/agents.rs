@@ -1,8 +1,7 @@
 //! The agents aggregate (`store::agents::AgentStore`): agents, providers,
-//! usage. Users come from `UserStore`; a conversation (for usage rows) is
-//! the chat aggregate's, which has no backend-neutral interface yet, so
-//! the usage cases get one from a per-backend fixture: `Store`'s own
-//! method on SQLCipher, one plain INSERT on PostgreSQL.
+//! usage. Users come from `UserStore`; the conversations usage rows point
+//! at are the chat aggregate's, written by the shared `Fixture` until chat
+//! has its own interface.
 
 use std::sync::Arc;
 
@@ -11,78 +10,23 @@ use hardshell::store::StoreError;
 use hardshell::store::agents::{AgentFields, AgentReject, AgentStore, Budgets, ProviderRow};
 use hardshell::store::users::UserStore;
 
-/// Like `both!`, for contracts that also need a conversation row.
-macro_rules! with_conversation {
-    ($contract:ident) => {
-        mod $contract {
-            use super::Conversations;
-            use hardshell::store::pg::{PgOptions, PgStore};
-            use hardshell::store::{DbKey, Store};
-            use std::sync::Arc;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlcipher() {
-                let tmp = tempfile::tempdir().unwrap();
-                let store = Arc::new(
-                    Store::open(&tmp.path().join("hardshell.db"), DbKey::generate()).unwrap(),
-                );
-                super::$contract(Arc::clone(&store), Conversations::Sqlite(store)).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                let Some(db) = crate::pg_harness::fresh(stringify!($contract)).await else {
-                    return;
-                };
-                let store = PgStore::connect(&PgOptions::new(db.url.clone()))
-                    .await
-                    .unwrap();
-                super::$contract(Arc::new(store), Conversations::Pg(db)).await;
-            }
-        }
-    };
-}
+use crate::Fixture;
 
 both!(agents_and_providers);
 both!(racing_creates_of_one_handle);
 both!(agent_create_racing_provider_delete);
-with_conversation!(usage_per_conversation_and_day);
-with_conversation!(concurrent_usage_adds_sum_exactly);
+both_fx!(usage_per_conversation_and_day);
+both_fx!(concurrent_usage_adds_sum_exactly);
 
-pub enum Conversations {
-    Sqlite(Arc<hardshell::store::Store>),
-    Pg(crate::pg_harness::TestDb),
-}
-
-impl Conversations {
-    /// A new empty group conversation created by `user`.
-    async fn create(&self, user: i64) -> i64 {
-        match self {
-            Self::Sqlite(s) => {
-                s.conversation_create(hardshell::store::chat_conversations::NewConversation {
-                    kind: "group",
-                    title: Some("usage".into()),
-                    created_by: user,
-                    usernames: Vec::new(),
-                    agent_id: None,
-                })
-                .await
-                .unwrap()
-                .unwrap()
-                .id
-            }
-            Self::Pg(db) => db
-                .client()
-                .await
-                .query_one(
-                    "INSERT INTO conversations (kind, title, created_by, created_at,
-                         last_activity_at) VALUES ('group', 'usage', $1, 0, 0) RETURNING id",
-                    &[&user],
-                )
-                .await
-                .unwrap()
-                .get(0),
-        }
+/// Conversations with these ids (the chat aggregate's rows), written
+/// around the store.
+async fn conversations(fx: &Fixture, ids: &[i64]) {
+    for id in ids {
+        fx.exec(&format!(
+            "INSERT INTO conversations (id, kind, title, created_at, last_activity_at)
+             VALUES ({id}, 'group', 'usage', 0, 0)"
+        ))
+        .await;
     }
 }
 
@@ -293,7 +237,7 @@ async fn agents_and_providers<S: AgentStore + UserStore + 'static>(s: Arc<S>) {
 /// one wins, the other is refused as taken, never an error. On
 /// PostgreSQL both pass the "is it free" check; the unique index refuses
 /// the second insert, and that refusal must come back as `HandleTaken`.
-async fn racing_creates_of_one_handle<S: AgentStore + UserStore + 'static>(s: Arc<S>) {
+async fn racing_creates_of_one_handle<S: AgentStore + 'static>(s: Arc<S>) {
     for round in 0..25 {
         let (s1, s2) = (Arc::clone(&s), Arc::clone(&s));
         let (lower, upper) = (format!("race{round}"), format!("RACE{round}"));
@@ -343,7 +287,7 @@ async fn racing_creates_of_one_handle<S: AgentStore + UserStore + 'static>(s: Ar
 /// An agent created while its provider is being deleted: the create either
 /// sees the provider gone (and leaves nothing) or completes first; neither
 /// side fails with an error, and the delete always happens.
-async fn agent_create_racing_provider_delete<S: AgentStore + UserStore + 'static>(s: Arc<S>) {
+async fn agent_create_racing_provider_delete<S: AgentStore + 'static>(s: Arc<S>) {
     for round in 0..25 {
         s.provider_put(provider("Local", "http://127.0.0.1:1"))
             .await
@@ -375,13 +319,9 @@ async fn agent_create_racing_provider_delete<S: AgentStore + UserStore + 'static
     }
 }
 
-async fn usage_per_conversation_and_day<S: AgentStore + UserStore + 'static>(
-    s: Arc<S>,
-    convs: Conversations,
-) {
-    let user = s.user_create("u".into(), Role::Owner, None).await.unwrap();
-    let c1 = convs.create(user.id).await;
-    let c2 = convs.create(user.id).await;
+async fn usage_per_conversation_and_day<S: AgentStore + 'static>(s: Arc<S>, fx: Fixture) {
+    conversations(&fx, &[1, 2]).await;
+    let (c1, c2) = (1, 2);
     let a = s
         .agent_create(fields("a", "m"), None, None)
         .await
@@ -431,12 +371,9 @@ async fn usage_per_conversation_and_day<S: AgentStore + UserStore + 'static>(
 
 /// Many provider calls finishing at once, starting from no row at all:
 /// every one of them is counted.
-async fn concurrent_usage_adds_sum_exactly<S: AgentStore + UserStore + 'static>(
-    s: Arc<S>,
-    convs: Conversations,
-) {
-    let user = s.user_create("u".into(), Role::Owner, None).await.unwrap();
-    let conv = convs.create(user.id).await;
+async fn concurrent_usage_adds_sum_exactly<S: AgentStore + 'static>(s: Arc<S>, fx: Fixture) {
+    conversations(&fx, &[1]).await;
+    let conv = 1;
     let a = s
         .agent_create(fields("a", "m"), None, None)
         .await

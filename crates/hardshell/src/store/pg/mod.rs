@@ -13,6 +13,7 @@
 //! suite (`tests/store_conformance.rs`) runs one set of cases on both.
 
 pub mod agents;
+pub mod approvals;
 pub mod credentials;
 pub(crate) mod migrations;
 pub(crate) mod search;
