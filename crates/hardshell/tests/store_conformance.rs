@@ -117,6 +117,8 @@ macro_rules! both_fx {
     };
 }
 
+#[path = "store_conformance/agents.rs"]
+mod agents;
 #[path = "store_conformance/approvals.rs"]
 mod approvals;
 #[path = "store_conformance/trust.rs"]

@@ -12,6 +12,7 @@
 //! implementing the same interface as the SQLCipher code; the conformance
 //! suite (`tests/store_conformance.rs`) runs one set of cases on both.
 
+pub mod agents;
 pub mod approvals;
 pub mod credentials;
 pub(crate) mod migrations;
