@@ -40,5 +40,7 @@ macro_rules! both {
     };
 }
 
+#[path = "store_conformance/bookmarks.rs"]
+mod bookmarks;
 #[path = "store_conformance/users.rs"]
 mod users;

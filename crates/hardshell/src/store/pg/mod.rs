@@ -12,6 +12,8 @@
 //! implementing the same interface as the SQLCipher code; the conformance
 //! suite (`tests/store_conformance.rs`) runs one set of cases on both.
 
+pub mod bookmark_folders;
+pub mod bookmarks;
 pub(crate) mod migrations;
 pub(crate) mod search;
 pub mod users;
