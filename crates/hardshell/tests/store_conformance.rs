@@ -40,8 +40,6 @@ macro_rules! both {
     };
 }
 
-#[path = "store_conformance/credentials.rs"]
-mod credentials;
 /// Raw SQL for rows a contract needs but another aggregate owns (an agent,
 /// a conversation), until that aggregate has its own interface.
 pub enum Fixture {
@@ -123,5 +121,9 @@ mod agents;
 mod approvals;
 #[path = "store_conformance/trust.rs"]
 mod trust;
+#[path = "store_conformance/bookmarks.rs"]
+mod bookmarks;
+#[path = "store_conformance/credentials.rs"]
+mod credentials;
 #[path = "store_conformance/users.rs"]
 mod users;

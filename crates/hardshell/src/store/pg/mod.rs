@@ -14,6 +14,8 @@
 
 pub mod agents;
 pub mod approvals;
+pub mod bookmark_folders;
+pub mod bookmarks;
 pub mod credentials;
 pub(crate) mod migrations;
 pub(crate) mod search;
