@@ -6,6 +6,7 @@
 //! and the words are ANDed, as FTS5 does for literals side by side. The
 //! words travel as bind parameters; no user text is ever spliced into SQL.
 
+use crate::agents::retrieval::AnyWords;
 use crate::chat::search::SearchWords;
 
 /// The `tsquery` expression for `words`, numbering its parameters from
@@ -17,6 +18,16 @@ pub(crate) fn tsquery(words: &SearchWords, first: usize) -> (String, Vec<String>
         .map(|i| format!("phraseto_tsquery('simple', search_fold(${}))", first + i))
         .collect();
     (format!("({})", parts.join(" && ")), words.words().to_vec())
+}
+
+/// The `tsquery` expression matching any of `words` (retrieval: memories,
+/// knowledge), numbering its parameters from `$first`, and the parameters.
+/// Each word is a phrase as in `tsquery`, the words ORed.
+pub(crate) fn tsquery_any(words: &AnyWords, first: usize) -> (String, Vec<String>) {
+    let parts: Vec<String> = (0..words.words().len())
+        .map(|i| format!("phraseto_tsquery('simple', search_fold(${}))", first + i))
+        .collect();
+    (format!("({})", parts.join(" || ")), words.words().to_vec())
 }
 
 #[cfg(test)]
