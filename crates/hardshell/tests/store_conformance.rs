@@ -40,5 +40,7 @@ macro_rules! both {
     };
 }
 
+#[path = "store_conformance/memory.rs"]
+mod memory;
 #[path = "store_conformance/users.rs"]
 mod users;

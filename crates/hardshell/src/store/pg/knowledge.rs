@@ -258,9 +258,9 @@ impl KnowledgeStore for PgStore {
             .query(
                 &format!(
                     "SELECT c.parent_id FROM knowledge_chunks c \
-                     JOIN knowledge_docs d ON d.id = c.doc_id, {query} q \
-                     WHERE c.search @@ q AND d.agent_id = $1 AND c.parent_id IS NOT NULL \
-                     ORDER BY ts_rank(c.search, q, 1) DESC, c.id LIMIT $2"
+                     JOIN knowledge_docs d ON d.id = c.doc_id, (SELECT {query} AS q) AS query \
+                     WHERE c.search @@ query.q AND d.agent_id = $1 AND c.parent_id IS NOT NULL \
+                     ORDER BY ts_rank(c.search, query.q, 1) DESC, c.id LIMIT $2"
                 ),
                 &params,
             )

@@ -245,9 +245,9 @@ impl MemoryStore for PgStore {
             .await?
             .query(
                 &format!(
-                    "SELECT {COLS} {FROM}, {query} q \
-                     WHERE m.search @@ q AND m.agent_id = $1 AND {SCOPE_WHERE} \
-                     ORDER BY ts_rank(m.search, q, 1) DESC, m.id LIMIT $5"
+                    "SELECT {COLS} {FROM}, (SELECT {query} AS q) AS query \
+                     WHERE m.search @@ query.q AND m.agent_id = $1 AND {SCOPE_WHERE} \
+                     ORDER BY ts_rank(m.search, query.q, 1) DESC, m.id LIMIT $5"
                 ),
                 &params,
             )
