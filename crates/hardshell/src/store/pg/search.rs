@@ -48,4 +48,17 @@ mod tests {
         );
         assert_eq!(params, ["hello", "'x);", "DROP", "TABLE", "users;"]);
     }
+
+    #[test]
+    fn any_words_are_ored_parameters_never_sql() {
+        let words = AnyWords::parse("tea 'x); DROP tea").unwrap();
+        let (sql, params) = tsquery_any(&words, 2);
+        assert_eq!(
+            sql,
+            "(phraseto_tsquery('simple', search_fold($2)) || \
+             phraseto_tsquery('simple', search_fold($3)) || \
+             phraseto_tsquery('simple', search_fold($4)))"
+        );
+        assert_eq!(params, ["tea", "'x);", "DROP"]);
+    }
 }
