@@ -13,10 +13,14 @@
 //! the SQLCipher code; the conformance suite (`tests/store_conformance.rs`)
 //! runs one set of cases on both.
 
+pub mod agents;
+pub mod approvals;
+pub mod credentials;
 pub mod knowledge;
 pub mod memories;
 pub(crate) mod migrations;
 pub(crate) mod search;
+pub mod trust;
 pub mod users;
 
 use std::fmt;
@@ -326,6 +330,14 @@ pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
         return StoreError::Unavailable(e.to_string());
     }
     StoreError::Postgres(e)
+}
+
+/// Column `i` of `row`, with a conversion failure as a store error.
+pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    i: usize,
+) -> Result<T, StoreError> {
+    row.try_get(i).map_err(pg_error)
 }
 
 /// True when `e` is a unique-constraint violation.
