@@ -119,6 +119,8 @@ macro_rules! both_fx {
 mod agents;
 #[path = "store_conformance/approvals.rs"]
 mod approvals;
+#[path = "store_conformance/memory.rs"]
+mod memory;
 #[path = "store_conformance/trust.rs"]
 mod trust;
 #[path = "store_conformance/bookmarks.rs"]
