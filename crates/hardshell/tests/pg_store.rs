@@ -168,3 +168,75 @@ async fn a_wrong_password_is_an_error_that_never_echoes_the_password() {
     assert!(!text.contains("not-the-password-7d1f"), "{text}");
     assert!(matches!(err, StoreError::Postgres(_)), "{text}");
 }
+
+/// The server goes away under a running store: calls fail promptly with
+/// `Unavailable` (the API's 503) instead of hanging, and once it is back
+/// the same store works again by itself, with everything acknowledged
+/// before the restart still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_is_unavailable_meanwhile_and_recovered_from_without_help() {
+    use hardshell::auth::Role;
+    use hardshell::store::users::UserStore;
+
+    let Some(cluster) = pg_harness::private_cluster("restart") else {
+        return;
+    };
+    let store = PgStore::connect(&PgOptions::new(cluster.url.clone()))
+        .await
+        .unwrap();
+    store
+        .user_create("before".into(), Role::Owner, None)
+        .await
+        .unwrap();
+    // Warm several pooled connections, all of which the restart kills.
+    let mut warm = Vec::new();
+    for _ in 0..4 {
+        let s = store.clone();
+        warm.push(tokio::spawn(async move { s.users_list().await }));
+    }
+    for w in warm {
+        w.await.unwrap().unwrap();
+    }
+
+    cluster.pause();
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        let err = store.users_list().await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    }
+    let err = store
+        .user_create("during".into(), Role::Member, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+
+    cluster.resume();
+    // The pool drops the dead connections and opens new ones; no restart
+    // of the store, no reconnect call.
+    let mut users = None;
+    for _ in 0..50 {
+        match store.users_list().await {
+            Ok(u) => {
+                users = Some(u);
+                break;
+            }
+            Err(StoreError::Unavailable(_)) => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let users = users.expect("the store recovers once the server is back");
+    assert_eq!(
+        users
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>(),
+        ["before"]
+    );
+    store
+        .user_create("after".into(), Role::Member, None)
+        .await
+        .unwrap();
+}

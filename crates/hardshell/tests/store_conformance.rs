@@ -40,7 +40,90 @@ macro_rules! both {
     };
 }
 
+#[path = "store_conformance/credentials.rs"]
+mod credentials;
+/// Raw SQL for rows a contract needs but another aggregate owns (an agent,
+/// a conversation), until that aggregate has its own interface.
+pub enum Fixture {
+    Sqlite {
+        path: std::path::PathBuf,
+        key_hex: String,
+    },
+    Pg {
+        url: String,
+    },
+}
+
+impl Fixture {
+    /// Runs `sql` (the same text on both backends) as a superuser would.
+    pub async fn exec(&self, sql: &str) {
+        match self {
+            Fixture::Sqlite { path, key_hex } => {
+                let (path, key_hex, sql) = (path.clone(), key_hex.clone(), sql.to_string());
+                tokio::task::spawn_blocking(move || {
+                    let key = hardshell::store::DbKey::parse(&key_hex).unwrap();
+                    hardshell::store::console::Console::open(&path, &key, true)
+                        .unwrap()
+                        .run(&sql)
+                        .unwrap();
+                })
+                .await
+                .unwrap();
+            }
+            Fixture::Pg { url } => {
+                pg_harness::admin_client(url)
+                    .await
+                    .batch_execute(sql)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// `both!` for contracts that also take a `Fixture`.
+macro_rules! both_fx {
+    ($contract:ident) => {
+        mod $contract {
+            use hardshell::store::pg::{PgOptions, PgStore};
+            use hardshell::store::{DbKey, Store};
+            use std::sync::Arc;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlcipher() {
+                let tmp = tempfile::tempdir().unwrap();
+                let path = tmp.path().join("hardshell.db");
+                let key = DbKey::generate();
+                let key_hex = key.expose_hex().to_string();
+                let store = Store::open(&path, key).unwrap();
+                let fx = crate::Fixture::Sqlite { path, key_hex };
+                super::$contract(Arc::new(store), fx).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                let Some(db) = crate::pg_harness::fresh(stringify!($contract)).await else {
+                    return;
+                };
+                let store = PgStore::connect(&PgOptions::new(db.url.clone()))
+                    .await
+                    .unwrap();
+                let fx = crate::Fixture::Pg {
+                    url: db.url.clone(),
+                };
+                super::$contract(Arc::new(store), fx).await;
+            }
+        }
+    };
+}
+
+#[path = "store_conformance/agents.rs"]
+mod agents;
+#[path = "store_conformance/approvals.rs"]
+mod approvals;
 #[path = "store_conformance/bookmarks.rs"]
 mod bookmarks;
+#[path = "store_conformance/trust.rs"]
+mod trust;
 #[path = "store_conformance/users.rs"]
 mod users;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::chat::{MessageRow, Ref, message_by_id, message_page, touch_conversation};
-use super::{Store, StoreError};
+use super::{Fut, Store, StoreError};
 
 /// Budgets of one agent. `daily_spend_micros` is millionths of a US dollar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -514,5 +514,146 @@ impl Store {
     ) -> Result<Vec<MessageRow>, StoreError> {
         self.read(move |conn| message_page(conn, conversation_id, up_to.saturating_add(1), limit))
             .await
+    }
+}
+
+/// The agents aggregate's interface: agents, provider settings and token /
+/// spend usage, as every backend provides them. The SQLCipher code is the
+/// inherent methods above; PostgreSQL's is `pg/agents.rs`; the conformance
+/// suite (`tests/store_conformance/agents.rs`) runs the same cases on both.
+///
+/// Agent messages (`agent_message_insert`) and prompt history
+/// (`history_for_prompt`) are message rows: they belong to the chat
+/// aggregate's interface, not this one.
+///
+/// Names compare without regard to ASCII case: an agent handle is unique
+/// among agents and may not equal any username; a provider name is unique
+/// and found in any case. Lists sort by that folded name.
+pub trait AgentStore: Send + Sync {
+    /// Creates an agent. `Err(HandleTaken)` when another agent has the
+    /// handle in any case, or a user that username; `Err(UnknownProvider)`
+    /// when `provider` is given and not configured, checked in the same
+    /// transaction as the insert (a provider deleted at the same moment is
+    /// either seen as gone or deleted after the agent exists). Two creates
+    /// of one handle racing: one wins, the other is `HandleTaken`. A
+    /// refused create leaves nothing behind.
+    fn agent_create(
+        &self,
+        fields: AgentFields,
+        created_by: Option<i64>,
+        provider: Option<String>,
+    ) -> impl Fut<Result<AgentRow, AgentReject>>;
+    /// Replaces every field of agent `id` (`NotFound` if there is none),
+    /// with the same refusals as [`AgentStore::agent_create`]; an agent
+    /// may keep its own handle or change only its case.
+    fn agent_update(
+        &self,
+        id: i64,
+        fields: AgentFields,
+        provider: Option<String>,
+    ) -> impl Fut<Result<AgentRow, AgentReject>>;
+    fn agent_get(&self, id: i64) -> impl Fut<Option<AgentRow>>;
+    /// Every agent, by handle (ASCII case folded).
+    fn agent_list(&self) -> impl Fut<Vec<AgentRow>>;
+    fn agent_count(&self) -> impl Fut<i64>;
+    /// Deletes an agent with its memberships, memories, knowledge and
+    /// usage; true if it existed. Its past messages stay, authorless.
+    fn agent_delete(&self, id: i64) -> impl Fut<bool>;
+    /// Creates or replaces a provider. A name that matches an existing one
+    /// in another case updates that provider and keeps its stored name
+    /// and `created_at`.
+    fn provider_put(&self, row: ProviderRow) -> impl Fut<ProviderRow>;
+    /// A provider by name, in any case.
+    fn provider_get(&self, name: &str) -> impl Fut<Option<ProviderRow>>;
+    /// Every provider, by name (ASCII case folded).
+    fn provider_list(&self) -> impl Fut<Vec<ProviderRow>>;
+    /// Deletes a provider by name in any case; true if it existed. Agents
+    /// that name it stay (their turns then fail with "unknown provider").
+    fn provider_delete(&self, name: &str) -> impl Fut<bool>;
+    /// Adds one provider call's tokens and cost to the agent's usage in
+    /// that conversation on that UTC day. Concurrent adds all count: the
+    /// totals are exact sums.
+    fn usage_add(
+        &self,
+        agent_id: i64,
+        conversation_id: i64,
+        day: String,
+        input_tokens: i64,
+        output_tokens: i64,
+        spend_micros: i64,
+    ) -> impl Fut<()>;
+    /// The day's tokens in one conversation and the agent's spend across
+    /// all conversations; zeros when nothing was recorded.
+    fn usage_today(&self, agent_id: i64, conversation_id: i64, day: String)
+    -> impl Fut<UsageToday>;
+}
+
+impl AgentStore for Store {
+    fn agent_create(
+        &self,
+        fields: AgentFields,
+        created_by: Option<i64>,
+        provider: Option<String>,
+    ) -> impl Fut<Result<AgentRow, AgentReject>> {
+        Store::agent_create(self, fields, created_by, provider)
+    }
+    fn agent_update(
+        &self,
+        id: i64,
+        fields: AgentFields,
+        provider: Option<String>,
+    ) -> impl Fut<Result<AgentRow, AgentReject>> {
+        Store::agent_update(self, id, fields, provider)
+    }
+    fn agent_get(&self, id: i64) -> impl Fut<Option<AgentRow>> {
+        Store::agent_get(self, id)
+    }
+    fn agent_list(&self) -> impl Fut<Vec<AgentRow>> {
+        Store::agent_list(self)
+    }
+    fn agent_count(&self) -> impl Fut<i64> {
+        Store::agent_count(self)
+    }
+    fn agent_delete(&self, id: i64) -> impl Fut<bool> {
+        Store::agent_delete(self, id)
+    }
+    fn provider_put(&self, row: ProviderRow) -> impl Fut<ProviderRow> {
+        Store::provider_put(self, row)
+    }
+    fn provider_get(&self, name: &str) -> impl Fut<Option<ProviderRow>> {
+        Store::provider_get(self, name)
+    }
+    fn provider_list(&self) -> impl Fut<Vec<ProviderRow>> {
+        Store::provider_list(self)
+    }
+    fn provider_delete(&self, name: &str) -> impl Fut<bool> {
+        Store::provider_delete(self, name)
+    }
+    fn usage_add(
+        &self,
+        agent_id: i64,
+        conversation_id: i64,
+        day: String,
+        input_tokens: i64,
+        output_tokens: i64,
+        spend_micros: i64,
+    ) -> impl Fut<()> {
+        Store::usage_add(
+            self,
+            agent_id,
+            conversation_id,
+            day,
+            input_tokens,
+            output_tokens,
+            spend_micros,
+        )
+    }
+    fn usage_today(
+        &self,
+        agent_id: i64,
+        conversation_id: i64,
+        day: String,
+    ) -> impl Fut<UsageToday> {
+        Store::usage_today(self, agent_id, conversation_id, day)
     }
 }

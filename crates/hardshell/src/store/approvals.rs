@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Store, StoreError};
+use super::{Fut, Store, StoreError};
 
 /// An approval request as the API, the CLI and the card show it.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -92,6 +92,71 @@ pub enum Requested {
     New(ApprovalRow),
     /// An identical request was already pending; it now counts one more.
     Merged(ApprovalRow),
+}
+
+/// The approvals aggregate as every backend provides it (SQLCipher: the
+/// inherent methods below; PostgreSQL: `pg/approvals.rs`). Every
+/// transition happens at most once, however many callers race for it.
+pub trait ApprovalStore: Send + Sync {
+    /// Files a request, or merges it into an identical pending, unexpired
+    /// one (same agent, conversation and fingerprint); two identical
+    /// requests racing make one request, merged once.
+    fn approval_request(&self, new: NewApproval) -> impl Fut<Requested>;
+    fn approval_get(&self, id: i64) -> impl Fut<Option<ApprovalRow>>;
+    /// Newest first; `status` filters when given.
+    fn approval_list(&self, status: Option<String>, limit: usize) -> impl Fut<Vec<ApprovalRow>>;
+    /// pending → approved | denied while unexpired; otherwise `Conflict`
+    /// (`NotFound` for an unknown id). Two deciders: one wins.
+    fn approval_decide(&self, id: i64, approve: bool, by: i64) -> impl Fut<ApprovalRow>;
+    fn approvals_pending_count(&self) -> impl Fut<i64>;
+    /// Marks every overdue pending request expired and returns them.
+    fn approvals_expire(&self, now: i64) -> impl Fut<Vec<ApprovalRow>>;
+    /// approved → dispatched when the fingerprint matches; true once.
+    fn approval_dispatch(&self, id: i64, fingerprint: &str) -> impl Fut<bool>;
+    /// Decided requests whose parked turn was not resumed, oldest first.
+    fn approvals_resumable(&self) -> impl Fut<Vec<i64>>;
+    /// Takes a decided request's parked turn, once.
+    fn approval_claim(&self, id: i64) -> impl Fut<Option<String>>;
+    /// Drops the parked turn once it has resumed.
+    fn approval_resumed(&self, id: i64) -> impl Fut<()>;
+    /// Releases every claim whose turn has not resumed (start-up).
+    fn approvals_release_claims(&self) -> impl Fut<usize>;
+}
+
+impl ApprovalStore for Store {
+    fn approval_request(&self, new: NewApproval) -> impl Fut<Requested> {
+        Store::approval_request(self, new)
+    }
+    fn approval_get(&self, id: i64) -> impl Fut<Option<ApprovalRow>> {
+        Store::approval_get(self, id)
+    }
+    fn approval_list(&self, status: Option<String>, limit: usize) -> impl Fut<Vec<ApprovalRow>> {
+        Store::approval_list(self, status, limit)
+    }
+    fn approval_decide(&self, id: i64, approve: bool, by: i64) -> impl Fut<ApprovalRow> {
+        Store::approval_decide(self, id, approve, by)
+    }
+    fn approvals_pending_count(&self) -> impl Fut<i64> {
+        Store::approvals_pending_count(self)
+    }
+    fn approvals_expire(&self, now: i64) -> impl Fut<Vec<ApprovalRow>> {
+        Store::approvals_expire(self, now)
+    }
+    fn approval_dispatch(&self, id: i64, fingerprint: &str) -> impl Fut<bool> {
+        Store::approval_dispatch(self, id, fingerprint)
+    }
+    fn approvals_resumable(&self) -> impl Fut<Vec<i64>> {
+        Store::approvals_resumable(self)
+    }
+    fn approval_claim(&self, id: i64) -> impl Fut<Option<String>> {
+        Store::approval_claim(self, id)
+    }
+    fn approval_resumed(&self, id: i64) -> impl Fut<()> {
+        Store::approval_resumed(self, id)
+    }
+    fn approvals_release_claims(&self) -> impl Fut<usize> {
+        Store::approvals_release_claims(self)
+    }
 }
 
 impl Store {

@@ -25,6 +25,7 @@ pub mod chat_cache;
 pub mod chat_conversations;
 pub mod chat_messages;
 pub mod console;
+pub mod credentials;
 pub mod doctor;
 pub mod encrypt;
 mod group_commit;
@@ -98,6 +99,11 @@ pub enum StoreError {
     )]
     SchemaTooNew { found: i64, known: i64 },
 }
+
+/// What every method of an aggregate interface returns: a `Send` future
+/// of a store result (the interfaces are traits over both backends).
+pub trait Fut<T>: std::future::Future<Output = Result<T, StoreError>> + Send {}
+impl<T, F: std::future::Future<Output = Result<T, StoreError>> + Send> Fut<T> for F {}
 
 impl StoreError {
     fn io(path: &Path, source: std::io::Error) -> Self {

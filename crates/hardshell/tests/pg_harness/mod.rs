@@ -105,3 +105,72 @@ pub fn with_dbname(url: &str, dbname: &str) -> String {
     }
     out
 }
+
+/// A cluster of the test's own (for tests that stop and start the server),
+/// made by `.ci/postgres-cluster.sh`; removed on drop. `None` (after the
+/// visible skip) where `fresh` would skip.
+pub struct PrivateCluster {
+    pub url: String,
+    dir: String,
+}
+
+pub fn private_cluster(label: &str) -> Option<PrivateCluster> {
+    if std::env::var_os(VAR).is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("{VAR} is unset under CI: the PostgreSQL tests must run there");
+        }
+        let _ = writeln!(std::io::stderr(), "skipped {label}: {VAR} is unset");
+        return None;
+    }
+    let out = cluster_script(&["start"]);
+    let mut url = None;
+    let mut dir = None;
+    for line in out.lines() {
+        let value = |l: &str| {
+            l.split_once('=')
+                .map(|(_, v)| v.trim_matches('\'').to_string())
+        };
+        if line.starts_with("export HARDSHELL_TEST_POSTGRES=") {
+            url = value(line);
+        } else if line.starts_with("export HARDSHELL_TEST_POSTGRES_DIR=") {
+            dir = value(line);
+        }
+    }
+    Some(PrivateCluster {
+        url: url.expect("the script prints the URL"),
+        dir: dir.expect("the script prints the directory"),
+    })
+}
+
+impl PrivateCluster {
+    /// Stops the server (fast shutdown: clients are disconnected).
+    pub fn pause(&self) {
+        cluster_script(&["pause", &self.dir]);
+    }
+    /// Starts it again on the same port with the same data.
+    pub fn resume(&self) {
+        cluster_script(&["resume", &self.dir]);
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        cluster_script(&["stop", &self.dir]);
+    }
+}
+
+fn cluster_script(args: &[&str]) -> String {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/postgres-cluster.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run .ci/postgres-cluster.sh");
+    assert!(
+        out.status.success(),
+        "postgres-cluster.sh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

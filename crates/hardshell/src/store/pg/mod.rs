@@ -12,10 +12,14 @@
 //! implementing the same interface as the SQLCipher code; the conformance
 //! suite (`tests/store_conformance.rs`) runs one set of cases on both.
 
+pub mod agents;
+pub mod approvals;
 pub mod bookmark_folders;
 pub mod bookmarks;
+pub mod credentials;
 pub(crate) mod migrations;
 pub(crate) mod search;
+pub mod trust;
 pub mod users;
 
 use std::fmt;
@@ -325,6 +329,14 @@ pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
         return StoreError::Unavailable(e.to_string());
     }
     StoreError::Postgres(e)
+}
+
+/// Column `i` of `row`, with a conversion failure as a store error.
+pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    i: usize,
+) -> Result<T, StoreError> {
+    row.try_get(i).map_err(pg_error)
 }
 
 /// True when `e` is a unique-constraint violation.

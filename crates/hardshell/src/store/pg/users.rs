@@ -16,7 +16,7 @@ use crate::store::StoreError;
 use crate::store::users::{UserRow, UserStore, last_owner, rfc3339_now};
 
 /// `pg_advisory_xact_lock` key for "who is an active owner" ("ownerset").
-const OWNERS_LOCK: i64 = 0x6f77_6e65_7273_6574;
+pub(super) const OWNERS_LOCK: i64 = 0x6f77_6e65_7273_6574;
 
 const USER_COLS: &str = "id, uuid, username, role, disabled, created_at";
 
@@ -191,7 +191,7 @@ impl UserStore for PgStore {
 
 /// Serialises owner-changing transactions (see the module comment). The
 /// lock ends with the transaction, commit or rollback.
-async fn lock_owners(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
+pub(super) async fn lock_owners(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OWNERS_LOCK])
         .await
         .map_err(pg_error)?;
