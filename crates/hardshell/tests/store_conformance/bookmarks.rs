@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use hardshell::auth::Role;
 use hardshell::chat::search::SearchWords;
+use hardshell::store::auth::{AgentKeyRow, NewAgentKey};
 use hardshell::store::bookmark_folders::{FolderPatch, FolderStore, FolderWrite};
 use hardshell::store::bookmark_pages::{BookmarkPageStore, Fill, PageText};
 use hardshell::store::bookmarks::{
     Bookmark, BookmarkStore, Creator, Filter, FolderRef, Insert, ItemError, NewBookmark, Patch,
     Update,
 };
+use hardshell::store::credentials::CredentialStore;
 use hardshell::store::users::UserStore;
 
 both!(bookmarks_contract_and_isolation);
@@ -734,31 +736,102 @@ async fn pages_saved_per_user<S: Backend>(s: Arc<S>) {
     assert!(s.bookmark_page(alice, b.id).await.unwrap().is_none());
 }
 
-async fn import_sessions_are_per_user<S: Backend>(s: Arc<S>) {
+async fn key<S: Backend + CredentialStore>(s: &S, user: i64, n: u8) -> AgentKeyRow {
+    s.agent_key_create(NewAgentKey {
+        name: format!("import {n}"),
+        hash: [n; 32],
+        permissions: vec!["bookmarks:write".into()],
+        created_by: user,
+        expires_at: None,
+        rate_limit_per_minute: None,
+    })
+    .await
+    .unwrap()
+}
+
+async fn import_sessions_are_per_user<S: Backend + CredentialStore>(s: Arc<S>) {
     let alice = user(&*s, "alice").await;
-    // No such agent key (of this user): refused, nothing recorded.
-    assert!(
-        s.import_session_create(alice, "no-such-key".into(), 1_800_000_000)
-            .await
-            .is_err()
-    );
+    let bob = user(&*s, "bob").await;
+    let k = key(&*s, alice, 1).await;
+    // No such agent key, or another user's: refused, nothing recorded.
+    for (who, public_id) in [(alice, "no-such-key".to_string()), (bob, k.id.clone())] {
+        assert!(
+            s.import_session_create(who, public_id, 1_800_000_000)
+                .await
+                .is_err()
+        );
+    }
+    let session = s
+        .import_session_create(alice, k.id.clone(), 1_800_000_000)
+        .await
+        .unwrap();
+    assert_eq!(session.key_id, k.id);
+    assert_eq!(session.expires_at, 1_800_000_000);
+    assert_eq!((session.imported, session.failed), (0, 0));
+    assert!(session.closed_at.is_none() && session.errors.is_empty());
+
+    // What the key imports is tallied on its session; the bookmarks say
+    // the key made them.
+    add(&*s, alice, new("https://example.org/had", "had", &[])).await;
+    let refused = ItemError {
+        index: 0,
+        url: "nope".into(),
+        reason: "bad url".into(),
+    };
+    let items = vec![
+        Err(refused.clone()),
+        Ok(new("https://example.org/k1", "k1", &[])),
+        Ok(new("https://example.org/had", "again", &[])),
+        Ok(new("https://example.org/k2", "k2", &[])),
+    ];
+    let out = s
+        .bookmarks_insert_many(alice, Creator::Key(k.row_id), vec![], items, Some(k.row_id))
+        .await
+        .unwrap();
+    let made = *out[1].as_ref().unwrap();
+    let b = s.bookmark_get(alice, made).await.unwrap().unwrap();
+    assert_eq!(b.created_by.kind, "key");
+    assert_eq!(b.created_by.id.as_deref(), Some(k.id.as_str()));
+    assert_eq!(s.bookmark_stats(alice).await.unwrap().by_keys, 2);
+
+    // Only the owner closes it; closing revokes the key and twice answers
+    // the same summary.
     assert_eq!(
-        s.import_session_close(alice, "no-such-session".into())
+        s.import_session_close(bob, session.id.clone())
             .await
             .unwrap(),
         None
     );
-    // A bulk write naming a key without a session tallies nothing and
-    // still writes.
-    let out = s
-        .bookmarks_insert_many(
-            alice,
-            Creator::User(alice),
-            vec![],
-            vec![Ok(new("https://example.org/s", "s", &[]))],
-            Some(999_999),
-        )
+    let closed = s
+        .import_session_close(alice, session.id.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((closed.imported, closed.failed), (2, 2));
+    assert_eq!(closed.errors.len(), 2);
+    assert_eq!(closed.errors[0], refused);
+    assert_eq!(
+        closed.errors[1].reason,
+        "duplicate: this URL is already bookmarked"
+    );
+    assert!(closed.closed_at.is_some());
+    let keys = s.agent_keys_list().await.unwrap();
+    assert!(
+        keys.iter()
+            .find(|x| x.id == k.id)
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    // A closed session tallies nothing more.
+    let late = vec![Ok(new("https://example.org/k3", "k3", &[]))];
+    s.bookmarks_insert_many(alice, Creator::Key(k.row_id), vec![], late, Some(k.row_id))
         .await
         .unwrap();
-    assert!(out[0].is_ok());
+    let again = s
+        .import_session_close(alice, session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, closed);
 }
