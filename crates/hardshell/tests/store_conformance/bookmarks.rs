@@ -2,17 +2,18 @@
 //! `store::bookmark_folders::FolderStore`,
 //! `store::bookmark_pages::BookmarkPageStore`).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use hardshell::auth::Role;
 use hardshell::chat::search::SearchWords;
+use hardshell::store::auth::{AgentKeyRow, NewAgentKey};
 use hardshell::store::bookmark_folders::{FolderPatch, FolderStore, FolderWrite};
 use hardshell::store::bookmark_pages::{BookmarkPageStore, Fill, PageText};
 use hardshell::store::bookmarks::{
     Bookmark, BookmarkStore, Creator, Filter, FolderRef, Insert, ItemError, NewBookmark, Patch,
     Update,
 };
+use hardshell::store::credentials::CredentialStore;
 use hardshell::store::users::UserStore;
 
 both!(bookmarks_contract_and_isolation);
@@ -22,9 +23,10 @@ both!(list_filters_and_cursor);
 both!(search_parity);
 both!(pages_saved_per_user);
 both!(import_sessions_are_per_user);
-both!(racing_duplicate_urls_make_one_bookmark);
-both!(racing_bulk_imports_in_opposite_orders);
-both!(racing_folder_moves_never_make_a_cycle);
+
+/// Writers racing each other (the check-then-write steps).
+#[path = "bookmarks_races.rs"]
+mod races;
 
 /// Everything the cases need from a backend.
 trait Backend: BookmarkStore + FolderStore + BookmarkPageStore + UserStore + 'static {}
@@ -498,6 +500,16 @@ async fn list_filters_and_cursor<S: Backend>(s: Arc<S>) {
         ..filter()
     };
     assert_eq!(list(even).await, rev(&[0, 2, 4]));
+    // Another user's folder holds nothing of alice's.
+    let mut in_bobs = new("https://example.org/bob-f", "bob's", &[]);
+    let bobs = folder(&*s, bob, "bob's", None).await;
+    in_bobs.folder = FolderRef::Id(bobs);
+    add(&*s, bob, in_bobs).await;
+    let bobs_folder = Filter {
+        folder: Some(Some(bobs)),
+        ..filter()
+    };
+    assert!(list(bobs_folder).await.is_empty());
     let nothing = Filter {
         tag: Some("nope".into()),
         ..filter()
@@ -554,6 +566,9 @@ async fn search_parity<S: Backend>(s: Arc<S>) {
     let mut lite = new("https://sqlite.org/fts5.html", "SQLite FTS5", &["db"]);
     lite.description = "title:rust NEAR( syntax, \"quoted\" * ^x".into();
     let b4 = add(&*s, alice, lite).await.id;
+    let mut world = new("https://example.org/world", "Москва and Øresund", &[]);
+    world.description = "ΑΘΗΝΑ naïve-façade".into();
+    let b5 = add(&*s, alice, world).await.id;
     add(
         &*s,
         bob,
@@ -588,6 +603,14 @@ async fn search_parity<S: Backend>(s: Arc<S>) {
         ("culture-coffee", vec![]),
         ("vienna-https", vec![]),
         ("book", vec![b1]),
+        // Case folds beyond ASCII; letters without a decomposition (ø)
+        // keep their identity.
+        ("МОСКВА", vec![b5]),
+        ("αθηνα", vec![b5]),
+        ("øresund", vec![b5]),
+        ("oresund", vec![]),
+        ("NAIVE-FACADE", vec![b5]),
+        ("naive façade", vec![b5]),
     ];
     for (q, want) in cases {
         let f = Filter {
@@ -713,163 +736,102 @@ async fn pages_saved_per_user<S: Backend>(s: Arc<S>) {
     assert!(s.bookmark_page(alice, b.id).await.unwrap().is_none());
 }
 
-async fn import_sessions_are_per_user<S: Backend>(s: Arc<S>) {
+async fn key<S: Backend + CredentialStore>(s: &S, user: i64, n: u8) -> AgentKeyRow {
+    s.agent_key_create(NewAgentKey {
+        name: format!("import {n}"),
+        hash: [n; 32],
+        permissions: vec!["bookmarks:write".into()],
+        created_by: user,
+        expires_at: None,
+        rate_limit_per_minute: None,
+    })
+    .await
+    .unwrap()
+}
+
+async fn import_sessions_are_per_user<S: Backend + CredentialStore>(s: Arc<S>) {
     let alice = user(&*s, "alice").await;
-    // No such agent key (of this user): refused, nothing recorded.
-    assert!(
-        s.import_session_create(alice, "no-such-key".into(), 1_800_000_000)
-            .await
-            .is_err()
-    );
+    let bob = user(&*s, "bob").await;
+    let k = key(&*s, alice, 1).await;
+    // No such agent key, or another user's: refused, nothing recorded.
+    for (who, public_id) in [(alice, "no-such-key".to_string()), (bob, k.id.clone())] {
+        assert!(
+            s.import_session_create(who, public_id, 1_800_000_000)
+                .await
+                .is_err()
+        );
+    }
+    let session = s
+        .import_session_create(alice, k.id.clone(), 1_800_000_000)
+        .await
+        .unwrap();
+    assert_eq!(session.key_id, k.id);
+    assert_eq!(session.expires_at, 1_800_000_000);
+    assert_eq!((session.imported, session.failed), (0, 0));
+    assert!(session.closed_at.is_none() && session.errors.is_empty());
+
+    // What the key imports is tallied on its session; the bookmarks say
+    // the key made them.
+    add(&*s, alice, new("https://example.org/had", "had", &[])).await;
+    let refused = ItemError {
+        index: 0,
+        url: "nope".into(),
+        reason: "bad url".into(),
+    };
+    let items = vec![
+        Err(refused.clone()),
+        Ok(new("https://example.org/k1", "k1", &[])),
+        Ok(new("https://example.org/had", "again", &[])),
+        Ok(new("https://example.org/k2", "k2", &[])),
+    ];
+    let out = s
+        .bookmarks_insert_many(alice, Creator::Key(k.row_id), vec![], items, Some(k.row_id))
+        .await
+        .unwrap();
+    let made = *out[1].as_ref().unwrap();
+    let b = s.bookmark_get(alice, made).await.unwrap().unwrap();
+    assert_eq!(b.created_by.kind, "key");
+    assert_eq!(b.created_by.id.as_deref(), Some(k.id.as_str()));
+    assert_eq!(s.bookmark_stats(alice).await.unwrap().by_keys, 2);
+
+    // Only the owner closes it; closing revokes the key and twice answers
+    // the same summary.
     assert_eq!(
-        s.import_session_close(alice, "no-such-session".into())
+        s.import_session_close(bob, session.id.clone())
             .await
             .unwrap(),
         None
     );
-    // A bulk write naming a key without a session tallies nothing and
-    // still writes.
-    let out = s
-        .bookmarks_insert_many(
-            alice,
-            Creator::User(alice),
-            vec![],
-            vec![Ok(new("https://example.org/s", "s", &[]))],
-            Some(999_999),
-        )
-        .await
-        .unwrap();
-    assert!(out[0].is_ok());
-}
-
-/// Two writers bookmark the same URL at the same moment, many times over:
-/// exactly one bookmark each round, the other writer told it is a
-/// duplicate of that one. On PostgreSQL both would pass the duplicate
-/// check and one would meet the unique index as an error without the
-/// user's lock (and the `ON CONFLICT` answer).
-async fn racing_duplicate_urls_make_one_bookmark<S: Backend>(s: Arc<S>) {
-    let alice = user(&*s, "alice").await;
-    for round in 0..25 {
-        let url = format!("https://example.org/race/{round}");
-        let (s1, s2) = (Arc::clone(&s), Arc::clone(&s));
-        let (b1, b2) = (new(&url, "one", &["a"]), new(&url, "two", &["b"]));
-        let (r1, r2) = tokio::join!(
-            tokio::spawn(async move { s1.bookmark_insert(alice, Creator::User(alice), b1).await }),
-            tokio::spawn(async move { s2.bookmark_insert(alice, Creator::User(alice), b2).await }),
-        );
-        let (r1, r2) = (r1.unwrap().unwrap(), r2.unwrap().unwrap());
-        let winner = match (&r1, &r2) {
-            (Insert::Inserted(w), Insert::Duplicate(d))
-            | (Insert::Duplicate(d), Insert::Inserted(w)) => {
-                assert_eq!(*d, w.id, "round {round}");
-                w.id
-            }
-            other => panic!("round {round}: exactly one insert must win: {other:?}"),
-        };
-        let same: Vec<i64> = s
-            .bookmarks_all(alice)
-            .await
-            .unwrap()
-            .iter()
-            .filter(|b| b.url == url)
-            .map(|b| b.id)
-            .collect();
-        assert_eq!(same, [winner], "round {round}");
-    }
-    // Only the winners' tags exist: a loser left nothing behind.
-    let total: i64 = s
-        .bookmark_tags(alice)
+    let closed = s
+        .import_session_close(alice, session.id.clone())
         .await
         .unwrap()
-        .iter()
-        .map(|t| t.count)
-        .sum();
-    assert_eq!(total, 25);
-}
-
-/// Two imports of the same URLs in opposite orders, at once: every URL is
-/// bookmarked once, each import reports the other's as duplicates, and
-/// neither fails as a whole (on PostgreSQL, without the user's lock, each
-/// would wait on the other's row: a deadlock, one import aborted).
-async fn racing_bulk_imports_in_opposite_orders<S: Backend>(s: Arc<S>) {
-    let alice = user(&*s, "alice").await;
-    for round in 0..10 {
-        let urls: Vec<String> = (0..8)
-            .map(|i| format!("https://example.org/bulk/{round}/{i}"))
-            .collect();
-        let forward: Vec<_> = urls.iter().map(|u| Ok(new(u, "f", &[]))).collect();
-        let backward: Vec<_> = urls.iter().rev().map(|u| Ok(new(u, "b", &[]))).collect();
-        let (s1, s2) = (Arc::clone(&s), Arc::clone(&s));
-        let leaf = format!("r{round}");
-        let shared = path(&["Shared", leaf.as_str()]);
-        let (p1, p2) = (vec![shared.clone()], vec![shared]);
-        let (r1, r2) = tokio::join!(
-            tokio::spawn(async move {
-                s1.bookmarks_insert_many(alice, Creator::User(alice), p1, forward, None)
-                    .await
-            }),
-            tokio::spawn(async move {
-                s2.bookmarks_insert_many(alice, Creator::User(alice), p2, backward, None)
-                    .await
-            }),
-        );
-        let (r1, r2) = (r1.unwrap().unwrap(), r2.unwrap().unwrap());
-        let won = r1.iter().chain(&r2).filter(|r| r.is_ok()).count();
-        assert_eq!(won, 8, "round {round}");
-        let all = s.bookmarks_all(alice).await.unwrap();
-        let distinct: BTreeSet<&str> = all.iter().map(|b| b.url.as_str()).collect();
-        assert_eq!(distinct.len(), all.len());
-        // The import folder was made once.
-        let folders = s.folders_list(alice).await.unwrap();
-        let made = folders
-            .iter()
-            .filter(|f| f.name == format!("r{round}"))
-            .count();
-        assert_eq!(made, 1, "round {round}: {folders:?}");
-    }
-    assert_eq!(s.bookmarks_all(alice).await.unwrap().len(), 80);
-}
-
-/// Two folders moved into each other at the same moment, many times over:
-/// one move wins, the other is a cycle, and the tree has no cycle. On
-/// PostgreSQL both would see no cycle and commit without the user's lock.
-async fn racing_folder_moves_never_make_a_cycle<S: Backend>(s: Arc<S>) {
-    let alice = user(&*s, "alice").await;
-    let a = folder(&*s, alice, "a", None).await;
-    let b = folder(&*s, alice, "b", None).await;
-    let under = |parent: i64| FolderPatch {
-        parent_id: Some(Some(parent)),
-        now: 1_700_000_000,
-        ..FolderPatch::default()
-    };
-    for round in 0..25 {
-        let (s1, s2) = (Arc::clone(&s), Arc::clone(&s));
-        let (pa, pb) = (under(b), under(a));
-        let (ra, rb) = tokio::join!(
-            tokio::spawn(async move { s1.folder_update(alice, a, pa).await }),
-            tokio::spawn(async move { s2.folder_update(alice, b, pb).await }),
-        );
-        let (ra, rb) = (ra.unwrap().unwrap(), rb.unwrap().unwrap());
-        let cycles = [&ra, &rb]
-            .iter()
-            .filter(|r| ***r == FolderWrite::Cycle)
-            .count();
-        let done = [&ra, &rb]
-            .iter()
-            .filter(|r| matches!(r, FolderWrite::Done(_)))
-            .count();
-        assert_eq!((done, cycles), (1, 1), "round {round}: {ra:?} / {rb:?}");
-        let list = s.folders_list(alice).await.unwrap();
-        let tops = list.iter().filter(|f| f.parent_id.is_none()).count();
-        assert_eq!(tops, 1, "round {round}: a cycle: {list:?}");
-        // Both back to the top level.
-        for id in [a, b] {
-            let top = FolderPatch {
-                parent_id: Some(None),
-                now: 1_700_000_000,
-                ..FolderPatch::default()
-            };
-            s.folder_update(alice, id, top).await.unwrap();
-        }
-    }
+        .unwrap();
+    assert_eq!((closed.imported, closed.failed), (2, 2));
+    assert_eq!(closed.errors.len(), 2);
+    assert_eq!(closed.errors[0], refused);
+    assert_eq!(
+        closed.errors[1].reason,
+        "duplicate: this URL is already bookmarked"
+    );
+    assert!(closed.closed_at.is_some());
+    let keys = s.agent_keys_list().await.unwrap();
+    assert!(
+        keys.iter()
+            .find(|x| x.id == k.id)
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    // A closed session tallies nothing more.
+    let late = vec![Ok(new("https://example.org/k3", "k3", &[]))];
+    s.bookmarks_insert_many(alice, Creator::Key(k.row_id), vec![], late, Some(k.row_id))
+        .await
+        .unwrap();
+    let again = s
+        .import_session_close(alice, session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, closed);
 }

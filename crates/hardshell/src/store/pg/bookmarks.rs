@@ -384,7 +384,9 @@ impl BookmarkStore for PgStore {
                     Some((_, n)) => dup_of(&self.client().await?, user, n).await?,
                     None => None,
                 };
-                return Ok(Update::Duplicate(other.unwrap_or(id)));
+                return other
+                    .map(Update::Duplicate)
+                    .ok_or_else(|| StoreError::Conflict("this URL is being bookmarked".into()));
             }
             Err(e) => return Err(pg_error(e)),
         }
