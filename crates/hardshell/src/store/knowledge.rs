@@ -15,7 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::memories::{blob_f32, f32_blob};
-use super::{Store, StoreError};
+use super::{Fut, Store, StoreError};
 use crate::agents::retrieval::AnyWords;
 
 /// A knowledge document as the API shows it.
@@ -128,11 +128,7 @@ pub(crate) fn as_i64(n: usize) -> i64 {
 /// agent: another agent's document or chunk is the same as a missing one.
 pub trait KnowledgeStore: Send + Sync {
     /// The agent's document with these bytes (hex SHA-256), if any.
-    fn knowledge_by_hash(
-        &self,
-        agent_id: i64,
-        sha256: String,
-    ) -> impl Future<Output = Result<Option<Document>, StoreError>> + Send;
+    fn knowledge_by_hash(&self, agent_id: i64, sha256: String) -> impl Fut<Option<Document>>;
     /// Writes the document and every chunk, all or nothing, unless the
     /// agent has one with the same `sha256` (`Duplicate`) or the agent's
     /// documents would exceed `caps.docs` or its child chunks
@@ -140,23 +136,12 @@ pub trait KnowledgeStore: Send + Sync {
     /// ingests can neither pass a cap together nor store the same bytes
     /// twice. Chunks are numbered in order (parent, its children, next
     /// parent, ...). An unknown agent is an error.
-    fn knowledge_insert(
-        &self,
-        new: NewDocument,
-        caps: KnowledgeCaps,
-    ) -> impl Future<Output = Result<KnowledgeInsert, StoreError>> + Send;
+    fn knowledge_insert(&self, new: NewDocument, caps: KnowledgeCaps) -> impl Fut<KnowledgeInsert>;
     /// The agent's documents, newest (highest id) first.
-    fn knowledge_list(
-        &self,
-        agent_id: i64,
-    ) -> impl Future<Output = Result<Vec<Document>, StoreError>> + Send;
+    fn knowledge_list(&self, agent_id: i64) -> impl Fut<Vec<Document>>;
     /// Deletes a document with all its chunks (and their search entries);
     /// the deleted row, or `None` when the agent has no such document.
-    fn knowledge_delete(
-        &self,
-        agent_id: i64,
-        doc_id: i64,
-    ) -> impl Future<Output = Result<Option<Document>, StoreError>> + Send;
+    fn knowledge_delete(&self, agent_id: i64, doc_id: i64) -> impl Fut<Option<Document>>;
     /// For the up to `limit` best child chunks matching any of `words`
     /// (each a phrase of its tokens, case and Latin diacritics folded),
     /// best first, their parent chunk's id: one entry per child, so a
@@ -166,54 +151,30 @@ pub trait KnowledgeStore: Send + Sync {
         agent_id: i64,
         words: AnyWords,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;
+    ) -> impl Fut<Vec<i64>>;
     /// Scores every embedded child chunk of the agent with `score` (`None`
     /// skips it) and returns the parent ids of the `limit` best, best
     /// first, holding at most `limit` rows in memory.
-    fn knowledge_vector_top<F>(
-        &self,
-        agent_id: i64,
-        score: F,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send
+    fn knowledge_vector_top<F>(&self, agent_id: i64, score: F, limit: usize) -> impl Fut<Vec<i64>>
     where
         F: Fn(&[f32]) -> Option<f32> + Send + 'static;
     /// The agent's parent chunks with these ids, in the order asked; ids
     /// that are gone, belong to another agent or name a child chunk are
     /// skipped.
-    fn knowledge_parents(
-        &self,
-        agent_id: i64,
-        ids: Vec<i64>,
-    ) -> impl Future<Output = Result<Vec<ParentChunk>, StoreError>> + Send;
+    fn knowledge_parents(&self, agent_id: i64, ids: Vec<i64>) -> impl Fut<Vec<ParentChunk>>;
 }
 
 impl KnowledgeStore for Store {
-    fn knowledge_by_hash(
-        &self,
-        agent_id: i64,
-        sha256: String,
-    ) -> impl Future<Output = Result<Option<Document>, StoreError>> + Send {
+    fn knowledge_by_hash(&self, agent_id: i64, sha256: String) -> impl Fut<Option<Document>> {
         Store::knowledge_by_hash(self, agent_id, sha256)
     }
-    fn knowledge_insert(
-        &self,
-        new: NewDocument,
-        caps: KnowledgeCaps,
-    ) -> impl Future<Output = Result<KnowledgeInsert, StoreError>> + Send {
+    fn knowledge_insert(&self, new: NewDocument, caps: KnowledgeCaps) -> impl Fut<KnowledgeInsert> {
         Store::knowledge_insert(self, new, caps)
     }
-    fn knowledge_list(
-        &self,
-        agent_id: i64,
-    ) -> impl Future<Output = Result<Vec<Document>, StoreError>> + Send {
+    fn knowledge_list(&self, agent_id: i64) -> impl Fut<Vec<Document>> {
         Store::knowledge_list(self, agent_id)
     }
-    fn knowledge_delete(
-        &self,
-        agent_id: i64,
-        doc_id: i64,
-    ) -> impl Future<Output = Result<Option<Document>, StoreError>> + Send {
+    fn knowledge_delete(&self, agent_id: i64, doc_id: i64) -> impl Fut<Option<Document>> {
         Store::knowledge_delete(self, agent_id, doc_id)
     }
     fn knowledge_search_fts(
@@ -221,25 +182,16 @@ impl KnowledgeStore for Store {
         agent_id: i64,
         words: AnyWords,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send {
+    ) -> impl Fut<Vec<i64>> {
         Store::knowledge_search_fts(self, agent_id, words, limit)
     }
-    fn knowledge_vector_top<F>(
-        &self,
-        agent_id: i64,
-        score: F,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send
+    fn knowledge_vector_top<F>(&self, agent_id: i64, score: F, limit: usize) -> impl Fut<Vec<i64>>
     where
         F: Fn(&[f32]) -> Option<f32> + Send + 'static,
     {
         Store::knowledge_vector_top(self, agent_id, score, limit)
     }
-    fn knowledge_parents(
-        &self,
-        agent_id: i64,
-        ids: Vec<i64>,
-    ) -> impl Future<Output = Result<Vec<ParentChunk>, StoreError>> + Send {
+    fn knowledge_parents(&self, agent_id: i64, ids: Vec<i64>) -> impl Fut<Vec<ParentChunk>> {
         Store::knowledge_parents(self, agent_id, ids)
     }
 }

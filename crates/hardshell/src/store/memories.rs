@@ -12,7 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::chat::Ref;
-use super::{Store, StoreError};
+use super::{Fut, Store, StoreError};
 use crate::agents::retrieval::AnyWords;
 
 /// Whose memory it is: one user's, or one conversation's.
@@ -204,18 +204,14 @@ pub trait MemoryStore: Send + Sync {
         agent_id: i64,
         scope: Scope,
         norm: String,
-    ) -> impl Future<Output = Result<Option<Memory>, StoreError>> + Send;
+    ) -> impl Fut<Option<Memory>>;
     /// Inserts unless the same `norm` exists in that scope (`Duplicate`,
     /// with the stored row), the agent already holds `cap` memories
     /// (`Full`), or the scope's user or conversation does not exist
     /// (`NoSuchScope`). Decided atomically: concurrent inserts can neither
     /// pass the cap together nor store one text twice. An unknown agent is
     /// an error.
-    fn memory_insert(
-        &self,
-        new: NewMemory,
-        cap: usize,
-    ) -> impl Future<Output = Result<MemoryInsert, StoreError>> + Send;
+    fn memory_insert(&self, new: NewMemory, cap: usize) -> impl Fut<MemoryInsert>;
     /// Up to `limit` of the agent's memories visible through `filter`,
     /// newest (highest id) first.
     fn memory_list(
@@ -223,7 +219,7 @@ pub trait MemoryStore: Send + Sync {
         agent_id: i64,
         filter: ScopeFilter<'_>,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<Memory>, StoreError>> + Send;
+    ) -> impl Fut<Vec<Memory>>;
     /// Up to `limit` visible memories matching any of `words` (each word a
     /// phrase of its tokens, case and Latin diacritics folded), best first:
     /// more of the words, and rarer ones, rank higher.
@@ -233,21 +229,17 @@ pub trait MemoryStore: Send + Sync {
         filter: ScopeFilter<'_>,
         words: AnyWords,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<Memory>, StoreError>> + Send;
+    ) -> impl Fut<Vec<Memory>>;
     /// Every visible memory with an embedding, with its vector (stored as
     /// little-endian f32 bytes; a damaged one is skipped). Any order.
     fn memory_vectors(
         &self,
         agent_id: i64,
         filter: ScopeFilter<'_>,
-    ) -> impl Future<Output = Result<Vec<(Memory, Vec<f32>)>, StoreError>> + Send;
+    ) -> impl Fut<Vec<(Memory, Vec<f32>)>>;
     /// Deletes one of the agent's memories (and its search entry); the
     /// deleted row, or `None` when the agent has no memory with that id.
-    fn memory_delete(
-        &self,
-        agent_id: i64,
-        id: i64,
-    ) -> impl Future<Output = Result<Option<Memory>, StoreError>> + Send;
+    fn memory_delete(&self, agent_id: i64, id: i64) -> impl Fut<Option<Memory>>;
 }
 
 impl MemoryStore for Store {
@@ -256,14 +248,10 @@ impl MemoryStore for Store {
         agent_id: i64,
         scope: Scope,
         norm: String,
-    ) -> impl Future<Output = Result<Option<Memory>, StoreError>> + Send {
+    ) -> impl Fut<Option<Memory>> {
         Store::memory_find_duplicate(self, agent_id, scope, norm)
     }
-    fn memory_insert(
-        &self,
-        new: NewMemory,
-        cap: usize,
-    ) -> impl Future<Output = Result<MemoryInsert, StoreError>> + Send {
+    fn memory_insert(&self, new: NewMemory, cap: usize) -> impl Fut<MemoryInsert> {
         Store::memory_insert(self, new, cap)
     }
     fn memory_list(
@@ -271,7 +259,7 @@ impl MemoryStore for Store {
         agent_id: i64,
         filter: ScopeFilter<'_>,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<Memory>, StoreError>> + Send {
+    ) -> impl Fut<Vec<Memory>> {
         Store::memory_list(self, agent_id, filter, limit)
     }
     fn memory_search_fts(
@@ -280,21 +268,17 @@ impl MemoryStore for Store {
         filter: ScopeFilter<'_>,
         words: AnyWords,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<Memory>, StoreError>> + Send {
+    ) -> impl Fut<Vec<Memory>> {
         Store::memory_search_fts(self, agent_id, filter, words, limit)
     }
     fn memory_vectors(
         &self,
         agent_id: i64,
         filter: ScopeFilter<'_>,
-    ) -> impl Future<Output = Result<Vec<(Memory, Vec<f32>)>, StoreError>> + Send {
+    ) -> impl Fut<Vec<(Memory, Vec<f32>)>> {
         Store::memory_vectors(self, agent_id, filter)
     }
-    fn memory_delete(
-        &self,
-        agent_id: i64,
-        id: i64,
-    ) -> impl Future<Output = Result<Option<Memory>, StoreError>> + Send {
+    fn memory_delete(&self, agent_id: i64, id: i64) -> impl Fut<Option<Memory>> {
         Store::memory_delete(self, agent_id, id)
     }
 }

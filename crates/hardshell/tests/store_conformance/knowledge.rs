@@ -1,6 +1,6 @@
 //! The knowledge aggregate (`store::knowledge::KnowledgeStore`): documents,
 //! parent and child chunks, caps, search. A child of `memory.rs`, whose
-//! fixture and `seeded!` macro it shares.
+//! seeding it shares.
 
 use std::sync::Arc;
 
@@ -8,11 +8,12 @@ use hardshell::store::knowledge::{
     Document, KnowledgeCaps, KnowledgeInsert, NewDocument, NewParent,
 };
 
-use super::{Both, Fixture, seed_pg, seed_sqlite, words};
+use super::{Both, seed, words};
+use crate::Fixture;
 
-seeded!(knowledge_documents_chunks_and_caps);
-seeded!(knowledge_search_parity);
-seeded!(racing_ingests_respect_the_caps);
+both_fx!(knowledge_documents_chunks_and_caps);
+both_fx!(knowledge_search_parity);
+both_fx!(racing_ingests_respect_the_caps);
 
 /// A child chunk's text and embedding.
 type Child<'a> = (&'a str, Option<Vec<f32>>);
@@ -49,7 +50,8 @@ async fn ingest<S: Both>(s: &S, new: NewDocument) -> Document {
     }
 }
 
-async fn knowledge_documents_chunks_and_caps<S: Both>(s: Arc<S>, f: Fixture) {
+async fn knowledge_documents_chunks_and_caps<S: Both>(s: Arc<S>, fx: Fixture) {
+    let f = seed(&fx).await;
     let a = f.agent;
     let d1 = ingest(
         &*s,
@@ -252,7 +254,8 @@ async fn knowledge_documents_chunks_and_caps<S: Both>(s: Arc<S>, f: Fixture) {
 /// rows matching more of the words first, then shorter rows; they differ
 /// on term rarity and on a phrase's words repeated alone, which this data
 /// avoids.)
-async fn knowledge_search_parity<S: Both>(s: Arc<S>, f: Fixture) {
+async fn knowledge_search_parity<S: Both>(s: Arc<S>, fx: Fixture) {
+    let f = seed(&fx).await;
     let a = f.agent;
     let children: &[&str] = &[
         "Install with apt-get install hardshell on Debian",
@@ -306,7 +309,8 @@ async fn knowledge_search_parity<S: Both>(s: Arc<S>, f: Fixture) {
 
 /// Concurrent ingests race for the last document places; exactly the
 /// free places are taken. Racing ingests of the same bytes store them once.
-async fn racing_ingests_respect_the_caps<S: Both>(s: Arc<S>, f: Fixture) {
+async fn racing_ingests_respect_the_caps<S: Both>(s: Arc<S>, fx: Fixture) {
+    let f = seed(&fx).await;
     for round in 0..4usize {
         let caps = KnowledgeCaps {
             docs: 3 * (round + 1),

@@ -1,12 +1,13 @@
 //! The memory and knowledge aggregates (`store::memories::MemoryStore`,
 //! `store::knowledge::KnowledgeStore`).
 //!
-//! These contracts need agents, users and conversations, which no shared
-//! interface creates yet: `seeded!` makes them through `Store`'s own API on
-//! SQLCipher and with plain SQL on PostgreSQL, then runs the contract.
-//! The knowledge cases are in `knowledge.rs`, a child of this module.
+//! These contracts need users, agents and conversations, written around the
+//! store through the shared `Fixture` (`seed`). The knowledge cases are in
+//! `knowledge.rs`, a child of this module.
 
 use std::sync::Arc;
+
+use crate::Fixture;
 
 use hardshell::agents::retrieval::AnyWords;
 use hardshell::store::chat::Ref;
@@ -17,7 +18,7 @@ use hardshell::store::memories::{
 
 /// Two users, two agents and two conversations, by id.
 #[derive(Clone, Copy, Debug)]
-struct Fixture {
+struct Ids {
     ann: i64,
     bob: i64,
     agent: i64,
@@ -29,146 +30,44 @@ struct Fixture {
 trait Both: MemoryStore + KnowledgeStore + 'static {}
 impl<T: MemoryStore + KnowledgeStore + 'static> Both for T {}
 
-macro_rules! seeded {
-    ($contract:ident) => {
-        mod $contract {
-            use hardshell::store::pg::{PgOptions, PgStore};
-            use hardshell::store::{DbKey, Store};
-            use std::sync::Arc;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlcipher() {
-                let tmp = tempfile::tempdir().unwrap();
-                let store =
-                    Store::open(&tmp.path().join("hardshell.db"), DbKey::generate()).unwrap();
-                let f = super::seed_sqlite(&store).await;
-                super::$contract(Arc::new(store), f).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                let Some(db) = crate::pg_harness::fresh(stringify!($contract)).await else {
-                    return;
-                };
-                let store = PgStore::connect(&PgOptions::new(db.url.clone()))
-                    .await
-                    .unwrap();
-                let f = super::seed_pg(&store, &db).await;
-                super::$contract(Arc::new(store), f).await;
-            }
-        }
-    };
-}
-
-seeded!(memory_scopes_duplicates_and_deletion);
-seeded!(memory_search_parity);
-seeded!(racing_memory_saves_respect_the_cap);
+both_fx!(memory_scopes_duplicates_and_deletion);
+both_fx!(memory_search_parity);
+both_fx!(racing_memory_saves_respect_the_cap);
 
 #[path = "knowledge.rs"]
 mod knowledge;
 
-async fn seed_sqlite(s: &hardshell::store::Store) -> Fixture {
-    use hardshell::auth::Role;
-    use hardshell::store::agents::{AgentFields, Budgets};
-    use hardshell::store::chat_conversations::NewConversation;
-    let ann = s
-        .user_create("ann".into(), Role::Owner, None)
-        .await
-        .unwrap();
-    let bob = s
-        .user_create("bob".into(), Role::Member, None)
-        .await
-        .unwrap();
-    let mut agents = Vec::new();
-    for handle in ["helper", "other"] {
-        let fields = AgentFields {
-            handle: handle.into(),
-            name: handle.into(),
-            description: String::new(),
-            model: String::new(),
-            tools: Vec::new(),
-            memory: true,
-            knowledge: true,
-            context_tokens: 8000,
-            budgets: Budgets {
-                tokens_per_turn: 1000,
-                tokens_per_conversation_day: 1000,
-                daily_spend_micros: None,
-            },
-            disabled: false,
-        };
-        agents.push(
-            s.agent_create(fields, None, None)
-                .await
-                .unwrap()
-                .unwrap()
-                .id,
-        );
+/// Writes the rows these aggregates refer to, around the store (the same
+/// SQL on both backends).
+async fn seed(fx: &Fixture) -> Ids {
+    for (id, name, role) in [(1, "ann", "owner"), (2, "bob", "member")] {
+        fx.exec(&format!(
+            "INSERT INTO users (id, uuid, username, role, created_at) \
+             VALUES ({id}, 'u-{id}', '{name}', '{role}', '2026-01-01T00:00:00Z')"
+        ))
+        .await;
     }
-    let mut convs = Vec::new();
-    for title in ["one", "two"] {
-        let new = NewConversation {
-            kind: "group",
-            title: Some(title.into()),
-            created_by: ann.id,
-            usernames: Vec::new(),
-            agent_id: None,
-        };
-        convs.push(s.conversation_create(new).await.unwrap().unwrap().id);
+    for (id, handle) in [(1, "helper"), (2, "other")] {
+        fx.exec(&format!(
+            "INSERT INTO agents (id, uuid, handle, name, created_at) \
+             VALUES ({id}, 'a-{id}', '{handle}', '{handle}', 0)"
+        ))
+        .await;
     }
-    Fixture {
-        ann: ann.id,
-        bob: bob.id,
-        agent: agents[0],
-        other_agent: agents[1],
-        conv: convs[0],
-        other_conv: convs[1],
+    for id in [1, 2] {
+        fx.exec(&format!(
+            "INSERT INTO conversations (id, kind, title, created_at, last_activity_at) \
+             VALUES ({id}, 'group', 'g{id}', 0, 0)"
+        ))
+        .await;
     }
-}
-
-async fn seed_pg(s: &hardshell::store::pg::PgStore, db: &crate::pg_harness::TestDb) -> Fixture {
-    use hardshell::auth::Role;
-    use hardshell::store::users::UserStore;
-    let ann = s
-        .user_create("ann".into(), Role::Owner, None)
-        .await
-        .unwrap();
-    let bob = s
-        .user_create("bob".into(), Role::Member, None)
-        .await
-        .unwrap();
-    let c = db.client().await;
-    let mut agents = Vec::new();
-    for handle in ["helper", "other"] {
-        let row = c
-            .query_one(
-                "INSERT INTO agents (uuid, handle, name, created_at) \
-                 VALUES ($1, $1, $1, 0) RETURNING id",
-                &[&handle],
-            )
-            .await
-            .unwrap();
-        agents.push(row.get::<_, i64>(0));
-    }
-    let mut convs = Vec::new();
-    for title in ["one", "two"] {
-        let row = c
-            .query_one(
-                "INSERT INTO conversations (kind, title, created_by, created_at, \
-                 last_activity_at) VALUES ('group', $1, $2, 0, 0) RETURNING id",
-                &[&title, &ann.id],
-            )
-            .await
-            .unwrap();
-        convs.push(row.get::<_, i64>(0));
-    }
-    Fixture {
-        ann: ann.id,
-        bob: bob.id,
-        agent: agents[0],
-        other_agent: agents[1],
-        conv: convs[0],
-        other_conv: convs[1],
+    Ids {
+        ann: 1,
+        bob: 2,
+        agent: 1,
+        other_agent: 2,
+        conv: 1,
+        other_conv: 2,
     }
 }
 
@@ -200,7 +99,8 @@ fn texts(v: &[Memory]) -> Vec<&str> {
     v.iter().map(|m| m.text.as_str()).collect()
 }
 
-async fn memory_scopes_duplicates_and_deletion<S: Both>(s: Arc<S>, f: Fixture) {
+async fn memory_scopes_duplicates_and_deletion<S: Both>(s: Arc<S>, fx: Fixture) {
+    let f = seed(&fx).await;
     let (a, ann, bob) = (f.agent, Scope::User(f.ann), Scope::User(f.bob));
     let conv = Scope::Conversation(f.conv);
     let m_ann = save(
@@ -392,7 +292,8 @@ async fn memory_scopes_duplicates_and_deletion<S: Both>(s: Arc<S>, f: Fixture) {
 /// The same memories and queries on both backends give the same rows in
 /// the same order: any word matches, more words rank first, punctuation
 /// splits words, Latin diacritics and case fold, syntax is plain text.
-async fn memory_search_parity<S: Both>(s: Arc<S>, f: Fixture) {
+async fn memory_search_parity<S: Both>(s: Arc<S>, fx: Fixture) {
+    let f = seed(&fx).await;
     let (a, ann) = (f.agent, Scope::User(f.ann));
     for text in [
         "Docs live at example.com/docs under the handbook",
@@ -463,7 +364,8 @@ async fn memory_search_parity<S: Both>(s: Arc<S>, f: Fixture) {
 /// win as there are places. On PostgreSQL this needs the per-agent lock:
 /// each transaction would otherwise count the same rows and commit.
 /// Racing saves of one text store it once.
-async fn racing_memory_saves_respect_the_cap<S: Both>(s: Arc<S>, f: Fixture) {
+async fn racing_memory_saves_respect_the_cap<S: Both>(s: Arc<S>, fx: Fixture) {
+    let f = seed(&fx).await;
     const CAP: usize = 5;
     let ann = Scope::User(f.ann);
     for round in 0..4 {
