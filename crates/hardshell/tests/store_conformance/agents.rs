@@ -15,6 +15,7 @@ use crate::Fixture;
 both!(agents_and_providers);
 both!(racing_creates_of_one_handle);
 both!(agent_create_racing_provider_delete);
+both!(racing_provider_puts_make_one_provider);
 both_fx!(usage_per_conversation_and_day);
 both_fx!(concurrent_usage_adds_sum_exactly);
 
@@ -282,6 +283,50 @@ async fn racing_creates_of_one_handle<S: AgentStore + 'static>(s: Arc<S>) {
             "round {round}: exactly one rename must win: {r1:?} / {r2:?}"
         );
     }
+}
+
+/// Puts of one provider name (same and other case) at the same moment:
+/// all succeed, one provider remains, holding one of the settings and one
+/// stored name. On PostgreSQL the upsert's arbiter must be the
+/// `lower(name)` index, and an insert racing another of the very same
+/// name (which can hit the exact-name primary key first) must not surface
+/// as an error: without the retry in `provider_put` this failed in each
+/// of four runs.
+async fn racing_provider_puts_make_one_provider<S: AgentStore + 'static>(s: Arc<S>) {
+    const ROUNDS: usize = 60;
+    for round in 0..ROUNDS {
+        let names = [
+            format!("p{round}"),
+            format!("p{round}"),
+            format!("p{round}"),
+            format!("P{round}"),
+        ];
+        let tasks: Vec<_> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let (s, name) = (Arc::clone(&s), name.clone());
+                tokio::spawn(async move {
+                    s.provider_put(provider(&name, &format!("http://127.0.0.1:{}", i + 1)))
+                        .await
+                })
+            })
+            .collect();
+        let mut puts = Vec::new();
+        for t in tasks {
+            puts.push(t.await.unwrap().unwrap());
+        }
+        assert!(
+            puts.iter().all(|p| p.name == puts[0].name),
+            "round {round}: one stored name: {puts:?}"
+        );
+        let stored = s.provider_get(&names[0]).await.unwrap().unwrap();
+        assert!(
+            puts.contains(&stored),
+            "round {round}: {stored:?} is none of the writes"
+        );
+    }
+    assert_eq!(s.provider_list().await.unwrap().len(), ROUNDS);
 }
 
 /// An agent created while its provider is being deleted: the create either
