@@ -13,6 +13,7 @@ use hardshell::store::users::UserStore;
 use crate::Fixture;
 
 both!(agents_and_providers);
+both!(lists_sort_by_the_case_folded_name);
 both!(racing_creates_of_one_handle);
 both!(agent_create_racing_provider_delete);
 both!(racing_provider_puts_make_one_provider);
@@ -232,6 +233,40 @@ async fn agents_and_providers<S: AgentStore + UserStore + 'static>(s: Arc<S>) {
     assert!(s.provider_get("OpenAI").await.unwrap().is_none());
     assert_eq!(s.agent_get(a.id).await.unwrap(), Some(a));
     assert_eq!(s.provider_list().await.unwrap().len(), 2);
+}
+
+/// Lists sort as SQLite's NOCASE does: ASCII case folded, then byte
+/// order, so punctuation and digits sort by their code (a locale's
+/// collation would ignore `-` and `_` and put `ab` before `a_b`). The
+/// test cluster's databases are C.UTF-8, where that cannot show; on a
+/// server whose default collation is a locale's it would.
+async fn lists_sort_by_the_case_folded_name<S: AgentStore + 'static>(s: Arc<S>) {
+    for name in ["ab", "B", "A_b", "a-z", "a1"] {
+        s.agent_create(fields(name, "m"), None, None)
+            .await
+            .unwrap()
+            .unwrap();
+        s.provider_put(provider(name, "http://127.0.0.1:1"))
+            .await
+            .unwrap();
+    }
+    let expected = ["a-z", "a1", "A_b", "ab", "B"];
+    let handles: Vec<String> = s
+        .agent_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.handle)
+        .collect();
+    assert_eq!(handles, expected);
+    let names: Vec<String> = s
+        .provider_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, expected);
 }
 
 /// Two creates of one handle (in different cases) at the same moment:
