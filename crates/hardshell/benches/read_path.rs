@@ -7,6 +7,9 @@
 //! both alike, and the bench prints requests/s, p50, p99, server CPU per
 //! request (from `/proc`) and the ratio of the medians.
 //!
+//! Threads: the most the server had during each load (a cached read
+//! starts none; blocking-pool threads mean database reads).
+//!
 //! Memory: the server's RSS (and its anonymous/file split) before the
 //! first load, right after each 10-second load, and `SETTLE_SECS` later.
 //!
@@ -42,6 +45,10 @@ struct Run {
     p99_ms: f64,
     /// Server CPU (user + system) per request, µs.
     cpu_us: f64,
+    /// Most threads the server had during the load (sampled every 50
+    /// ms): a cached GET makes no blocking call, so growth here means
+    /// requests went to the database through the blocking pool.
+    max_threads: u32,
 }
 
 /// wrk's latency text ("812.00us", "1.25ms", "1.02s") in milliseconds.
@@ -86,6 +93,15 @@ fn rss(pid: u32) -> (f64, f64, f64) {
     (kb("VmRSS:"), kb("RssAnon:"), kb("RssFile:"))
 }
 
+fn threads(pid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn fmt_rss(pid: u32) -> String {
     let (total, anon, file) = rss(pid);
     format!("{total:.1} MiB (anon {anon:.1}, file {file:.1})")
@@ -95,9 +111,23 @@ fn wrk(url: &str, token: &str, pid: u32) -> Run {
     let secs = env_or("WRK_SECS", 10);
     let conns = env_or("WRK_CONNS", 64);
     let cpu_before = cpu_secs(pid);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut most = threads(pid);
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+                most = most.max(threads(pid));
+            }
+            most
+        })
+    };
     let report =
         wrk::run(url, token, secs, conns).expect("wrk is not installed (apt-get install wrk)");
     let cpu = cpu_secs(pid) - cpu_before;
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let max_threads = watch.join().unwrap_or(0);
     let text = &report.text;
     let field = |prefix: &str| report.field(prefix);
     let requests: f64 = text
@@ -110,6 +140,7 @@ fn wrk(url: &str, token: &str, pid: u32) -> Run {
         p50_ms: millis(&field("50%")),
         p99_ms: millis(&field("99%")),
         cpu_us: cpu * 1e6 / requests,
+        max_threads,
     }
 }
 
@@ -285,8 +316,9 @@ async fn bench() {
                 format!("; RSS after load {after_load}")
             };
             println!(
-                "round {round} {}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.1} µs CPU/req{memory}",
-                t.name, r.rps, r.p50_ms, r.p99_ms, r.cpu_us
+                "round {round} {}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.1} µs CPU/req, \
+                 up to {} threads{memory}",
+                t.name, r.rps, r.p50_ms, r.p99_ms, r.cpu_us, r.max_threads
             );
             runs.push(r);
         }

@@ -11,7 +11,7 @@
 use unicode_normalization::UnicodeNormalization;
 
 use super::providers::SharedProvider;
-use super::retrieval::{cosine, embed_query, fts_any};
+use super::retrieval::{AnyWords, cosine, embed_query};
 use super::rrf;
 use crate::auth::now_secs;
 use crate::store::memories::{MemoryInsert, NewMemory, ScopeFilter};
@@ -204,10 +204,10 @@ async fn ranked(
     let wanted = limit
         .saturating_mul(CANDIDATES_PER_RESULT)
         .max(MIN_CANDIDATES);
-    let bm25 = match fts_any(query) {
-        Some(fts) => {
+    let bm25 = match AnyWords::parse(query) {
+        Some(words) => {
             store
-                .memory_search_fts(agent_id, filter, fts, wanted)
+                .memory_search_fts(agent_id, filter, words, wanted)
                 .await?
         }
         None => Vec::new(),

@@ -13,20 +13,53 @@ pub const MAX_QUERY_WORDS: usize = 32;
 /// Longest single word kept, in characters.
 const MAX_WORD_CHARS: usize = 64;
 
-/// An FTS5 expression matching any word of `q` (BM25 ranks the rows that
-/// match more words higher), or `None` when `q` has no word. Control
-/// characters separate words (FTS5 refuses a NUL inside a string).
-pub fn fts_any(q: &str) -> Option<String> {
-    let mut seen = std::collections::HashSet::new();
-    let words: Vec<String> = q
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| w.chars().any(char::is_alphanumeric))
-        .map(|w| w.chars().take(MAX_WORD_CHARS).collect::<String>())
-        .filter(|w| seen.insert(w.to_lowercase()))
-        .take(MAX_QUERY_WORDS)
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" OR "))
+/// A retrieval query: the distinct words of free text (at most
+/// `MAX_QUERY_WORDS`, each cut to `MAX_WORD_CHARS`), any of which may
+/// match; rows matching more words rank higher. Each word is matched as a
+/// phrase of the tokens it contains, like `chat::search::SearchWords`, but
+/// ORed rather than ANDed. Backends render it in their own syntax (FTS5
+/// here, `tsquery` in `store::pg::search`); no word is ever interpreted as
+/// query syntax.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnyWords(Vec<String>);
+
+impl AnyWords {
+    /// The words of `q`, or `None` when it has none. Control characters
+    /// separate words (FTS5 refuses a NUL inside a string); words without
+    /// a letter or digit are dropped; repeats (in any case) count once.
+    pub fn parse(q: &str) -> Option<Self> {
+        let mut seen = std::collections::HashSet::new();
+        let words: Vec<String> = q
+            .split(|c: char| c.is_whitespace() || c.is_control())
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .map(|w| w.chars().take(MAX_WORD_CHARS).collect::<String>())
+            .filter(|w| seen.insert(w.to_lowercase()))
+            .take(MAX_QUERY_WORDS)
+            .collect();
+        (!words.is_empty()).then_some(Self(words))
+    }
+
+    pub fn words(&self) -> &[String] {
+        &self.0
+    }
+
+    /// The FTS5 MATCH expression: every word a quoted string literal,
+    /// ORed (BM25 ranks the rows that match more words higher).
+    pub fn fts5(&self) -> String {
+        let quoted: Vec<String> = self
+            .0
+            .iter()
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect();
+        quoted.join(" OR ")
+    }
+}
+
+/// The FTS5 expression matching any word of `q`, or `None` when `q` has
+/// no word (`AnyWords::parse(q)` rendered for FTS5).
+#[cfg(test)]
+fn fts_any(q: &str) -> Option<String> {
+    AnyWords::parse(q).map(|w| w.fts5())
 }
 
 /// Cosine similarity; `None` when the lengths differ (another embedding

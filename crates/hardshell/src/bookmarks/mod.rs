@@ -286,9 +286,9 @@ pub async fn list(store: &Store, user: i64, q: ListQuery) -> Result<Page, Bookma
         )));
     }
     // Counted as sent (before trimming), like every limit.
-    let fts = match q.q.as_deref().filter(|s| !s.trim().is_empty()) {
+    let search = match q.q.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(text) => Some(
-            crate::chat::search::fts_query(text)
+            crate::chat::search::SearchWords::parse(text)
                 .map_err(|e| BookmarkError::Query(e.to_string()))?,
         ),
         None => None,
@@ -309,7 +309,7 @@ pub async fn list(store: &Store, user: i64, q: ListQuery) -> Result<Page, Bookma
                 archived: q.archived,
                 folder: q.folder,
                 tag,
-                fts,
+                search,
                 before: q.cursor,
                 limit: limit + 1,
             },

@@ -152,6 +152,65 @@ fn is_within(conn: &Connection, folder: i64, candidate: i64) -> Result<bool, Sto
         .exists(params![folder, candidate])?)
 }
 
+/// The folders aggregate as every backend provides it (SQLCipher `Store`,
+/// PostgreSQL `pg::PgStore`), bound to one user like bookmarks.
+pub trait FolderStore: Send + Sync {
+    /// Every folder of the user, by name (then id).
+    fn folders_list(
+        &self,
+        user: i64,
+    ) -> impl Future<Output = Result<Vec<Folder>, StoreError>> + Send;
+    /// `NoParent` when `parent` is not one of the user's folders.
+    fn folder_create(
+        &self,
+        user: i64,
+        name: String,
+        parent: Option<i64>,
+        color: Option<String>,
+    ) -> impl Future<Output = Result<FolderWrite, StoreError>> + Send;
+    /// `NotFound`, `NoParent`, or `Cycle` when the folder would end up
+    /// inside itself, also when two moves race (the tree never gets a cycle).
+    fn folder_update(
+        &self,
+        user: i64,
+        id: i64,
+        p: FolderPatch,
+    ) -> impl Future<Output = Result<FolderWrite, StoreError>> + Send;
+    /// Moves the folder's bookmarks and subfolders to its parent, then
+    /// deletes it, in one transaction; `None` when it is not the user's.
+    fn folder_delete(
+        &self,
+        user: i64,
+        id: i64,
+    ) -> impl Future<Output = Result<Option<FolderDeleted>, StoreError>> + Send;
+}
+
+impl FolderStore for Store {
+    async fn folders_list(&self, user: i64) -> Result<Vec<Folder>, StoreError> {
+        Store::folders_list(self, user).await
+    }
+    async fn folder_create(
+        &self,
+        user: i64,
+        name: String,
+        parent: Option<i64>,
+        color: Option<String>,
+    ) -> Result<FolderWrite, StoreError> {
+        Store::folder_create(self, user, name, parent, color).await
+    }
+    async fn folder_update(
+        &self,
+        user: i64,
+        id: i64,
+        p: FolderPatch,
+    ) -> Result<FolderWrite, StoreError> {
+        Store::folder_update(self, user, id, p).await
+    }
+    async fn folder_delete(&self, user: i64, id: i64) -> Result<Option<FolderDeleted>, StoreError> {
+        Store::folder_delete(self, user, id).await
+    }
+}
+
 impl Store {
     /// Every folder of the user, by name within each parent.
     pub async fn folders_list(&self, user: i64) -> Result<Vec<Folder>, StoreError> {

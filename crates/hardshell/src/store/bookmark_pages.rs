@@ -3,7 +3,7 @@
 //! Bound to one user like every bookmark statement: a page is saved or
 //! read only for a bookmark the user owns. Values arrive already read,
 //! split and scanned by `crate::bookmarks::page`; this module never judges
-//! them.
+//! them. `BookmarkPageStore` is the contract both backends keep.
 
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
@@ -68,6 +68,44 @@ pub struct Fill {
     pub title: Option<String>,
     /// Becomes the description when it is empty.
     pub description: Option<String>,
+}
+
+/// Saved page text as every backend provides it (SQLCipher `Store`,
+/// PostgreSQL `pg::PgStore`).
+pub trait BookmarkPageStore: Send + Sync {
+    /// Saves (replaces) the page of one of the user's bookmarks; fills the
+    /// title when it is still the URL and the description when empty;
+    /// `false` when the bookmark is not the user's.
+    fn bookmark_page_save(
+        &self,
+        user: i64,
+        page: PageText,
+        fill: Fill,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The saved page of one of the user's bookmarks, if any.
+    fn bookmark_page(
+        &self,
+        user: i64,
+        bookmark: i64,
+    ) -> impl Future<Output = Result<Option<PageText>, StoreError>> + Send;
+}
+
+impl BookmarkPageStore for Store {
+    async fn bookmark_page_save(
+        &self,
+        user: i64,
+        page: PageText,
+        fill: Fill,
+    ) -> Result<bool, StoreError> {
+        Store::bookmark_page_save(self, user, page, fill).await
+    }
+    async fn bookmark_page(
+        &self,
+        user: i64,
+        bookmark: i64,
+    ) -> Result<Option<PageText>, StoreError> {
+        Store::bookmark_page(self, user, bookmark).await
+    }
 }
 
 impl Store {

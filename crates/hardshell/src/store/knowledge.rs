@@ -2,9 +2,11 @@
 //!
 //! An ingest is one transaction: the document row, every parent and child
 //! chunk (children indexed in FTS5 by trigger) and the per-agent caps and
-//! duplicate check commit together or not at all. FTS text arrives already
-//! built from quoted literals; vector scoring is the caller's function, so
-//! no retrieval math lives here.
+//! duplicate check commit together or not at all. Search words arrive as
+//! an `agents::retrieval::AnyWords`, rendered here as quoted FTS5
+//! literals; vector scoring is the caller's function, so no retrieval math
+//! lives here. `KnowledgeStore` is the same contract for every backend
+//! (PostgreSQL: `pg::knowledge`).
 
 use std::collections::HashMap;
 
@@ -14,6 +16,7 @@ use utoipa::ToSchema;
 
 use super::memories::{blob_f32, f32_blob};
 use super::{Store, StoreError};
+use crate::agents::retrieval::AnyWords;
 
 /// A knowledge document as the API shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -115,8 +118,130 @@ fn doc_by_id(conn: &Connection, agent_id: i64, id: i64) -> Result<Option<Documen
         .optional()?)
 }
 
-fn as_i64(n: usize) -> i64 {
+pub(crate) fn as_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The knowledge aggregate as every backend provides it: SQLCipher
+/// (`Store`) and PostgreSQL (`pg::PgStore`), checked by the conformance
+/// suite (`tests/store_conformance/memory.rs`). Every call names the
+/// agent: another agent's document or chunk is the same as a missing one.
+pub trait KnowledgeStore: Send + Sync {
+    /// The agent's document with these bytes (hex SHA-256), if any.
+    fn knowledge_by_hash(
+        &self,
+        agent_id: i64,
+        sha256: String,
+    ) -> impl Future<Output = Result<Option<Document>, StoreError>> + Send;
+    /// Writes the document and every chunk, all or nothing, unless the
+    /// agent has one with the same `sha256` (`Duplicate`) or the agent's
+    /// documents would exceed `caps.docs` or its child chunks
+    /// `caps.child_chunks` (`Full`). Decided atomically: concurrent
+    /// ingests can neither pass a cap together nor store the same bytes
+    /// twice. Chunks are numbered in order (parent, its children, next
+    /// parent, ...). An unknown agent is an error.
+    fn knowledge_insert(
+        &self,
+        new: NewDocument,
+        caps: KnowledgeCaps,
+    ) -> impl Future<Output = Result<KnowledgeInsert, StoreError>> + Send;
+    /// The agent's documents, newest (highest id) first.
+    fn knowledge_list(
+        &self,
+        agent_id: i64,
+    ) -> impl Future<Output = Result<Vec<Document>, StoreError>> + Send;
+    /// Deletes a document with all its chunks (and their search entries);
+    /// the deleted row, or `None` when the agent has no such document.
+    fn knowledge_delete(
+        &self,
+        agent_id: i64,
+        doc_id: i64,
+    ) -> impl Future<Output = Result<Option<Document>, StoreError>> + Send;
+    /// For the up to `limit` best child chunks matching any of `words`
+    /// (each a phrase of its tokens, case and Latin diacritics folded),
+    /// best first, their parent chunk's id: one entry per child, so a
+    /// parent may repeat. Parent chunks themselves are never matched.
+    fn knowledge_search_fts(
+        &self,
+        agent_id: i64,
+        words: AnyWords,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;
+    /// Scores every embedded child chunk of the agent with `score` (`None`
+    /// skips it) and returns the parent ids of the `limit` best, best
+    /// first, holding at most `limit` rows in memory.
+    fn knowledge_vector_top<F>(
+        &self,
+        agent_id: i64,
+        score: F,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send
+    where
+        F: Fn(&[f32]) -> Option<f32> + Send + 'static;
+    /// The agent's parent chunks with these ids, in the order asked; ids
+    /// that are gone, belong to another agent or name a child chunk are
+    /// skipped.
+    fn knowledge_parents(
+        &self,
+        agent_id: i64,
+        ids: Vec<i64>,
+    ) -> impl Future<Output = Result<Vec<ParentChunk>, StoreError>> + Send;
+}
+
+impl KnowledgeStore for Store {
+    fn knowledge_by_hash(
+        &self,
+        agent_id: i64,
+        sha256: String,
+    ) -> impl Future<Output = Result<Option<Document>, StoreError>> + Send {
+        Store::knowledge_by_hash(self, agent_id, sha256)
+    }
+    fn knowledge_insert(
+        &self,
+        new: NewDocument,
+        caps: KnowledgeCaps,
+    ) -> impl Future<Output = Result<KnowledgeInsert, StoreError>> + Send {
+        Store::knowledge_insert(self, new, caps)
+    }
+    fn knowledge_list(
+        &self,
+        agent_id: i64,
+    ) -> impl Future<Output = Result<Vec<Document>, StoreError>> + Send {
+        Store::knowledge_list(self, agent_id)
+    }
+    fn knowledge_delete(
+        &self,
+        agent_id: i64,
+        doc_id: i64,
+    ) -> impl Future<Output = Result<Option<Document>, StoreError>> + Send {
+        Store::knowledge_delete(self, agent_id, doc_id)
+    }
+    fn knowledge_search_fts(
+        &self,
+        agent_id: i64,
+        words: AnyWords,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send {
+        Store::knowledge_search_fts(self, agent_id, words, limit)
+    }
+    fn knowledge_vector_top<F>(
+        &self,
+        agent_id: i64,
+        score: F,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send
+    where
+        F: Fn(&[f32]) -> Option<f32> + Send + 'static,
+    {
+        Store::knowledge_vector_top(self, agent_id, score, limit)
+    }
+    fn knowledge_parents(
+        &self,
+        agent_id: i64,
+        ids: Vec<i64>,
+    ) -> impl Future<Output = Result<Vec<ParentChunk>, StoreError>> + Send {
+        Store::knowledge_parents(self, agent_id, ids)
+    }
 }
 
 impl Store {
@@ -248,14 +373,15 @@ impl Store {
         .await
     }
 
-    /// Parent ids of the BM25-best child chunks for `fts` (quoted
-    /// literals), best first, one entry per child.
+    /// Parent ids of the BM25-best child chunks matching any of `words`,
+    /// best first, one entry per child.
     pub async fn knowledge_search_fts(
         &self,
         agent_id: i64,
-        fts: String,
+        words: AnyWords,
         limit: usize,
     ) -> Result<Vec<i64>, StoreError> {
+        let fts = words.fts5();
         let limit = as_i64(limit);
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(

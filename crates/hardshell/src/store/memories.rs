@@ -2,8 +2,10 @@
 //!
 //! Owns the dedup check and the per-agent cap, both decided inside the
 //! insert transaction so two concurrent saves cannot pass them together.
-//! Scope filters are always bound parameters; FTS text arrives here already
-//! built from quoted literals (`agents::retrieval::fts_any`), never raw.
+//! Scope filters are always bound parameters; search words arrive as an
+//! `agents::retrieval::AnyWords`, rendered here as quoted FTS5 literals,
+//! never raw. `MemoryStore` is the same contract for every backend
+//! (PostgreSQL: `pg::memories`).
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
@@ -11,6 +13,7 @@ use utoipa::ToSchema;
 
 use super::chat::Ref;
 use super::{Store, StoreError};
+use crate::agents::retrieval::AnyWords;
 
 /// Whose memory it is: one user's, or one conversation's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -20,7 +23,8 @@ pub enum Scope {
 }
 
 impl Scope {
-    fn parts(self) -> (&'static str, Option<i64>, Option<i64>) {
+    /// The `scope` column, `user_id` and `conversation_id`.
+    pub(crate) fn parts(self) -> (&'static str, Option<i64>, Option<i64>) {
         match self {
             Scope::User(u) => ("user", Some(u), None),
             Scope::Conversation(c) => ("conversation", None, Some(c)),
@@ -36,7 +40,7 @@ pub enum Source {
 }
 
 impl Source {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Source::Tool => "tool",
             Source::Owner => "owner",
@@ -184,6 +188,117 @@ fn find_dup(
         .optional()?)
 }
 
+/// The memory aggregate as every backend provides it: SQLCipher (`Store`)
+/// and PostgreSQL (`pg::PgStore`). The conformance suite
+/// (`tests/store_conformance/memory.rs`) runs the same cases on both;
+/// domain code keeps calling `Store`'s methods of the same names.
+///
+/// Every read and write names the agent: another agent's memory id is the
+/// same as a missing one. A read sees only the scopes its `ScopeFilter`
+/// lets through, so one user's or conversation's memories never reach
+/// another.
+pub trait MemoryStore: Send + Sync {
+    /// The agent's memory in `scope` whose normalised text is `norm`.
+    fn memory_find_duplicate(
+        &self,
+        agent_id: i64,
+        scope: Scope,
+        norm: String,
+    ) -> impl Future<Output = Result<Option<Memory>, StoreError>> + Send;
+    /// Inserts unless the same `norm` exists in that scope (`Duplicate`,
+    /// with the stored row), the agent already holds `cap` memories
+    /// (`Full`), or the scope's user or conversation does not exist
+    /// (`NoSuchScope`). Decided atomically: concurrent inserts can neither
+    /// pass the cap together nor store one text twice. An unknown agent is
+    /// an error.
+    fn memory_insert(
+        &self,
+        new: NewMemory,
+        cap: usize,
+    ) -> impl Future<Output = Result<MemoryInsert, StoreError>> + Send;
+    /// Up to `limit` of the agent's memories visible through `filter`,
+    /// newest (highest id) first.
+    fn memory_list(
+        &self,
+        agent_id: i64,
+        filter: ScopeFilter<'_>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Memory>, StoreError>> + Send;
+    /// Up to `limit` visible memories matching any of `words` (each word a
+    /// phrase of its tokens, case and Latin diacritics folded), best first:
+    /// more of the words, and rarer ones, rank higher.
+    fn memory_search_fts(
+        &self,
+        agent_id: i64,
+        filter: ScopeFilter<'_>,
+        words: AnyWords,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Memory>, StoreError>> + Send;
+    /// Every visible memory with an embedding, with its vector (stored as
+    /// little-endian f32 bytes; a damaged one is skipped). Any order.
+    fn memory_vectors(
+        &self,
+        agent_id: i64,
+        filter: ScopeFilter<'_>,
+    ) -> impl Future<Output = Result<Vec<(Memory, Vec<f32>)>, StoreError>> + Send;
+    /// Deletes one of the agent's memories (and its search entry); the
+    /// deleted row, or `None` when the agent has no memory with that id.
+    fn memory_delete(
+        &self,
+        agent_id: i64,
+        id: i64,
+    ) -> impl Future<Output = Result<Option<Memory>, StoreError>> + Send;
+}
+
+impl MemoryStore for Store {
+    fn memory_find_duplicate(
+        &self,
+        agent_id: i64,
+        scope: Scope,
+        norm: String,
+    ) -> impl Future<Output = Result<Option<Memory>, StoreError>> + Send {
+        Store::memory_find_duplicate(self, agent_id, scope, norm)
+    }
+    fn memory_insert(
+        &self,
+        new: NewMemory,
+        cap: usize,
+    ) -> impl Future<Output = Result<MemoryInsert, StoreError>> + Send {
+        Store::memory_insert(self, new, cap)
+    }
+    fn memory_list(
+        &self,
+        agent_id: i64,
+        filter: ScopeFilter<'_>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Memory>, StoreError>> + Send {
+        Store::memory_list(self, agent_id, filter, limit)
+    }
+    fn memory_search_fts(
+        &self,
+        agent_id: i64,
+        filter: ScopeFilter<'_>,
+        words: AnyWords,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Memory>, StoreError>> + Send {
+        Store::memory_search_fts(self, agent_id, filter, words, limit)
+    }
+    fn memory_vectors(
+        &self,
+        agent_id: i64,
+        filter: ScopeFilter<'_>,
+    ) -> impl Future<Output = Result<Vec<(Memory, Vec<f32>)>, StoreError>> + Send {
+        Store::memory_vectors(self, agent_id, filter)
+    }
+    fn memory_delete(
+        &self,
+        agent_id: i64,
+        id: i64,
+    ) -> impl Future<Output = Result<Option<Memory>, StoreError>> + Send {
+        Store::memory_delete(self, agent_id, id)
+    }
+}
+
 impl Store {
     /// The existing memory with the same normalised text in that scope.
     pub async fn memory_find_duplicate(
@@ -275,15 +390,15 @@ impl Store {
         .await
     }
 
-    /// BM25-ranked matches of `fts` (an expression of quoted literals),
-    /// best first.
+    /// BM25-ranked matches of any of `words`, best first.
     pub async fn memory_search_fts(
         &self,
         agent_id: i64,
         filter: ScopeFilter<'_>,
-        fts: String,
+        words: AnyWords,
         limit: usize,
     ) -> Result<Vec<Memory>, StoreError> {
+        let fts = words.fts5();
         let (users, convs, all) = scope_params(filter);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |conn| {

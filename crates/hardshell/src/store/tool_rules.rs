@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Store, StoreError};
+use super::{Fut, Store, StoreError};
 
 /// Where a secret may go: one origin, an optional path prefix, and the
 /// slots of a request it may fill (`header:NAME`, `query:NAME`,
@@ -79,6 +79,60 @@ fn bindings_conn(conn: &Connection) -> Result<Vec<BindingRow>, StoreError> {
     ))?;
     let rows = stmt.query_map([], binding_of)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Secret bindings and "allow always" rules as every backend provides
+/// them (SQLCipher: below; PostgreSQL: `pg/trust.rs`).
+pub trait ToolRuleStore: Send + Sync {
+    /// Every binding, by name.
+    fn secret_bindings(&self) -> impl Fut<Vec<BindingRow>>;
+    fn secret_binding(&self, name: &str) -> impl Fut<Option<BindingRow>>;
+    /// Creates or replaces the binding of `name`.
+    fn secret_bind(&self, name: &str, binding: SecretBinding) -> impl Fut<BindingRow>;
+    /// Whether there was a binding to remove.
+    fn secret_unbind(&self, name: &str) -> impl Fut<bool>;
+    /// Adds a rule; an identical one is returned as it is (also when two
+    /// identical adds race).
+    fn allow_rule_add(
+        &self,
+        agent: i64,
+        tool: &str,
+        scope: &str,
+        by: Option<i64>,
+    ) -> impl Fut<AllowRule>;
+    /// Every rule by id, or one agent's rules for one tool.
+    fn allow_rules(&self, filter: Option<(i64, String)>) -> impl Fut<Vec<AllowRule>>;
+    fn allow_rule_remove(&self, id: i64) -> impl Fut<Option<AllowRule>>;
+}
+
+impl ToolRuleStore for Store {
+    fn secret_bindings(&self) -> impl Fut<Vec<BindingRow>> {
+        Store::secret_bindings(self)
+    }
+    fn secret_binding(&self, name: &str) -> impl Fut<Option<BindingRow>> {
+        Store::secret_binding(self, name)
+    }
+    fn secret_bind(&self, name: &str, binding: SecretBinding) -> impl Fut<BindingRow> {
+        Store::secret_bind(self, name, binding)
+    }
+    fn secret_unbind(&self, name: &str) -> impl Fut<bool> {
+        Store::secret_unbind(self, name)
+    }
+    fn allow_rule_add(
+        &self,
+        agent: i64,
+        tool: &str,
+        scope: &str,
+        by: Option<i64>,
+    ) -> impl Fut<AllowRule> {
+        Store::allow_rule_add(self, agent, tool, scope, by)
+    }
+    fn allow_rules(&self, filter: Option<(i64, String)>) -> impl Fut<Vec<AllowRule>> {
+        Store::allow_rules(self, filter)
+    }
+    fn allow_rule_remove(&self, id: i64) -> impl Fut<Option<AllowRule>> {
+        Store::allow_rule_remove(self, id)
+    }
 }
 
 impl Store {

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Store, StoreError};
+use super::{Fut, Store, StoreError};
 
 /// One stored change of a level.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -97,6 +97,74 @@ fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrustChange> {
 
 const CHANGE_COLS: &str =
     "id, agent_id, domain, old_level, new_level, reason, actor_kind, actor_id, created_at";
+
+/// Trust levels as every backend provides them (SQLCipher: below;
+/// PostgreSQL: `pg/trust.rs`). A level and its history row are written
+/// together, and concurrent changes of one (agent, domain) apply one after
+/// the other, so the history always chains: each change's old level is
+/// the previous change's new level.
+pub trait TrustStore: Send + Sync {
+    /// Stored levels of an agent, by domain.
+    fn trust_levels(&self, agent: i64) -> impl Fut<Vec<(String, u8)>>;
+    fn trust_level(&self, agent: i64, domain: &str) -> impl Fut<Option<u8>>;
+    /// Sets a level (from `default` when unset) and records the change.
+    fn trust_set(
+        &self,
+        agent: i64,
+        domain: &str,
+        default: u8,
+        level: u8,
+        by: ChangeBy,
+    ) -> impl Fut<TrustChange>;
+    /// Success clears the streak; the `demote_after`th failure in a row
+    /// lowers the level by one (never below 0) and records why.
+    fn trust_record_outcome(
+        &self,
+        agent: i64,
+        domain: &str,
+        default: u8,
+        ok: bool,
+        demote_after: u32,
+    ) -> impl Fut<Option<TrustChange>>;
+    /// Changes newest first (`agent` None: every agent's).
+    fn trust_history(&self, agent: Option<i64>, limit: usize) -> impl Fut<Vec<TrustChange>>;
+    fn trust_change(&self, id: i64) -> impl Fut<Option<TrustChange>>;
+}
+
+impl TrustStore for Store {
+    fn trust_levels(&self, agent: i64) -> impl Fut<Vec<(String, u8)>> {
+        Store::trust_levels(self, agent)
+    }
+    fn trust_level(&self, agent: i64, domain: &str) -> impl Fut<Option<u8>> {
+        Store::trust_level(self, agent, domain)
+    }
+    fn trust_set(
+        &self,
+        agent: i64,
+        domain: &str,
+        default: u8,
+        level: u8,
+        by: ChangeBy,
+    ) -> impl Fut<TrustChange> {
+        Store::trust_set(self, agent, domain, default, level, by)
+    }
+    fn trust_record_outcome(
+        &self,
+        agent: i64,
+        domain: &str,
+        default: u8,
+        ok: bool,
+        demote_after: u32,
+    ) -> impl Fut<Option<TrustChange>> {
+        Store::trust_record_outcome(self, agent, domain, default, ok, demote_after)
+    }
+    fn trust_history(&self, agent: Option<i64>, limit: usize) -> impl Fut<Vec<TrustChange>> {
+        Store::trust_history(self, agent, limit)
+    }
+    fn trust_change(&self, id: i64) -> impl Fut<Option<TrustChange>> {
+        Store::trust_change(self, id)
+    }
+}
 
 impl Store {
     /// Stored levels of an agent (domains absent here use the default).

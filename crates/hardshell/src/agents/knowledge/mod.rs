@@ -14,7 +14,7 @@ pub mod extract;
 use sha2::{Digest, Sha256};
 
 use super::providers::SharedProvider;
-use super::retrieval::{cosine, embed_query, fts_any};
+use super::retrieval::{AnyWords, cosine, embed_query};
 use super::rrf;
 use crate::auth::now_secs;
 pub use crate::store::knowledge::Document;
@@ -201,8 +201,8 @@ pub async fn search(
     let wanted = limit
         .saturating_mul(CANDIDATES_PER_RESULT)
         .max(MIN_CANDIDATES);
-    let by_words = match fts_any(query) {
-        Some(fts) => distinct(store.knowledge_search_fts(agent_id, fts, wanted).await?),
+    let by_words = match AnyWords::parse(query) {
+        Some(words) => distinct(store.knowledge_search_fts(agent_id, words, wanted).await?),
         None => Vec::new(),
     };
     let by_vector = match embed_query(embedder, query).await {

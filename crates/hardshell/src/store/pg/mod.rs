@@ -8,15 +8,21 @@
 //! connection to a remote server, apply a migration outside a transaction,
 //! or run on a schema newer than this build knows.
 //!
-//! The aggregates' SQL for this backend lives beside it (`users`, …), each
-//! implementing the same interface as the SQLCipher code; the conformance
-//! suite (`tests/store_conformance.rs`) runs one set of cases on both.
+//! The aggregates' SQL for this backend lives beside it (`users`,
+//! `memories`, `knowledge`, …), each implementing the same interface as
+//! the SQLCipher code; the conformance suite (`tests/store_conformance.rs`)
+//! runs one set of cases on both.
 
 pub mod agents;
 pub mod approvals;
+pub mod bookmark_folders;
+pub mod bookmarks;
 pub mod credentials;
+pub mod knowledge;
+pub mod memories;
 pub(crate) mod migrations;
 pub(crate) mod search;
+pub mod trust;
 pub mod users;
 
 use std::fmt;
