@@ -4,7 +4,8 @@
 //! Validation (handle syntax, model syntax, budgets) happens in `agents`
 //! before these run; here only what needs the database is checked (unique
 //! handles, handles that collide with usernames). Provider API keys never
-//! come here: they live in the vault.
+//! come here: they live in the vault. `AgentStore` (at the end) is the
+//! backend-neutral interface; `pg/agents.rs` implements it on PostgreSQL.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
@@ -531,7 +532,7 @@ impl Store {
 /// and found in any case. Lists sort by that folded name.
 pub trait AgentStore: Send + Sync {
     /// Creates an agent. `Err(HandleTaken)` when another agent has the
-    /// handle in any case, or a user that username; `Err(UnknownProvider)`
+    /// handle, or a user has it as username, in any ASCII case; `Err(UnknownProvider)`
     /// when `provider` is given and not configured, checked in the same
     /// transaction as the insert (a provider deleted at the same moment is
     /// either seen as gone or deleted after the agent exists). Two creates

@@ -13,8 +13,10 @@ use hardshell::store::users::UserStore;
 use crate::Fixture;
 
 both!(agents_and_providers);
+both!(lists_sort_by_the_case_folded_name);
 both!(racing_creates_of_one_handle);
 both!(agent_create_racing_provider_delete);
+both!(racing_provider_puts_make_one_provider);
 both_fx!(usage_per_conversation_and_day);
 both_fx!(concurrent_usage_adds_sum_exactly);
 
@@ -233,6 +235,40 @@ async fn agents_and_providers<S: AgentStore + UserStore + 'static>(s: Arc<S>) {
     assert_eq!(s.provider_list().await.unwrap().len(), 2);
 }
 
+/// Lists sort as SQLite's NOCASE does: ASCII case folded, then byte
+/// order, so punctuation and digits sort by their code (a locale's
+/// collation would ignore `-` and `_` and put `ab` before `a_b`). The
+/// test cluster's databases are C.UTF-8, where that cannot show; on a
+/// server whose default collation is a locale's it would.
+async fn lists_sort_by_the_case_folded_name<S: AgentStore + 'static>(s: Arc<S>) {
+    for name in ["ab", "B", "A_b", "a-z", "a1"] {
+        s.agent_create(fields(name, "m"), None, None)
+            .await
+            .unwrap()
+            .unwrap();
+        s.provider_put(provider(name, "http://127.0.0.1:1"))
+            .await
+            .unwrap();
+    }
+    let expected = ["a-z", "a1", "A_b", "ab", "B"];
+    let handles: Vec<String> = s
+        .agent_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.handle)
+        .collect();
+    assert_eq!(handles, expected);
+    let names: Vec<String> = s
+        .provider_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, expected);
+}
+
 /// Two creates of one handle (in different cases) at the same moment:
 /// one wins, the other is refused as taken, never an error. On
 /// PostgreSQL both pass the "is it free" check; the unique index refuses
@@ -282,6 +318,50 @@ async fn racing_creates_of_one_handle<S: AgentStore + 'static>(s: Arc<S>) {
             "round {round}: exactly one rename must win: {r1:?} / {r2:?}"
         );
     }
+}
+
+/// Puts of one provider name (same and other case) at the same moment:
+/// all succeed, one provider remains, holding one of the settings and one
+/// stored name. On PostgreSQL the upsert's arbiter must be the
+/// `lower(name)` index, and an insert racing another of the very same
+/// name (which can hit the exact-name primary key first) must not surface
+/// as an error: without the retry in `provider_put` this failed in each
+/// of four runs.
+async fn racing_provider_puts_make_one_provider<S: AgentStore + 'static>(s: Arc<S>) {
+    const ROUNDS: usize = 60;
+    for round in 0..ROUNDS {
+        let names = [
+            format!("p{round}"),
+            format!("p{round}"),
+            format!("p{round}"),
+            format!("P{round}"),
+        ];
+        let tasks: Vec<_> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let (s, name) = (Arc::clone(&s), name.clone());
+                tokio::spawn(async move {
+                    s.provider_put(provider(&name, &format!("http://127.0.0.1:{}", i + 1)))
+                        .await
+                })
+            })
+            .collect();
+        let mut puts = Vec::new();
+        for t in tasks {
+            puts.push(t.await.unwrap().unwrap());
+        }
+        assert!(
+            puts.iter().all(|p| p.name == puts[0].name),
+            "round {round}: one stored name: {puts:?}"
+        );
+        let stored = s.provider_get(&names[0]).await.unwrap().unwrap();
+        assert!(
+            puts.contains(&stored),
+            "round {round}: {stored:?} is none of the writes"
+        );
+    }
+    assert_eq!(s.provider_list().await.unwrap().len(), ROUNDS);
 }
 
 /// An agent created while its provider is being deleted: the create either

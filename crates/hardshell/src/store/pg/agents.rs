@@ -15,6 +15,8 @@
 //!   transaction, so a concurrent delete of it waits for the agent to
 //!   commit (or the create sees it gone): never "checked, then deleted,
 //!   then inserted";
+//! * a provider put is an upsert on the `lower(name)` index, retried when
+//!   a racing insert of the exact same name wins on the primary key;
 //! * usage is one `INSERT ... ON CONFLICT DO UPDATE` adding to the row,
 //!   which PostgreSQL makes atomic per row: concurrent adds never lose one.
 
@@ -33,6 +35,10 @@ const AGENT_COLS: &str = "id, uuid, handle, name, description, model, tools, mem
 
 const PROVIDER_COLS: &str = "name, kind, base_url, models, embedding_model, \
      input_micros_per_mtok, output_micros_per_mtok, created_at, updated_at";
+
+/// How often a provider put runs into a racing insert of the same name
+/// before it gives up (see `provider_put`).
+const PUT_ATTEMPTS: u32 = 3;
 
 /// The unique index on `lower(handle)` (migration 0003).
 const HANDLE_INDEX: &str = "agents_handle_lower";
@@ -293,37 +299,51 @@ impl AgentStore for PgStore {
 
     async fn provider_put(&self, row: ProviderRow) -> Result<ProviderRow, StoreError> {
         let now = crate::auth::now_secs();
+        let models = json(&row.models)?;
+        let c = self.client().await?;
         // The arbiter is the `lower(name)` index, as SQLite's NOCASE
-        // primary key: "OpenAI" updates "openai" and keeps its name.
-        let stored = self
-            .client()
-            .await?
-            .query_one(
-                &format!(
-                    "INSERT INTO providers AS p (name, kind, base_url, models, embedding_model,
-                         input_micros_per_mtok, output_micros_per_mtok, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-                     ON CONFLICT ((lower(name))) DO UPDATE SET kind = excluded.kind,
-                         base_url = excluded.base_url, models = excluded.models,
-                         embedding_model = excluded.embedding_model,
-                         input_micros_per_mtok = excluded.input_micros_per_mtok,
-                         output_micros_per_mtok = excluded.output_micros_per_mtok,
-                         updated_at = excluded.updated_at
-                     RETURNING {PROVIDER_COLS}"
-                ),
-                &[
-                    &row.name,
-                    &row.kind,
-                    &row.base_url,
-                    &json(&row.models)?,
-                    &row.embedding_model,
-                    &row.input_micros_per_mtok,
-                    &row.output_micros_per_mtok,
-                    &now,
-                ],
-            )
-            .await
-            .map_err(pg_error)?;
+        // primary key: "OpenAI" updates "openai" and keeps its name. The
+        // exact-name primary key is a second unique index the upsert does
+        // not arbitrate: a put racing an insert of the very same name can
+        // hit it first. That violation is raised only once the other
+        // insert has committed, so the next attempt finds the row and
+        // updates it.
+        let mut attempts = 0;
+        let stored = loop {
+            attempts += 1;
+            let res = c
+                .query_one(
+                    &format!(
+                        "INSERT INTO providers AS p (name, kind, base_url, models,
+                             embedding_model, input_micros_per_mtok, output_micros_per_mtok,
+                             created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                         ON CONFLICT ((lower(name))) DO UPDATE SET kind = excluded.kind,
+                             base_url = excluded.base_url, models = excluded.models,
+                             embedding_model = excluded.embedding_model,
+                             input_micros_per_mtok = excluded.input_micros_per_mtok,
+                             output_micros_per_mtok = excluded.output_micros_per_mtok,
+                             updated_at = excluded.updated_at
+                         RETURNING {PROVIDER_COLS}"
+                    ),
+                    &[
+                        &row.name,
+                        &row.kind,
+                        &row.base_url,
+                        &models,
+                        &row.embedding_model,
+                        &row.input_micros_per_mtok,
+                        &row.output_micros_per_mtok,
+                        &now,
+                    ],
+                )
+                .await;
+            match res {
+                Ok(stored) => break stored,
+                Err(e) if is_unique_violation(&e) && attempts < PUT_ATTEMPTS => continue,
+                Err(e) => return Err(pg_error(e)),
+            }
+        };
         provider_from_row(&stored)
     }
 
