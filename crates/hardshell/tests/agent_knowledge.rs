@@ -310,6 +310,10 @@ async fn uploads_are_typed_listed_deduplicated_and_refused_by_role_and_type() {
 /// provider received, as text.
 async fn turn_prompt(server: &Server, llm: &FakeLlm, token: &str, conv: i64, text: &str) -> String {
     let (mut ws, _) = connect(server, Cred::Bearer(token), "").await;
+    // The prompt of *this* turn: the request carrying `text`, not merely
+    // the last chat request (this test failed once under load reading a
+    // prompt with the deleted document's text; not explained yet).
+    let before = llm.chat_requests().len();
     post(server, token, conv, text).await;
     loop {
         let f = next_json(&mut ws, Duration::from_secs(20))
@@ -320,12 +324,13 @@ async fn turn_prompt(server: &Server, llm: &FakeLlm, token: &str, conv: i64, tex
             break;
         }
     }
-    llm.last_chat()
-        .unwrap()
-        .messages()
+    let turn = llm.chat_requests()[before..]
         .iter()
-        .map(Value::to_string)
-        .collect()
+        .rev()
+        .find(|r| r.messages().iter().any(|m| m.to_string().contains(text)))
+        .cloned()
+        .expect("a chat request for this turn");
+    turn.messages().iter().map(Value::to_string).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -119,13 +119,13 @@ macro_rules! both_fx {
 mod agents;
 #[path = "store_conformance/approvals.rs"]
 mod approvals;
-#[path = "store_conformance/memory.rs"]
-mod memory;
-#[path = "store_conformance/trust.rs"]
-mod trust;
 #[path = "store_conformance/bookmarks.rs"]
 mod bookmarks;
 #[path = "store_conformance/credentials.rs"]
 mod credentials;
+#[path = "store_conformance/memory.rs"]
+mod memory;
+#[path = "store_conformance/trust.rs"]
+mod trust;
 #[path = "store_conformance/users.rs"]
 mod users;
