@@ -80,8 +80,10 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A PostgreSQL error the server reported (a lost connection becomes
+    /// `Unavailable` instead: see the `From` impl).
     #[error("PostgreSQL: {0}")]
-    Postgres(#[from] tokio_postgres::Error),
+    Postgres(tokio_postgres::Error),
     /// The database server cannot be reached now (down, restarting, pool
     /// exhausted past its wait); the API answers 503 and the caller may
     /// retry.
@@ -104,6 +106,14 @@ pub enum StoreError {
 /// of a store result (the interfaces are traits over both backends).
 pub trait Fut<T>: std::future::Future<Output = Result<T, StoreError>> + Send {}
 impl<T, F: std::future::Future<Output = Result<T, StoreError>> + Send> Fut<T> for F {}
+
+/// `?` on a PostgreSQL call classifies the error: a lost or refused
+/// connection is `Unavailable` (503), anything else `Postgres`.
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        pg::pg_error(e)
+    }
+}
 
 impl StoreError {
     fn io(path: &Path, source: std::io::Error) -> Self {

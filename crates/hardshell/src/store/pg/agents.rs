@@ -101,8 +101,7 @@ async fn handle_free(
                  OR EXISTS (SELECT 1 FROM users WHERE lower(username) = lower($1))",
             &[&handle, &except],
         )
-        .await
-        .map_err(pg_error)?
+        .await?
         .get(0);
     Ok(!taken)
 }
@@ -114,8 +113,7 @@ async fn provider_held(c: &impl GenericClient, name: &str) -> Result<bool, Store
         "SELECT 1 FROM providers WHERE lower(name) = lower($1) FOR SHARE",
         &[&name],
     )
-    .await
-    .map_err(pg_error)?
+    .await?
     .is_some())
 }
 
@@ -145,7 +143,7 @@ impl AgentStore for PgStore {
     ) -> Result<Result<AgentRow, AgentReject>, StoreError> {
         let now = crate::auth::now_secs();
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         if !handle_free(&tx, &f.handle, None).await? {
             return Ok(Err(AgentReject::HandleTaken));
         }
@@ -186,7 +184,7 @@ impl AgentStore for PgStore {
             .await;
         let out = agent_write_result(res)?;
         if out.is_ok() {
-            tx.commit().await.map_err(pg_error)?;
+            tx.commit().await?;
         }
         Ok(out)
     }
@@ -199,11 +197,10 @@ impl AgentStore for PgStore {
     ) -> Result<Result<AgentRow, AgentReject>, StoreError> {
         let now = crate::auth::now_secs();
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         let exists = tx
             .query_opt("SELECT 1 FROM agents WHERE id = $1 FOR UPDATE", &[&id])
-            .await
-            .map_err(pg_error)?;
+            .await?;
         if exists.is_none() {
             return Err(StoreError::NotFound);
         }
@@ -245,7 +242,7 @@ impl AgentStore for PgStore {
             .await;
         let out = agent_write_result(res)?;
         if out.is_ok() {
-            tx.commit().await.map_err(pg_error)?;
+            tx.commit().await?;
         }
         Ok(out)
     }
@@ -258,8 +255,7 @@ impl AgentStore for PgStore {
                 &format!("SELECT {AGENT_COLS} FROM agents WHERE id = $1"),
                 &[&id],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         row.as_ref().map(agent_from_row).transpose()
     }
 
@@ -270,8 +266,7 @@ impl AgentStore for PgStore {
                 &format!("SELECT {AGENT_COLS} FROM agents ORDER BY lower(handle) COLLATE \"C\""),
                 &[],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .iter()
             .map(agent_from_row)
             .collect()
@@ -282,8 +277,7 @@ impl AgentStore for PgStore {
             .client()
             .await?
             .query_one("SELECT count(*) FROM agents", &[])
-            .await
-            .map_err(pg_error)?;
+            .await?;
         col(&row, 0)
     }
 
@@ -292,8 +286,7 @@ impl AgentStore for PgStore {
             .client()
             .await?
             .execute("DELETE FROM agents WHERE id = $1", &[&id])
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(n > 0)
     }
 
@@ -355,8 +348,7 @@ impl AgentStore for PgStore {
                 &format!("SELECT {PROVIDER_COLS} FROM providers WHERE lower(name) = lower($1)"),
                 &[&name],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         row.as_ref().map(provider_from_row).transpose()
     }
 
@@ -369,8 +361,7 @@ impl AgentStore for PgStore {
                 ),
                 &[],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .iter()
             .map(provider_from_row)
             .collect()
@@ -384,8 +375,7 @@ impl AgentStore for PgStore {
                 "DELETE FROM providers WHERE lower(name) = lower($1)",
                 &[&name],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(n > 0)
     }
 
@@ -416,8 +406,7 @@ impl AgentStore for PgStore {
                     &spend_micros,
                 ],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(())
     }
 
@@ -440,8 +429,7 @@ impl AgentStore for PgStore {
                  FROM agent_usage WHERE agent_id = $1 AND day = $3",
                 &[&agent_id, &conversation_id, &day],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(UsageToday {
             conversation_tokens: col(&row, 0)?,
             agent_spend_micros: col(&row, 1)?,

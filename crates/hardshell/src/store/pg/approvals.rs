@@ -12,7 +12,7 @@
 
 use tokio_postgres::Row;
 
-use super::{PgStore, col, pg_error};
+use super::{PgStore, col};
 use crate::store::StoreError;
 use crate::store::approvals::{ApprovalRow, ApprovalStore, NewApproval, Requested};
 
@@ -49,22 +49,20 @@ impl ApprovalStore for PgStore {
     async fn approval_request(&self, new: NewApproval) -> Result<Requested, StoreError> {
         let now = crate::auth::now_secs();
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(
                  'approval:' || $1::bigint || ':' || $2::bigint || ':' || $3::text, 0))",
             &[&new.agent_id, &new.conversation_id, &new.fingerprint],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         let existing = tx
             .query_opt(
                 "SELECT id FROM approvals WHERE agent_id = $1 AND conversation_id = $2
                  AND fingerprint = $3 AND status = 'pending' AND expires_at > $4",
                 &[&new.agent_id, &new.conversation_id, &new.fingerprint, &now],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         let out = match existing {
             Some(e) => {
                 let id: i64 = col(&e, 0)?;
@@ -75,8 +73,7 @@ impl ApprovalStore for PgStore {
                         ),
                         &[&id],
                     )
-                    .await
-                    .map_err(pg_error)?;
+                    .await?;
                 Requested::Merged(row(&r)?)
             }
             None => {
@@ -104,12 +101,11 @@ impl ApprovalStore for PgStore {
                             &new.parked,
                         ],
                     )
-                    .await
-                    .map_err(pg_error)?;
+                    .await?;
                 Requested::New(row(&r)?)
             }
         };
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(out)
     }
 
@@ -121,8 +117,7 @@ impl ApprovalStore for PgStore {
                 &format!("SELECT {COLS} FROM approvals WHERE id = $1"),
                 &[&id],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         r.as_ref().map(row).transpose()
     }
 
@@ -142,8 +137,7 @@ impl ApprovalStore for PgStore {
                 ),
                 &[&status, &limit],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         rows(&rs)
     }
 
@@ -164,15 +158,13 @@ impl ApprovalStore for PgStore {
                 ),
                 &[&id, &status, &now, &by],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         if let Some(r) = decided {
             return row(&r);
         }
         let current = c
             .query_opt("SELECT status FROM approvals WHERE id = $1", &[&id])
-            .await
-            .map_err(pg_error)?
+            .await?
             .ok_or(StoreError::NotFound)?;
         let status: String = col(&current, 0)?;
         Err(StoreError::Conflict(format!(
@@ -193,8 +185,7 @@ impl ApprovalStore for PgStore {
                 "SELECT count(*) FROM approvals WHERE status = 'pending'",
                 &[],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         col(&r, 0)
     }
 
@@ -209,8 +200,7 @@ impl ApprovalStore for PgStore {
                 ),
                 &[&now],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         let mut out = rows(&rs)?;
         // RETURNING has no order; callers report oldest first, as SQLite's
         // rowid walk gives.
@@ -227,8 +217,7 @@ impl ApprovalStore for PgStore {
                  WHERE id = $1 AND status = 'approved' AND fingerprint = $2",
                 &[&id, &fingerprint, &crate::auth::now_secs()],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(n == 1)
     }
 
@@ -241,8 +230,7 @@ impl ApprovalStore for PgStore {
                  AND status <> 'pending' ORDER BY id",
                 &[],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         rs.iter().map(|r| col(r, 0)).collect()
     }
 
@@ -255,8 +243,7 @@ impl ApprovalStore for PgStore {
                  AND parked IS NOT NULL AND status <> 'pending' RETURNING parked",
                 &[&id],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         r.map(|r| col(&r, 0)).transpose()
     }
 
@@ -264,8 +251,7 @@ impl ApprovalStore for PgStore {
         self.client()
             .await?
             .execute("UPDATE approvals SET parked = NULL WHERE id = $1", &[&id])
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(())
     }
 
@@ -277,8 +263,7 @@ impl ApprovalStore for PgStore {
                 "UPDATE approvals SET claimed = false WHERE claimed AND parked IS NOT NULL",
                 &[],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         usize::try_from(n).map_err(|e| StoreError::BadData(e.to_string()))
     }
 }

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::{PgStore, pg_error};
+use super::PgStore;
 use crate::store::StoreError;
 use crate::store::bookmark_folders::{
     Folder, FolderDeleted, FolderPatch, FolderStore, FolderWrite,
@@ -32,8 +32,7 @@ const USER_LOCK_BASE: i64 = 0x626d << 48;
 pub(super) async fn lock_user(c: &impl GenericClient, user: i64) -> Result<(), StoreError> {
     let key = USER_LOCK_BASE | (user & 0xffff_ffff_ffff);
     c.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
-        .await
-        .map_err(pg_error)?;
+        .await?;
     Ok(())
 }
 
@@ -45,13 +44,13 @@ const COLS: &str = "f.id, f.name, f.parent_id, f.color, \
 
 fn from_row(r: &Row) -> Result<Folder, StoreError> {
     Ok(Folder {
-        id: r.try_get(0).map_err(pg_error)?,
-        name: r.try_get(1).map_err(pg_error)?,
-        parent_id: r.try_get(2).map_err(pg_error)?,
-        color: r.try_get(3).map_err(pg_error)?,
-        bookmarks: r.try_get(4).map_err(pg_error)?,
-        created_at: r.try_get(5).map_err(pg_error)?,
-        updated_at: r.try_get(6).map_err(pg_error)?,
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        parent_id: r.try_get(2)?,
+        color: r.try_get(3)?,
+        bookmarks: r.try_get(4)?,
+        created_at: r.try_get(5)?,
+        updated_at: r.try_get(6)?,
     })
 }
 
@@ -60,8 +59,7 @@ async fn by_id(c: &impl GenericClient, user: i64, id: i64) -> Result<Option<Fold
         &format!("SELECT {COLS} FROM bookmark_folders f WHERE f.user_id = $1 AND f.id = $2"),
         &[&user, &id],
     )
-    .await
-    .map_err(pg_error)?
+    .await?
     .map(|r| from_row(&r))
     .transpose()
 }
@@ -76,8 +74,7 @@ pub(super) async fn folder_owned(
         "SELECT 1 FROM bookmark_folders WHERE user_id = $1 AND id = $2",
         &[&user, &id],
     )
-    .await
-    .map_err(pg_error)?
+    .await?
     .is_some())
 }
 
@@ -94,8 +91,7 @@ async fn insert(
              updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
         &[&user, &parent, &name, &color, &now],
     )
-    .await
-    .map_err(pg_error)?
+    .await?
     .get(0))
 }
 
@@ -121,8 +117,7 @@ pub(super) async fn resolve_path(
                  AND parent_id IS NOT DISTINCT FROM $2 AND name = $3 ORDER BY id LIMIT 1",
                 &[&user, &parent, name],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .map(|r| r.get(0));
         let id = match found {
             Some(id) => id,
@@ -146,8 +141,7 @@ async fn is_within(
              WHERE f.parent_id IS NOT NULL) SELECT 1 FROM up WHERE id = $1",
         &[&folder, &candidate],
     )
-    .await
-    .map_err(pg_error)?
+    .await?
     .is_some())
 }
 
@@ -161,8 +155,7 @@ impl FolderStore for PgStore {
             ),
             &[&user],
         )
-        .await
-        .map_err(pg_error)?
+        .await?
         .iter()
         .map(from_row)
         .collect()
@@ -176,7 +169,7 @@ impl FolderStore for PgStore {
         color: Option<String>,
     ) -> Result<FolderWrite, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         lock_user(&tx, user).await?;
         if let Some(p) = parent
             && !folder_owned(&tx, user, p).await?
@@ -193,7 +186,7 @@ impl FolderStore for PgStore {
         )
         .await?;
         let row = by_id(&tx, user, id).await?.ok_or(StoreError::NotFound)?;
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(FolderWrite::Done(row))
     }
 
@@ -204,7 +197,7 @@ impl FolderStore for PgStore {
         p: FolderPatch,
     ) -> Result<FolderWrite, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         lock_user(&tx, user).await?;
         if by_id(&tx, user, id).await?.is_none() {
             return Ok(FolderWrite::NotFound);
@@ -233,16 +226,15 @@ impl FolderStore for PgStore {
                 &p.now,
             ],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         let row = by_id(&tx, user, id).await?.ok_or(StoreError::NotFound)?;
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(FolderWrite::Done(row))
     }
 
     async fn folder_delete(&self, user: i64, id: i64) -> Result<Option<FolderDeleted>, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         lock_user(&tx, user).await?;
         let Some(folder) = by_id(&tx, user, id).await? else {
             return Ok(None);
@@ -254,23 +246,20 @@ impl FolderStore for PgStore {
                  WHERE user_id = $1 AND folder_id = $2",
                 &[&user, &id, &folder.parent_id, &now],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         let moved_folders = tx
             .execute(
                 "UPDATE bookmark_folders SET parent_id = $3, \
                  updated_at = GREATEST(updated_at, $4) WHERE user_id = $1 AND parent_id = $2",
                 &[&user, &id, &folder.parent_id, &now],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         tx.execute(
             "DELETE FROM bookmark_folders WHERE user_id = $1 AND id = $2",
             &[&user, &id],
         )
-        .await
-        .map_err(pg_error)?;
-        tx.commit().await.map_err(pg_error)?;
+        .await?;
+        tx.commit().await?;
         Ok(Some(FolderDeleted {
             id,
             parent_id: folder.parent_id,

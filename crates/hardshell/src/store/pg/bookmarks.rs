@@ -30,32 +30,26 @@ const COLS: &str = "b.id, b.url, b.title, b.description, b.tags, b.folder_id, b.
 const FROM: &str = "FROM bookmarks b LEFT JOIN agent_keys k ON k.id = b.created_by_key";
 
 fn from_row(r: &Row) -> Result<Bookmark, StoreError> {
-    let tags: String = r.try_get(4).map_err(pg_error)?;
-    let kind: String = r.try_get(9).map_err(pg_error)?;
+    let tags: String = r.try_get(4)?;
+    let kind: String = r.try_get(9)?;
     let id = match kind.as_str() {
-        "user" => r
-            .try_get::<_, Option<i64>>(10)
-            .map_err(pg_error)?
-            .map(|u| u.to_string()),
-        "key" => r.try_get::<_, Option<String>>(11).map_err(pg_error)?,
-        _ => r
-            .try_get::<_, Option<i64>>(12)
-            .map_err(pg_error)?
-            .map(|a| a.to_string()),
+        "user" => r.try_get::<_, Option<i64>>(10)?.map(|u| u.to_string()),
+        "key" => r.try_get::<_, Option<String>>(11)?,
+        _ => r.try_get::<_, Option<i64>>(12)?.map(|a| a.to_string()),
     };
     Ok(Bookmark {
-        id: r.try_get(0).map_err(pg_error)?,
-        url: r.try_get(1).map_err(pg_error)?,
-        title: r.try_get(2).map_err(pg_error)?,
-        description: r.try_get(3).map_err(pg_error)?,
+        id: r.try_get(0)?,
+        url: r.try_get(1)?,
+        title: r.try_get(2)?,
+        description: r.try_get(3)?,
         tags: tags.split_whitespace().map(str::to_string).collect(),
-        folder_id: r.try_get(5).map_err(pg_error)?,
-        starred: r.try_get(6).map_err(pg_error)?,
-        archived: r.try_get(7).map_err(pg_error)?,
-        color: r.try_get(8).map_err(pg_error)?,
+        folder_id: r.try_get(5)?,
+        starred: r.try_get(6)?,
+        archived: r.try_get(7)?,
+        color: r.try_get(8)?,
         created_by: CreatedBy { kind, id },
-        created_at: r.try_get(13).map_err(pg_error)?,
-        updated_at: r.try_get(14).map_err(pg_error)?,
+        created_at: r.try_get(13)?,
+        updated_at: r.try_get(14)?,
     })
 }
 
@@ -64,8 +58,7 @@ async fn by_id(c: &impl GenericClient, user: i64, id: i64) -> Result<Option<Book
         &format!("SELECT {COLS} {FROM} WHERE b.user_id = $1 AND b.id = $2"),
         &[&user, &id],
     )
-    .await
-    .map_err(pg_error)?
+    .await?
     .map(|r| from_row(&r))
     .transpose()
 }
@@ -75,8 +68,7 @@ async fn dup_of(c: &impl GenericClient, user: i64, norm: &str) -> Result<Option<
         "SELECT id FROM bookmarks WHERE user_id = $1 AND norm_url = $2",
         &[&user, &norm],
     )
-    .await
-    .map_err(pg_error)?
+    .await?
     .map(|r| r.get(0)))
 }
 
@@ -87,15 +79,13 @@ async fn write_tags(
     tags: &[String],
 ) -> Result<(), StoreError> {
     c.execute("DELETE FROM bookmark_tags WHERE bookmark_id = $1", &[&id])
-        .await
-        .map_err(pg_error)?;
+        .await?;
     c.execute(
         "INSERT INTO bookmark_tags (bookmark_id, user_id, tag) \
          SELECT $1, $2, t FROM unnest($3::TEXT[]) AS t ON CONFLICT DO NOTHING",
         &[&id, &user, &tags],
     )
-    .await
-    .map_err(pg_error)?;
+    .await?;
     Ok(())
 }
 
@@ -149,8 +139,7 @@ async fn insert_one(
                 &b.updated_at,
             ],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     let Some(row) = row else {
         // Taken by a transaction that committed after our check.
         let existing = dup_of(c, user, &b.norm_url)
@@ -178,8 +167,7 @@ async fn tally_session(
              WHERE key_id = $1 AND closed_at IS NULL FOR UPDATE",
             &[&key],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     let Some(found) = found else {
         return Ok(());
     };
@@ -199,8 +187,7 @@ async fn tally_session(
             &kept,
         ],
     )
-    .await
-    .map_err(pg_error)?;
+    .await?;
     Ok(())
 }
 
@@ -216,18 +203,17 @@ async fn session(c: &impl GenericClient, public_id: &str) -> Result<ImportSessio
             ),
             &[&public_id],
         )
-        .await
-        .map_err(pg_error)?
+        .await?
         .ok_or(StoreError::NotFound)?;
-    let errors: String = r.try_get(7).map_err(pg_error)?;
+    let errors: String = r.try_get(7)?;
     Ok(ImportSession {
-        id: r.try_get(0).map_err(pg_error)?,
-        key_id: r.try_get(1).map_err(pg_error)?,
-        created_at: r.try_get(2).map_err(pg_error)?,
-        expires_at: r.try_get(3).map_err(pg_error)?,
-        closed_at: r.try_get(4).map_err(pg_error)?,
-        imported: r.try_get(5).map_err(pg_error)?,
-        failed: r.try_get(6).map_err(pg_error)?,
+        id: r.try_get(0)?,
+        key_id: r.try_get(1)?,
+        created_at: r.try_get(2)?,
+        expires_at: r.try_get(3)?,
+        closed_at: r.try_get(4)?,
+        imported: r.try_get(5)?,
+        failed: r.try_get(6)?,
         errors: serde_json::from_str(&errors).unwrap_or_default(),
     })
 }
@@ -240,13 +226,13 @@ impl BookmarkStore for PgStore {
         b: NewBookmark,
     ) -> Result<Insert, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         lock_user(&tx, user).await?;
         let out = insert_one(&tx, user, creator, &b, &mut PathCache::default()).await?;
         if matches!(out, Insert::Inserted(_)) {
-            tx.commit().await.map_err(pg_error)?;
+            tx.commit().await?;
         } else {
-            tx.rollback().await.map_err(pg_error)?;
+            tx.rollback().await?;
         }
         Ok(out)
     }
@@ -260,7 +246,7 @@ impl BookmarkStore for PgStore {
         session_key: Option<i64>,
     ) -> Result<Vec<Result<i64, ItemError>>, StoreError> {
         let mut c = self.client().await?;
-        let mut tx = c.transaction().await.map_err(pg_error)?;
+        let mut tx = c.transaction().await?;
         lock_user(&tx, user).await?;
         let mut folders = PathCache::default();
         let now = crate::auth::now_secs();
@@ -290,15 +276,15 @@ impl BookmarkStore for PgStore {
             }
             // Folders made for a refused item go with its savepoint.
             let cached = folders.clone();
-            let sp = tx.transaction().await.map_err(pg_error)?;
+            let sp = tx.transaction().await?;
             let outcome = insert_one(&sp, user, creator, &b, &mut folders).await?;
             let res = match outcome {
                 Insert::Inserted(row) => {
-                    sp.commit().await.map_err(pg_error)?;
+                    sp.commit().await?;
                     Ok(row.id)
                 }
                 refused => {
-                    sp.rollback().await.map_err(pg_error)?;
+                    sp.rollback().await?;
                     folders = cached;
                     Err(fail(match refused {
                         Insert::NoFolder => "no such folder",
@@ -316,7 +302,7 @@ impl BookmarkStore for PgStore {
             let imported = i64::try_from(out.len() - errors.len()).unwrap_or(i64::MAX);
             tally_session(&tx, key, imported, &errors).await?;
         }
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(out)
     }
 
@@ -326,7 +312,7 @@ impl BookmarkStore for PgStore {
 
     async fn bookmark_update(&self, user: i64, id: i64, p: Patch) -> Result<Update, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         lock_user(&tx, user).await?;
         let Some(old) = by_id(&tx, user, id).await? else {
             return Ok(Update::NotFound);
@@ -379,7 +365,7 @@ impl BookmarkStore for PgStore {
             // The user's lock makes this unreachable; kept as the answer
             // the unique index would force.
             Err(e) if is_unique_violation(&e) => {
-                tx.rollback().await.map_err(pg_error)?;
+                tx.rollback().await?;
                 let other = match &p.url {
                     Some((_, n)) => dup_of(&self.client().await?, user, n).await?,
                     None => None,
@@ -394,13 +380,13 @@ impl BookmarkStore for PgStore {
             write_tags(&tx, user, id, t).await?;
         }
         let row = by_id(&tx, user, id).await?.ok_or(StoreError::NotFound)?;
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(Update::Updated(Box::new(row)))
     }
 
     async fn bookmark_delete(&self, user: i64, id: i64) -> Result<Option<Bookmark>, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         lock_user(&tx, user).await?;
         let Some(row) = by_id(&tx, user, id).await? else {
             return Ok(None);
@@ -409,9 +395,8 @@ impl BookmarkStore for PgStore {
             "DELETE FROM bookmarks WHERE user_id = $1 AND id = $2",
             &[&user, &id],
         )
-        .await
-        .map_err(pg_error)?;
-        tx.commit().await.map_err(pg_error)?;
+        .await?;
+        tx.commit().await?;
         Ok(Some(row))
     }
 
@@ -464,8 +449,7 @@ impl BookmarkStore for PgStore {
         self.client()
             .await?
             .query(&sql, &refs)
-            .await
-            .map_err(pg_error)?
+            .await?
             .iter()
             .map(from_row)
             .collect()
@@ -478,8 +462,7 @@ impl BookmarkStore for PgStore {
                 &format!("SELECT {COLS} {FROM} WHERE b.user_id = $1 ORDER BY b.id"),
                 &[&user],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .iter()
             .map(from_row)
             .collect()
@@ -494,8 +477,7 @@ impl BookmarkStore for PgStore {
                  GROUP BY tag ORDER BY n DESC, tag COLLATE \"C\"",
                 &[&user],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .iter()
             .map(|r| TagCount {
                 tag: r.get(0),
@@ -518,16 +500,15 @@ impl BookmarkStore for PgStore {
                  FROM bookmarks WHERE user_id = $1",
                 &[&user],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(Stats {
-            total: r.try_get(0).map_err(pg_error)?,
-            starred: r.try_get(1).map_err(pg_error)?,
-            archived: r.try_get(2).map_err(pg_error)?,
-            by_keys: r.try_get(3).map_err(pg_error)?,
-            by_agents: r.try_get(4).map_err(pg_error)?,
-            folders: r.try_get(5).map_err(pg_error)?,
-            tags: r.try_get(6).map_err(pg_error)?,
+            total: r.try_get(0)?,
+            starred: r.try_get(1)?,
+            archived: r.try_get(2)?,
+            by_keys: r.try_get(3)?,
+            by_agents: r.try_get(4)?,
+            folders: r.try_get(5)?,
+            tags: r.try_get(6)?,
         })
     }
 
@@ -538,14 +519,13 @@ impl BookmarkStore for PgStore {
         expires_at: i64,
     ) -> Result<ImportSession, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         let key: i64 = tx
             .query_opt(
                 "SELECT id FROM agent_keys WHERE public_id = $1 AND created_by = $2",
                 &[&key_public_id, &user],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .ok_or(StoreError::NotFound)?
             .get(0);
         let public_id = crate::auth::tokens::public_id();
@@ -560,10 +540,9 @@ impl BookmarkStore for PgStore {
                 &expires_at,
             ],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         let s = session(&tx, &public_id).await?;
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(s)
     }
 
@@ -573,7 +552,7 @@ impl BookmarkStore for PgStore {
         public_id: String,
     ) -> Result<Option<ImportSession>, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         let now = crate::auth::now_secs();
         let key: Option<i64> = tx
             .query_opt(
@@ -581,8 +560,7 @@ impl BookmarkStore for PgStore {
                  WHERE public_id = $1 AND user_id = $2 FOR UPDATE",
                 &[&public_id, &user],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .map(|r| r.get(0));
         let Some(key) = key else {
             return Ok(None);
@@ -592,16 +570,14 @@ impl BookmarkStore for PgStore {
              WHERE public_id = $1 AND closed_at IS NULL",
             &[&public_id, &now],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         tx.execute(
             "UPDATE agent_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
             &[&key, &now],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         let s = session(&tx, &public_id).await?;
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(Some(s))
     }
 }
@@ -617,7 +593,7 @@ impl BookmarkPageStore for PgStore {
         fill: Fill,
     ) -> Result<bool, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         lock_user(&tx, user).await?;
         let Some(b) = by_id(&tx, user, page.bookmark_id).await? else {
             return Ok(false);
@@ -648,8 +624,7 @@ impl BookmarkPageStore for PgStore {
                 &user,
             ],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         let title = fill.title.filter(|_| b.title == b.url);
         let description = fill.description.filter(|_| b.description.is_empty());
         if title.is_some() || description.is_some() {
@@ -665,10 +640,9 @@ impl BookmarkPageStore for PgStore {
                     &page.fetched_at,
                 ],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         }
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -687,32 +661,31 @@ impl BookmarkPageStore for PgStore {
                 ),
                 &[&user, &bookmark],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
         else {
             return Ok(None);
         };
-        let hidden: String = r.try_get(7).map_err(pg_error)?;
-        let status: i64 = r.try_get(2).map_err(pg_error)?;
-        let score: f64 = r.try_get(9).map_err(pg_error)?;
+        let hidden: String = r.try_get(7)?;
+        let status: i64 = r.try_get(2)?;
+        let score: f64 = r.try_get(9)?;
         Ok(Some(PageText {
-            bookmark_id: r.try_get(0).map_err(pg_error)?,
-            final_url: r.try_get(1).map_err(pg_error)?,
+            bookmark_id: r.try_get(0)?,
+            final_url: r.try_get(1)?,
             status: u16::try_from(status)
                 .map_err(|_| StoreError::BadData(format!("page status {status}")))?,
-            title: r.try_get(3).map_err(pg_error)?,
-            description: r.try_get(4).map_err(pg_error)?,
-            text: r.try_get(5).map_err(pg_error)?,
-            truncated: r.try_get(6).map_err(pg_error)?,
+            title: r.try_get(3)?,
+            description: r.try_get(4)?,
+            text: r.try_get(5)?,
+            truncated: r.try_get(6)?,
             hidden: hidden
                 .split(',')
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .collect(),
-            flagged: r.try_get(8).map_err(pg_error)?,
+            flagged: r.try_get(8)?,
             #[allow(clippy::cast_possible_truncation)]
             score: score as f32,
-            fetched_at: r.try_get(10).map_err(pg_error)?,
+            fetched_at: r.try_get(10)?,
         }))
     }
 }

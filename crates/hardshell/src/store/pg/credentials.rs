@@ -83,8 +83,7 @@ async fn insert_tokens(
              VALUES ($1, $2, $3, $4)",
             &[&&t.hash[..], &session_id, &t.kind, &t.expires_at],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     }
     Ok(())
 }
@@ -98,8 +97,7 @@ async fn key_by_public_id(
             &format!("SELECT {KEY_COLS} FROM agent_keys k WHERE k.public_id = $1"),
             &[&public_id],
         )
-        .await
-        .map_err(pg_error)?
+        .await?
         .ok_or(StoreError::NotFound)?;
     key_at(&row, 0)
 }
@@ -111,16 +109,13 @@ impl CredentialStore for PgStore {
         expires_at: i64,
     ) -> Result<(), StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
-        tx.execute("DELETE FROM setup_tokens", &[])
-            .await
-            .map_err(pg_error)?;
+        let tx = c.transaction().await?;
+        tx.execute("DELETE FROM setup_tokens", &[]).await?;
         tx.execute(
             "INSERT INTO setup_tokens (token_hash, expires_at) VALUES ($1, $2)",
             &[&&hash[..], &expires_at],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         tx.commit().await.map_err(pg_error)
     }
 
@@ -132,18 +127,15 @@ impl CredentialStore for PgStore {
         password_hash: String,
     ) -> Result<SetupOutcome, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         lock_owners(&tx).await?;
         let owners: i64 = tx
             .query_one("SELECT count(*) FROM users WHERE role = 'owner'", &[])
-            .await
-            .map_err(pg_error)?
+            .await?
             .get(0);
         if owners > 0 {
-            tx.execute("DELETE FROM setup_tokens", &[])
-                .await
-                .map_err(pg_error)?;
-            tx.commit().await.map_err(pg_error)?;
+            tx.execute("DELETE FROM setup_tokens", &[]).await?;
+            tx.commit().await?;
             return Ok(SetupOutcome::Gone);
         }
         let spent = tx
@@ -151,8 +143,7 @@ impl CredentialStore for PgStore {
                 "DELETE FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2",
                 &[&&hash[..], &now],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         if spent == 0 {
             return Ok(SetupOutcome::BadToken);
         }
@@ -177,10 +168,8 @@ impl CredentialStore for PgStore {
                 }
             })?;
         let user = user_at(&row, 0)?;
-        tx.execute("DELETE FROM setup_tokens", &[])
-            .await
-            .map_err(pg_error)?;
-        tx.commit().await.map_err(pg_error)?;
+        tx.execute("DELETE FROM setup_tokens", &[]).await?;
+        tx.commit().await?;
         Ok(SetupOutcome::Created(user))
     }
 
@@ -190,7 +179,7 @@ impl CredentialStore for PgStore {
         tokens: Vec<NewToken>,
     ) -> Result<(i64, String), StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         let now = crate::auth::now_secs();
         let public_id = crate::auth::tokens::public_id();
         let (user_id, key_id) = match s.owner {
@@ -214,11 +203,10 @@ impl CredentialStore for PgStore {
                     &s.ip,
                 ],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .get(0);
         insert_tokens(&tx, id, &tokens).await?;
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok((id, public_id))
     }
 
@@ -240,8 +228,7 @@ impl CredentialStore for PgStore {
                    AND (s.kind <> 'web' OR s.last_seen_at + $4 > $3)",
                 &[&&hash[..], &kind, &now, &idle_secs],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         let Some(r) = found else {
             return Ok(None);
         };
@@ -257,8 +244,7 @@ impl CredentialStore for PgStore {
                         ),
                         &[&u],
                     )
-                    .await
-                    .map_err(pg_error)?;
+                    .await?;
                 match row {
                     Some(row) => Some(user_at(&row, 0)?),
                     None => return Ok(None),
@@ -277,8 +263,7 @@ impl CredentialStore for PgStore {
                         ),
                         &[&k, &now],
                     )
-                    .await
-                    .map_err(pg_error)?;
+                    .await?;
                 match row {
                     Some(row) => Some(key_with_creator_at(&row, 0)?),
                     None => return Ok(None),
@@ -308,8 +293,7 @@ impl CredentialStore for PgStore {
                 "UPDATE auth_sessions SET last_seen_at = $2 WHERE id = $1",
                 &[&session_id, &now],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(())
     }
 
@@ -320,7 +304,7 @@ impl CredentialStore for PgStore {
         next: Vec<NewToken>,
     ) -> Result<RefreshOutcome, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         // The token's row lock makes a second presentation wait for this
         // one, then read the token as spent: reuse, never a second rotation.
         let found = tx
@@ -332,8 +316,7 @@ impl CredentialStore for PgStore {
                  FOR UPDATE OF t, s",
                 &[&&hash[..]],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         let Some(r) = found else {
             return Ok(RefreshOutcome::Invalid);
         };
@@ -350,9 +333,8 @@ impl CredentialStore for PgStore {
                 "UPDATE auth_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
                 &[&sid, &now],
             )
-            .await
-            .map_err(pg_error)?;
-            tx.commit().await.map_err(pg_error)?;
+            .await?;
+            tx.commit().await?;
             return Ok(RefreshOutcome::Reused {
                 session_public_id: public_id,
                 user_id,
@@ -366,8 +348,7 @@ impl CredentialStore for PgStore {
                 &format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1 AND NOT u.disabled"),
                 &[&user_id],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         let Some(user) = user else {
             return Ok(RefreshOutcome::Invalid);
         };
@@ -376,24 +357,21 @@ impl CredentialStore for PgStore {
             "UPDATE auth_tokens SET spent_at = $2 WHERE token_hash = $1",
             &[&&hash[..], &now],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         // Access tokens issued before this refresh end with it.
         tx.execute(
             "UPDATE auth_tokens SET spent_at = $2
              WHERE session_id = $1 AND kind = 'access' AND spent_at IS NULL",
             &[&sid, &now],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         insert_tokens(&tx, sid, &next).await?;
         tx.execute(
             "UPDATE auth_sessions SET last_seen_at = $2 WHERE id = $1",
             &[&sid, &now],
         )
-        .await
-        .map_err(pg_error)?;
-        tx.commit().await.map_err(pg_error)?;
+        .await?;
+        tx.commit().await?;
         Ok(RefreshOutcome::Rotated {
             session_public_id: public_id,
             user,
@@ -408,8 +386,7 @@ impl CredentialStore for PgStore {
                 "UPDATE auth_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
                 &[&session_id, &crate::auth::now_secs()],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(n > 0)
     }
 
@@ -426,8 +403,7 @@ impl CredentialStore for PgStore {
                  WHERE user_id = $1 AND public_id = $2 AND revoked_at IS NULL",
                 &[&user_id, &public_id, &crate::auth::now_secs()],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(n > 0)
     }
 
@@ -439,8 +415,7 @@ impl CredentialStore for PgStore {
                 "UPDATE auth_sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
                 &[&user_id, &crate::auth::now_secs()],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         usize::try_from(n).map_err(|e| StoreError::BadData(e.to_string()))
     }
 
@@ -459,8 +434,7 @@ impl CredentialStore for PgStore {
                  WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY id DESC",
                 &[&user_id, &now],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(SessionInfo {
@@ -482,27 +456,24 @@ impl CredentialStore for PgStore {
         hash: TokenHash,
     ) -> Result<bool, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         // One replacement per user at a time (two would both find no old
         // key, and the second insert would fail on the unique user_id).
         let exists = tx
             .query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])
-            .await
-            .map_err(pg_error)?;
+            .await?;
         if exists.is_none() {
             return Err(StoreError::NotFound);
         }
         let old = tx
             .execute("DELETE FROM identity_keys WHERE user_id = $1", &[&user_id])
-            .await
-            .map_err(pg_error)?;
+            .await?;
         tx.execute(
             "INSERT INTO identity_keys (user_id, key_hash, created_at) VALUES ($1, $2, $3)",
             &[&user_id, &&hash[..], &crate::auth::now_secs()],
         )
-        .await
-        .map_err(pg_error)?;
-        tx.commit().await.map_err(pg_error)?;
+        .await?;
+        tx.commit().await?;
         Ok(old > 0)
     }
 
@@ -517,8 +488,7 @@ impl CredentialStore for PgStore {
                 ),
                 &[&&hash[..]],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         row.map(|r| user_at(&r, 0)).transpose()
     }
 
@@ -546,8 +516,7 @@ impl CredentialStore for PgStore {
                     &rate,
                 ],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         key_at(&row, 0)
     }
 
@@ -559,8 +528,7 @@ impl CredentialStore for PgStore {
                 &format!("SELECT {KEY_COLS} FROM agent_keys k ORDER BY k.id"),
                 &[],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         rows.iter().map(|r| key_at(r, 0)).collect()
     }
 
@@ -575,8 +543,7 @@ impl CredentialStore for PgStore {
                 ),
                 &[&&hash[..]],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         row.map(|r| key_with_creator_at(&r, 0)).transpose()
     }
 
@@ -588,8 +555,7 @@ impl CredentialStore for PgStore {
                 "SELECT public_id FROM agent_keys WHERE key_hash = $1 AND revoked_at IS NOT NULL",
                 &[&&hash[..]],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         row.map(|r| col(&r, 0)).transpose()
     }
 
@@ -600,8 +566,7 @@ impl CredentialStore for PgStore {
                 "UPDATE agent_keys SET last_used_at = $2 WHERE id = $1",
                 &[&row_id, &now],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(())
     }
 
@@ -611,8 +576,7 @@ impl CredentialStore for PgStore {
             "UPDATE agent_keys SET revoked_at = $2 WHERE public_id = $1 AND revoked_at IS NULL",
             &[&public_id, &crate::auth::now_secs()],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         key_by_public_id(&c, &public_id).await
     }
 
@@ -623,8 +587,7 @@ impl CredentialStore for PgStore {
                 &format!("DELETE FROM agent_keys k WHERE k.public_id = $1 RETURNING {KEY_COLS}"),
                 &[&public_id],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .ok_or(StoreError::NotFound)?;
         key_at(&row, 0)
     }

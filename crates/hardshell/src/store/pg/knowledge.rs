@@ -31,13 +31,13 @@ const DOC_COLS: &str = "id, name, mime, size, chunks, flagged, created_at";
 
 fn doc_from_row(r: &Row) -> Result<Document, StoreError> {
     Ok(Document {
-        id: r.try_get(0).map_err(pg_error)?,
-        name: r.try_get(1).map_err(pg_error)?,
-        mime: r.try_get(2).map_err(pg_error)?,
-        size: r.try_get(3).map_err(pg_error)?,
-        chunks: r.try_get(4).map_err(pg_error)?,
-        flagged: r.try_get(5).map_err(pg_error)?,
-        created_at: r.try_get(6).map_err(pg_error)?,
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        mime: r.try_get(2)?,
+        size: r.try_get(3)?,
+        chunks: r.try_get(4)?,
+        flagged: r.try_get(5)?,
+        created_at: r.try_get(6)?,
     })
 }
 
@@ -50,8 +50,7 @@ async fn doc_by_hash(
         &format!("SELECT {DOC_COLS} FROM knowledge_docs WHERE agent_id = $1 AND sha256 = $2"),
         &[&agent_id, &sha256],
     )
-    .await
-    .map_err(pg_error)?
+    .await?
     .as_ref()
     .map(doc_from_row)
     .transpose()
@@ -75,8 +74,7 @@ async fn insert_locked(
               WHERE d.agent_id = $1 AND c.parent_id IS NOT NULL)",
             &[&new.agent_id],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     let (docs, children): (i64, i64) = (counts.get(0), counts.get(1));
     let adding: usize = new.parents.iter().map(|p| p.children.len()).sum();
     if docs >= as_i64(caps.docs)
@@ -133,8 +131,7 @@ async fn insert_locked(
              RETURNING ord, id",
             &[&doc.id, &parent_ords, &parent_texts],
         )
-        .await
-        .map_err(pg_error)?
+        .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
@@ -156,8 +153,7 @@ async fn insert_locked(
                 &child_vecs,
             ],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     }
     Ok(Ok(KnowledgeInsert::Inserted(doc)))
 }
@@ -177,16 +173,15 @@ impl KnowledgeStore for PgStore {
         caps: KnowledgeCaps,
     ) -> Result<KnowledgeInsert, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
+        let tx = client.transaction().await?;
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::bigint::text, 0))",
             &[&LOCK_NAMESPACE, &new.agent_id],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         match insert_locked(&tx, &new, caps).await? {
             Ok(KnowledgeInsert::Inserted(doc)) => {
-                tx.commit().await.map_err(pg_error)?;
+                tx.commit().await?;
                 Ok(KnowledgeInsert::Inserted(doc))
             }
             Ok(other) => Ok(other),
@@ -212,8 +207,7 @@ impl KnowledgeStore for PgStore {
                 ),
                 &[&agent_id],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .iter()
             .map(doc_from_row)
             .collect()
@@ -235,8 +229,7 @@ impl KnowledgeStore for PgStore {
                 ),
                 &[&agent_id, &doc_id],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .as_ref()
             .map(doc_from_row)
             .transpose()
@@ -264,8 +257,7 @@ impl KnowledgeStore for PgStore {
                 ),
                 &params,
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         rows.iter()
             .map(|r| r.try_get(0).map_err(pg_error))
             .collect()
@@ -288,12 +280,11 @@ impl KnowledgeStore for PgStore {
                  WHERE d.agent_id = $1 AND c.parent_id IS NOT NULL AND c.embedding IS NOT NULL",
                 [&agent_id as &(dyn ToSql + Sync)],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         let mut rows = std::pin::pin!(rows);
         let mut best: Vec<(f32, i64)> = Vec::with_capacity(limit.saturating_add(1));
-        while let Some(r) = rows.try_next().await.map_err(pg_error)? {
-            let blob: &[u8] = r.try_get(1).map_err(pg_error)?;
+        while let Some(r) = rows.try_next().await? {
+            let blob: &[u8] = r.try_get(1)?;
             let Some(s) = blob_f32(blob).and_then(|v| score(&v)) else {
                 continue;
             };
@@ -301,7 +292,7 @@ impl KnowledgeStore for PgStore {
                 continue;
             }
             let at = best.partition_point(|(b, _)| *b >= s);
-            best.insert(at, (s, r.try_get(0).map_err(pg_error)?));
+            best.insert(at, (s, r.try_get(0)?));
             best.truncate(limit);
         }
         Ok(best.into_iter().map(|(_, id)| id).collect())
@@ -321,16 +312,15 @@ impl KnowledgeStore for PgStore {
                  WHERE d.agent_id = $1 AND c.parent_id IS NULL AND c.id = ANY($2)",
                 &[&agent_id, &ids],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         let mut found: HashMap<i64, ParentChunk> = HashMap::with_capacity(rows.len());
         for r in &rows {
             let p = ParentChunk {
-                id: r.try_get(0).map_err(pg_error)?,
-                doc_id: r.try_get(1).map_err(pg_error)?,
-                doc_name: r.try_get(2).map_err(pg_error)?,
-                text: r.try_get(3).map_err(pg_error)?,
-                flagged: r.try_get(4).map_err(pg_error)?,
+                id: r.try_get(0)?,
+                doc_id: r.try_get(1)?,
+                doc_name: r.try_get(2)?,
+                text: r.try_get(3)?,
+                flagged: r.try_get(4)?,
             };
             found.insert(p.id, p);
         }

@@ -37,19 +37,19 @@ const SCOPE_WHERE: &str = "($4 \
      OR (m.scope = 'conversation' AND m.conversation_id = ANY($3)))";
 
 fn from_row(r: &Row) -> Result<Memory, StoreError> {
-    let user_id: Option<i64> = r.try_get(2).map_err(pg_error)?;
-    let name: Option<String> = r.try_get(3).map_err(pg_error)?;
+    let user_id: Option<i64> = r.try_get(2)?;
+    let name: Option<String> = r.try_get(3)?;
     Ok(Memory {
-        id: r.try_get(0).map_err(pg_error)?,
-        scope: r.try_get(1).map_err(pg_error)?,
+        id: r.try_get(0)?,
+        scope: r.try_get(1)?,
         user: user_id.map(|id| Ref::User {
             id,
             name: name.unwrap_or_else(|| "deleted user".into()),
         }),
-        conversation_id: r.try_get(4).map_err(pg_error)?,
-        text: r.try_get(5).map_err(pg_error)?,
-        source: r.try_get(6).map_err(pg_error)?,
-        created_at: r.try_get(7).map_err(pg_error)?,
+        conversation_id: r.try_get(4)?,
+        text: r.try_get(5)?,
+        source: r.try_get(6)?,
+        created_at: r.try_get(7)?,
     })
 }
 
@@ -80,8 +80,7 @@ async fn by_id(
         &format!("SELECT {COLS} {FROM} WHERE m.agent_id = $1 AND m.id = $2"),
         &[&agent_id, &id],
     )
-    .await
-    .map_err(pg_error)?
+    .await?
     .as_ref()
     .map(from_row)
     .transpose()
@@ -102,8 +101,7 @@ async fn find_dup(
         ),
         &[&agent_id, &kind, &user, &conv, &norm],
     )
-    .await
-    .map_err(pg_error)?
+    .await?
     .as_ref()
     .map(from_row)
     .transpose()
@@ -123,8 +121,7 @@ async fn insert_locked(
             "SELECT count(*) FROM agent_memories WHERE agent_id = $1",
             &[&new.agent_id],
         )
-        .await
-        .map_err(pg_error)?
+        .await?
         .get(0);
     if count >= as_i64(cap) {
         return Ok(Ok(MemoryInsert::Full));
@@ -134,7 +131,7 @@ async fn insert_locked(
         Scope::User(u) => ("SELECT 1 FROM users WHERE id = $1", u),
         Scope::Conversation(c) => ("SELECT 1 FROM conversations WHERE id = $1", c),
     };
-    if tx.query_opt(sql, &[&id]).await.map_err(pg_error)?.is_none() {
+    if tx.query_opt(sql, &[&id]).await?.is_none() {
         return Ok(Ok(MemoryInsert::NoSuchScope));
     }
     let blob = new.embedding.as_deref().map(f32_blob);
@@ -179,16 +176,15 @@ impl MemoryStore for PgStore {
 
     async fn memory_insert(&self, new: NewMemory, cap: usize) -> Result<MemoryInsert, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
+        let tx = client.transaction().await?;
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::bigint::text, 0))",
             &[&LOCK_NAMESPACE, &new.agent_id],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         match insert_locked(&tx, &new, cap).await? {
             Ok(MemoryInsert::Inserted(row)) => {
-                tx.commit().await.map_err(pg_error)?;
+                tx.commit().await?;
                 Ok(MemoryInsert::Inserted(row))
             }
             Ok(other) => Ok(other),
@@ -222,8 +218,7 @@ impl MemoryStore for PgStore {
                 ),
                 &[&agent_id, &users, &convs, &all, &limit],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .iter()
             .map(from_row)
             .collect()
@@ -251,8 +246,7 @@ impl MemoryStore for PgStore {
                 ),
                 &params,
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .iter()
             .map(from_row)
             .collect()
@@ -274,11 +268,10 @@ impl MemoryStore for PgStore {
                 ),
                 &[&agent_id, &users, &convs, &all],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            let blob: Vec<u8> = r.try_get(8).map_err(pg_error)?;
+            let blob: Vec<u8> = r.try_get(8)?;
             if let Some(v) = blob_f32(&blob) {
                 out.push((from_row(r)?, v));
             }
@@ -297,8 +290,7 @@ impl MemoryStore for PgStore {
                 ),
                 &[&agent_id, &id],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .as_ref()
             .map(from_row)
             .transpose()

@@ -249,8 +249,7 @@ impl PgStore {
         let client = self.client().await?;
         let exists: bool = client
             .query_one("SELECT to_regclass('hardshell_schema') IS NOT NULL", &[])
-            .await
-            .map_err(pg_error)?
+            .await?
             .get(0);
         if !exists {
             return Ok(0);
@@ -260,8 +259,7 @@ impl PgStore {
                 "SELECT coalesce(max(version), 0) FROM hardshell_schema",
                 &[],
             )
-            .await
-            .map_err(pg_error)?
+            .await?
             .get(0))
     }
 
@@ -274,10 +272,9 @@ impl PgStore {
         let mut client = self.client().await?;
         let mut current = 0;
         for &(version, name, sql) in migrations::MIGRATIONS {
-            let tx = client.transaction().await.map_err(pg_error)?;
+            let tx = client.transaction().await?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-                .await
-                .map_err(pg_error)?;
+                .await?;
             tx.batch_execute(
                 "CREATE TABLE IF NOT EXISTS hardshell_schema (
                      version    BIGINT PRIMARY KEY,
@@ -285,15 +282,13 @@ impl PgStore {
                      applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
                  )",
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
             current = tx
                 .query_one(
                     "SELECT coalesce(max(version), 0) FROM hardshell_schema",
                     &[],
                 )
-                .await
-                .map_err(pg_error)?
+                .await?
                 .get(0);
             if current > known {
                 return Err(StoreError::SchemaTooNew {
@@ -302,7 +297,7 @@ impl PgStore {
                 });
             }
             if version <= current || version > target {
-                tx.commit().await.map_err(pg_error)?;
+                tx.commit().await?;
                 continue;
             }
             tx.batch_execute(sql).await.map_err(|e| {
@@ -312,9 +307,8 @@ impl PgStore {
                 "INSERT INTO hardshell_schema (version, name) VALUES ($1, $2)",
                 &[&version, &name],
             )
-            .await
-            .map_err(pg_error)?;
-            tx.commit().await.map_err(pg_error)?;
+            .await?;
+            tx.commit().await?;
             current = version;
         }
         Ok(current)

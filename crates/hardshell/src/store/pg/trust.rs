@@ -12,7 +12,7 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::{PgStore, col, pg_error};
+use super::{PgStore, col};
 use crate::store::StoreError;
 use crate::store::tool_rules::{AllowRule, BindingRow, SecretBinding, ToolRuleStore};
 use crate::store::trust::{ChangeBy, TrustChange, TrustStore};
@@ -74,8 +74,7 @@ async fn lock_level(c: &impl GenericClient, agent: i64, domain: &str) -> Result<
         "SELECT pg_advisory_xact_lock(hashtextextended('trust:' || $1::bigint || ':' || $2::text, 0))",
         &[&agent, &domain],
     )
-    .await
-    .map_err(pg_error)?;
+    .await?;
     Ok(())
 }
 
@@ -89,8 +88,7 @@ async fn level_now(
             "SELECT level FROM trust_levels WHERE agent_id = $1 AND domain = $2",
             &[&agent, &domain],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     r.map(|r| level_of(col(&r, 0)?)).transpose()
 }
 
@@ -110,8 +108,7 @@ async fn set_level(
          ON CONFLICT (agent_id, domain) DO UPDATE SET level = excluded.level, failures = 0",
         &[&agent, &domain, &i64::from(new)],
     )
-    .await
-    .map_err(pg_error)?;
+    .await?;
     let r = c
         .query_one(
             &format!(
@@ -130,8 +127,7 @@ async fn set_level(
                 &now,
             ],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     change_row(&r)
 }
 
@@ -144,8 +140,7 @@ impl TrustStore for PgStore {
                 "SELECT domain, level FROM trust_levels WHERE agent_id = $1 ORDER BY domain",
                 &[&agent],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         rs.iter()
             .map(|r| Ok((col(r, 0)?, level_of(col(r, 1)?)?)))
             .collect()
@@ -164,11 +159,11 @@ impl TrustStore for PgStore {
         by: ChangeBy,
     ) -> Result<TrustChange, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         lock_level(&tx, agent, domain).await?;
         let old = level_now(&tx, agent, domain).await?.unwrap_or(default);
         let change = set_level(&tx, agent, domain, old, level, &by).await?;
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(change)
     }
 
@@ -181,7 +176,7 @@ impl TrustStore for PgStore {
         demote_after: u32,
     ) -> Result<Option<TrustChange>, StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_error)?;
+        let tx = c.transaction().await?;
         lock_level(&tx, agent, domain).await?;
         let current = level_now(&tx, agent, domain).await?;
         if ok {
@@ -190,10 +185,9 @@ impl TrustStore for PgStore {
                     "UPDATE trust_levels SET failures = 0 WHERE agent_id = $1 AND domain = $2",
                     &[&agent, &domain],
                 )
-                .await
-                .map_err(pg_error)?;
+                .await?;
             }
-            tx.commit().await.map_err(pg_error)?;
+            tx.commit().await?;
             return Ok(None);
         }
         let level = current.unwrap_or(default);
@@ -204,8 +198,7 @@ impl TrustStore for PgStore {
                  RETURNING failures",
                 &[&agent, &domain, &i64::from(level)],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         let failures: i64 = col(&r, 0)?;
         let mut change = None;
         if failures >= i64::from(demote_after) && level > 0 {
@@ -216,7 +209,7 @@ impl TrustStore for PgStore {
             };
             change = Some(set_level(&tx, agent, domain, level, level - 1, &by).await?);
         }
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(change)
     }
 
@@ -236,8 +229,7 @@ impl TrustStore for PgStore {
                 ),
                 &[&agent, &limit],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         rs.iter().map(change_row).collect()
     }
 
@@ -249,8 +241,7 @@ impl TrustStore for PgStore {
                 &format!("SELECT {CHANGE_COLS} FROM trust_history WHERE id = $1"),
                 &[&id],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         r.as_ref().map(change_row).transpose()
     }
 }
@@ -264,8 +255,7 @@ impl ToolRuleStore for PgStore {
                 &format!("SELECT {BINDING_COLUMNS} FROM secret_bindings ORDER BY name"),
                 &[],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         rs.iter().map(binding_row).collect()
     }
 
@@ -277,8 +267,7 @@ impl ToolRuleStore for PgStore {
                 &format!("SELECT {BINDING_COLUMNS} FROM secret_bindings WHERE name = $1"),
                 &[&name],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         r.as_ref().map(binding_row).transpose()
     }
 
@@ -307,8 +296,7 @@ impl ToolRuleStore for PgStore {
                     &now,
                 ],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(BindingRow {
             name: name.to_string(),
             binding,
@@ -321,8 +309,7 @@ impl ToolRuleStore for PgStore {
             .client()
             .await?
             .execute("DELETE FROM secret_bindings WHERE name = $1", &[&name])
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(n > 0)
     }
 
@@ -339,8 +326,7 @@ impl ToolRuleStore for PgStore {
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agent_id, tool, scope) DO NOTHING",
             &[&agent, &tool, &scope, &by, &crate::auth::now_secs()],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         // ON CONFLICT DO NOTHING waits for a racing insert of the same rule
         // to commit, so the row is there to read either way.
         let r = c
@@ -351,8 +337,7 @@ impl ToolRuleStore for PgStore {
                 ),
                 &[&agent, &tool, &scope],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         rule_row(&r)
     }
 
@@ -379,8 +364,7 @@ impl ToolRuleStore for PgStore {
                 )
                 .await
             }
-        }
-        .map_err(pg_error)?;
+        }?;
         rs.iter().map(rule_row).collect()
     }
 
@@ -392,8 +376,7 @@ impl ToolRuleStore for PgStore {
                 &format!("DELETE FROM allow_rules WHERE id = $1 RETURNING {RULE_COLUMNS}"),
                 &[&id],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         r.as_ref().map(rule_row).transpose()
     }
 }

@@ -21,14 +21,14 @@ pub(super) const OWNERS_LOCK: i64 = 0x6f77_6e65_7273_6574;
 const USER_COLS: &str = "id, uuid, username, role, disabled, created_at";
 
 fn user_from_row(r: &Row) -> Result<UserRow, StoreError> {
-    let role: String = r.try_get(3).map_err(pg_error)?;
+    let role: String = r.try_get(3)?;
     Ok(UserRow {
-        id: r.try_get(0).map_err(pg_error)?,
-        uuid: r.try_get(1).map_err(pg_error)?,
-        username: r.try_get(2).map_err(pg_error)?,
+        id: r.try_get(0)?,
+        uuid: r.try_get(1)?,
+        username: r.try_get(2)?,
         role: role.parse().map_err(StoreError::BadData)?,
-        disabled: r.try_get(4).map_err(pg_error)?,
-        created_at: r.try_get(5).map_err(pg_error)?,
+        disabled: r.try_get(4)?,
+        created_at: r.try_get(5)?,
     })
 }
 
@@ -38,8 +38,7 @@ async fn get_user(c: &impl GenericClient, id: i64) -> Result<UserRow, StoreError
             &format!("SELECT {USER_COLS} FROM users WHERE id = $1"),
             &[&id],
         )
-        .await
-        .map_err(pg_error)?
+        .await?
         .ok_or(StoreError::NotFound)?;
     user_from_row(&row)
 }
@@ -49,8 +48,7 @@ async fn active_owners(c: &impl GenericClient) -> Result<i64, StoreError> {
         "SELECT count(*) FROM users WHERE role = 'owner' AND NOT disabled",
         &[],
     )
-    .await
-    .map_err(pg_error)?
+    .await?
     .get(0))
 }
 
@@ -107,11 +105,10 @@ impl UserStore for PgStore {
                 ),
                 &[&username],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         match row {
             None => Ok(None),
-            Some(r) => Ok(Some((user_from_row(&r)?, r.try_get(6).map_err(pg_error)?))),
+            Some(r) => Ok(Some((user_from_row(&r)?, r.try_get(6)?))),
         }
     }
 
@@ -119,8 +116,7 @@ impl UserStore for PgStore {
         let client = self.client().await?;
         client
             .query(&format!("SELECT {USER_COLS} FROM users ORDER BY id"), &[])
-            .await
-            .map_err(pg_error)?
+            .await?
             .iter()
             .map(user_from_row)
             .collect()
@@ -128,34 +124,32 @@ impl UserStore for PgStore {
 
     async fn user_set_role(&self, id: i64, role: Role) -> Result<(UserRow, UserRow), StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
+        let tx = client.transaction().await?;
         lock_owners(&tx).await?;
         let before = get_user(&tx, id).await?;
         tx.execute(
             "UPDATE users SET role = $2 WHERE id = $1",
             &[&id, &role.as_str()],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         if active_owners(&tx).await? == 0 {
             return Err(last_owner());
         }
         let after = get_user(&tx, id).await?;
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok((before, after))
     }
 
     async fn user_set_disabled(&self, id: i64, disabled: bool) -> Result<UserRow, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
+        let tx = client.transaction().await?;
         lock_owners(&tx).await?;
         get_user(&tx, id).await?;
         tx.execute(
             "UPDATE users SET disabled = $2 WHERE id = $1",
             &[&id, &disabled],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
         if active_owners(&tx).await? == 0 {
             return Err(last_owner());
         }
@@ -165,26 +159,24 @@ impl UserStore for PgStore {
                  WHERE user_id = $1 AND revoked_at IS NULL",
                 &[&id, &crate::auth::now_secs()],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         }
         let after = get_user(&tx, id).await?;
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(after)
     }
 
     async fn user_delete(&self, id: i64) -> Result<UserRow, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
+        let tx = client.transaction().await?;
         lock_owners(&tx).await?;
         let before = get_user(&tx, id).await?;
         tx.execute("DELETE FROM users WHERE id = $1", &[&id])
-            .await
-            .map_err(pg_error)?;
+            .await?;
         if active_owners(&tx).await? == 0 {
             return Err(last_owner());
         }
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(before)
     }
 }
@@ -193,7 +185,6 @@ impl UserStore for PgStore {
 /// lock ends with the transaction, commit or rollback.
 pub(super) async fn lock_owners(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OWNERS_LOCK])
-        .await
-        .map_err(pg_error)?;
+        .await?;
     Ok(())
 }
