@@ -365,6 +365,7 @@ mod tests {
     use crate::auth::Role;
     use crate::auth::tokens::{SESSION_ABSOLUTE_SECS, SESSION_IDLE_SECS};
     use crate::store::auth::{NewSession, NewToken, SessionKind, SessionOwner};
+    use crate::store::users::UserRow;
     use crate::store::{DbKey, Store, open_connection};
 
     const IDLE: i64 = SESSION_IDLE_SECS;
@@ -455,29 +456,9 @@ mod tests {
     async fn a_lookup_stamped_before_a_write_is_never_cached_after_it() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(&tmp.path().join("t.db"), DbKey::generate()).unwrap();
-        let user = store
-            .user_create("u".into(), Role::Member, None)
-            .await
-            .unwrap();
         let now = crate::auth::now_secs();
         let hash = [8u8; 32];
-        store
-            .session_create(
-                NewSession {
-                    owner: SessionOwner::User(user.id),
-                    kind: SessionKind::Token,
-                    csrf_hash: None,
-                    expires_at: now + 600,
-                    ip: None,
-                },
-                vec![NewToken {
-                    hash,
-                    kind: "access",
-                    expires_at: now + 600,
-                }],
-            )
-            .await
-            .unwrap();
+        let user = user_with_token(&store, hash, now).await;
         // Simulate a lookup that read the database before a revocation
         // committed and tries to cache its (stale) answer afterwards.
         let stamp = store.auth_stamp();
@@ -498,15 +479,13 @@ mod tests {
         );
     }
 
-    /// A store with one user holding one access token, already cached.
-    async fn warm_token(path: &std::path::Path, key: DbKey) -> (Store, [u8; 32], i64) {
-        let store = Store::open(path, key).unwrap();
+    /// A member `u` with a bearer session whose access token is `hash`,
+    /// valid for ten minutes from `now`; returns the user.
+    async fn user_with_token(store: &Store, hash: [u8; 32], now: i64) -> UserRow {
         let user = store
             .user_create("u".into(), Role::Member, None)
             .await
             .unwrap();
-        let now = crate::auth::now_secs();
-        let hash = [9u8; 32];
         store
             .session_create(
                 NewSession {
@@ -524,6 +503,15 @@ mod tests {
             )
             .await
             .unwrap();
+        user
+    }
+
+    /// A store with one user holding one access token, already cached.
+    async fn warm_token(path: &std::path::Path, key: DbKey) -> (Store, [u8; 32], i64) {
+        let store = Store::open(path, key).unwrap();
+        let now = crate::auth::now_secs();
+        let hash = [9u8; 32];
+        user_with_token(&store, hash, now).await;
         assert!(
             store
                 .session_by_token(hash, "access", now, IDLE)
