@@ -12,12 +12,6 @@
 //!   (several `fcntl` calls), so one check stands for `OBSERVE_EVERY`
 //!   (1 ms): a foreign commit is honoured at most that long after it. In
 //!   -process writes are never delayed: they bump before they return;
-//! - one request at a time makes that check (a short `probe` lock); the
-//!   others wait the few µs for its result instead of finding the writer
-//!   taken and treating the cache as unusable. Every in-process write
-//!   checks once more before it lets go of the writer, and while a message
-//!   batch holds SQLite's write lock (`BEGIN IMMEDIATE`) no other process
-//!   can commit at all, so a check made inside it vouches until it ends;
 //! - an entry is used only if it carries the current generation, and it is
 //!   stamped with the generation read *before* its database lookup, so a
 //!   lookup racing a revocation can never outlive it.
@@ -30,7 +24,7 @@
 //! database as before.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,13 +81,6 @@ pub(crate) struct AuthCache {
     /// (0: never).
     observed_at: AtomicU64,
     epoch: Instant,
-    /// Held by the one request checking `data_version`; the others wait
-    /// for its result. Never held while waiting for the writer.
-    probe: Mutex<()>,
-    /// True while the writer is inside a transaction that holds SQLite's
-    /// write lock and checked `data_version` after taking it: until it
-    /// ends no other process can commit, so the generation is current.
-    in_locked_write: AtomicBool,
     entries: Mutex<Entries>,
     /// Counts writes that may have revoked a credential (and commits by
     /// another process, which may have). Live connections watch it and
@@ -108,8 +95,6 @@ impl AuthCache {
             data_version: AtomicI64::new(data_version(writer)?),
             observed_at: AtomicU64::new(0),
             epoch: Instant::now(),
-            probe: Mutex::new(()),
-            in_locked_write: AtomicBool::new(false),
             entries: Mutex::new(Entries::default()),
             revocations: tokio::sync::watch::Sender::new(0),
         })
@@ -146,40 +131,8 @@ impl AuthCache {
 
     /// True while the last `data_version` check still vouches.
     fn recently_observed(&self) -> bool {
-        if self.in_locked_write.load(Ordering::SeqCst) {
-            return true;
-        }
         let at = self.observed_at.load(Ordering::SeqCst);
         at != 0 && self.nanos().saturating_sub(at) < OBSERVE_EVERY.as_nanos() as u64
-    }
-
-    /// Checks `data_version` on the writer (the caller holds it) right
-    /// after an in-process write, so requests arriving during the next
-    /// `OBSERVE_EVERY` need not take the writer to check.
-    pub(super) fn observe_after_write(&self, writer: &Connection) {
-        if let Err(e) = self.observe(writer) {
-            tracing::debug!(error = %e, "data_version check after a write failed");
-        }
-    }
-
-    /// Called by a transaction that has just taken SQLite's write lock
-    /// (`BEGIN IMMEDIATE`) on the writer: checks `data_version` and, if
-    /// that worked, vouches for the generation until the returned guard
-    /// is dropped, which must happen after the transaction's `COMMIT` or
-    /// `ROLLBACK` (the guard checks once more, then stops vouching).
-    pub(super) fn vouch_during_locked_write<'a>(
-        &'a self,
-        writer: &'a Connection,
-    ) -> LockedWrite<'a> {
-        let vouching = self.observe(writer).is_ok();
-        if vouching {
-            self.in_locked_write.store(true, Ordering::SeqCst);
-        }
-        LockedWrite {
-            cache: self,
-            writer,
-            vouching,
-        }
     }
 
     fn nanos(&self) -> u64 {
@@ -215,24 +168,6 @@ impl AuthCache {
     }
 }
 
-/// See `AuthCache::vouch_during_locked_write`.
-pub(super) struct LockedWrite<'a> {
-    cache: &'a AuthCache,
-    writer: &'a Connection,
-    vouching: bool,
-}
-
-impl Drop for LockedWrite<'_> {
-    fn drop(&mut self) {
-        if self.vouching {
-            // Check first: once the flag is down the last check must be
-            // fresh, or the requests in between would find it stale.
-            self.cache.observe_after_write(self.writer);
-            self.cache.in_locked_write.store(false, Ordering::SeqCst);
-        }
-    }
-}
-
 fn data_version(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn
         .prepare_cached("PRAGMA data_version")?
@@ -256,8 +191,8 @@ impl Store {
     /// so a check every 500 ms there kept threads that a load had started
     /// alive for good.
     pub async fn observe_foreign_commits(&self) -> Result<(), StoreError> {
-        if let Some(observed) = self.probe_now() {
-            return observed;
+        if let Ok(writer) = self.inner.writer.try_lock() {
+            return self.inner.auth_cache.observe(&writer);
         }
         let inner = std::sync::Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
@@ -292,26 +227,13 @@ impl Store {
     /// processes (at most `OBSERVE_EVERY` ago), or `None` when that check
     /// would have to wait for the writer (then nothing cached may be used).
     pub(super) fn auth_generation(&self) -> Option<u64> {
-        let cache = &self.inner.auth_cache;
-        if !cache.recently_observed() {
-            // One prober at a time: a request that finds another checking
-            // waits for it (µs) and uses its result.
-            let _probe = cache.probe.lock().ok()?;
-            if !cache.recently_observed() {
-                let writer = self.inner.writer.try_lock().ok()?;
-                cache.observe(&writer).ok()?;
-            }
+        if self.inner.auth_cache.recently_observed() {
+            return Some(self.inner.auth_cache.stamp());
         }
-        Some(cache.stamp())
-    }
-
-    /// Checks `data_version` now if the writer is free (`None`: it is
-    /// busy), holding the probe lock so that no request misses meanwhile.
-    fn probe_now(&self) -> Option<Result<(), StoreError>> {
-        let cache = &self.inner.auth_cache;
-        let _probe = cache.probe.lock().ok()?;
         let writer = self.inner.writer.try_lock().ok()?;
-        Some(cache.observe(&writer))
+        self.inner.auth_cache.observe(&writer).ok()?;
+        drop(writer);
+        Some(self.inner.auth_cache.stamp())
     }
 
     /// The cached session for `hash`, if it may be used right now.
@@ -358,14 +280,10 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
-
     use super::OBSERVE_EVERY;
     use crate::auth::Role;
     use crate::auth::tokens::{SESSION_ABSOLUTE_SECS, SESSION_IDLE_SECS};
     use crate::store::auth::{NewSession, NewToken, SessionKind, SessionOwner};
-    use crate::store::users::UserRow;
     use crate::store::{DbKey, Store, open_connection};
 
     const IDLE: i64 = SESSION_IDLE_SECS;
@@ -456,9 +374,29 @@ mod tests {
     async fn a_lookup_stamped_before_a_write_is_never_cached_after_it() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(&tmp.path().join("t.db"), DbKey::generate()).unwrap();
+        let user = store
+            .user_create("u".into(), Role::Member, None)
+            .await
+            .unwrap();
         let now = crate::auth::now_secs();
         let hash = [8u8; 32];
-        let user = user_with_token(&store, hash, now).await;
+        store
+            .session_create(
+                NewSession {
+                    owner: SessionOwner::User(user.id),
+                    kind: SessionKind::Token,
+                    csrf_hash: None,
+                    expires_at: now + 600,
+                    ip: None,
+                },
+                vec![NewToken {
+                    hash,
+                    kind: "access",
+                    expires_at: now + 600,
+                }],
+            )
+            .await
+            .unwrap();
         // Simulate a lookup that read the database before a revocation
         // committed and tries to cache its (stale) answer afterwards.
         let stamp = store.auth_stamp();
@@ -477,146 +415,5 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-    }
-
-    /// A member `u` with a bearer session whose access token is `hash`,
-    /// valid for ten minutes from `now`; returns the user.
-    async fn user_with_token(store: &Store, hash: [u8; 32], now: i64) -> UserRow {
-        let user = store
-            .user_create("u".into(), Role::Member, None)
-            .await
-            .unwrap();
-        store
-            .session_create(
-                NewSession {
-                    owner: SessionOwner::User(user.id),
-                    kind: SessionKind::Token,
-                    csrf_hash: None,
-                    expires_at: now + 600,
-                    ip: None,
-                },
-                vec![NewToken {
-                    hash,
-                    kind: "access",
-                    expires_at: now + 600,
-                }],
-            )
-            .await
-            .unwrap();
-        user
-    }
-
-    /// A store with one user holding one access token, already cached.
-    async fn warm_token(path: &std::path::Path, key: DbKey) -> (Store, [u8; 32], i64) {
-        let store = Store::open(path, key).unwrap();
-        let now = crate::auth::now_secs();
-        let hash = [9u8; 32];
-        user_with_token(&store, hash, now).await;
-        assert!(
-            store
-                .session_by_token(hash, "access", now, IDLE)
-                .await
-                .unwrap()
-                .is_some()
-        );
-        assert!(store.cached_session(&hash, "access", now, IDLE).is_some());
-        (store, hash, now)
-    }
-
-    fn revoke_elsewhere(other: &rusqlite::Connection, now: i64) {
-        let n = other
-            .execute(
-                "UPDATE auth_sessions SET revoked_at = ?1 WHERE revoked_at IS NULL",
-                [now],
-            )
-            .unwrap();
-        assert_eq!(n, 1);
-    }
-
-    /// Two requests finding the last check stale at once: the second
-    /// waits for the first one's check instead of finding the writer
-    /// taken and missing, and it gets that check's verdict, a foreign
-    /// revocation included.
-    #[tokio::test]
-    async fn a_request_waits_for_a_check_in_progress_and_shares_its_verdict() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("t.db");
-        let key = DbKey::generate();
-        let again = DbKey::parse(key.expose_hex()).unwrap();
-        let (store, hash, now) = warm_token(&path, key).await;
-        let cache = &store.inner.auth_cache;
-        for foreign_commit in [false, true] {
-            std::thread::sleep(OBSERVE_EVERY * 2);
-            // The first request is inside its check: probe lock and writer.
-            let probe = cache.probe.lock().unwrap();
-            let writer = store.inner.writer.lock().unwrap();
-            let second = {
-                let store = store.clone();
-                std::thread::spawn(move || store.cached_session(&hash, "access", now, IDLE))
-            };
-            std::thread::sleep(Duration::from_millis(50));
-            assert!(!second.is_finished(), "the second request must wait");
-            if foreign_commit {
-                revoke_elsewhere(&open_connection(&path, &again).unwrap(), now);
-            }
-            cache.observe(&writer).unwrap();
-            drop(writer);
-            drop(probe);
-            let answer = second.join().unwrap();
-            assert_eq!(answer.is_some(), !foreign_commit);
-        }
-        assert!(
-            store
-                .session_by_token(hash, "access", now, IDLE)
-                .await
-                .unwrap()
-                .is_none()
-        );
-    }
-
-    /// While a message batch holds SQLite's write lock no other process
-    /// can commit, so the caches stay usable however long it runs; once
-    /// it ends the usual check is back, and a foreign revocation is seen.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_message_batch_vouches_only_while_it_holds_the_write_lock() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("t.db");
-        let key = DbKey::generate();
-        let again = DbKey::parse(key.expose_hex()).unwrap();
-        let (store, hash, now) = warm_token(&path, key).await;
-        let other = open_connection(&path, &again).unwrap();
-        other.busy_timeout(Duration::ZERO).unwrap();
-        let other = Arc::new(Mutex::new(other));
-
-        let (inside, o) = (store.clone(), Arc::clone(&other));
-        let during = store
-            .write_message(move |_conn| {
-                // Long past OBSERVE_EVERY, with the writer taken.
-                std::thread::sleep(OBSERVE_EVERY * 3);
-                let hit = inside.cached_session(&hash, "access", now, IDLE).is_some();
-                // The reason that is sound: another connection cannot commit.
-                let refused = o
-                    .lock()
-                    .unwrap()
-                    .execute("UPDATE auth_sessions SET revoked_at = 1", [])
-                    .is_err();
-                Ok((hit, refused))
-            })
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(during, (true, true));
-
-        // Over: a writer held outside such a batch vouches for nothing.
-        let busy = store.inner.writer.lock().unwrap();
-        std::thread::sleep(OBSERVE_EVERY * 2);
-        assert!(store.cached_session(&hash, "access", now, IDLE).is_none());
-        drop(busy);
-        assert!(store.cached_session(&hash, "access", now, IDLE).is_some());
-
-        // And a foreign revocation after the batch is seen.
-        revoke_elsewhere(&other.lock().unwrap(), now);
-        std::thread::sleep(OBSERVE_EVERY * 2);
-        assert!(store.cached_session(&hash, "access", now, IDLE).is_none());
     }
 }

@@ -134,7 +134,7 @@ fn drain(inner: &Inner) {
     let _guard = PanicGuard(&inner.group_commit);
     while let Some(mut batch) = inner.group_commit.take_batch() {
         let committed = match inner.writer.lock() {
-            Ok(conn) => run_batch(inner, &conn, &mut batch),
+            Ok(conn) => run_batch(&conn, &mut batch),
             Err(_) => false,
         };
         // Answered only after the commit and after cached pages are gone.
@@ -146,15 +146,11 @@ fn drain(inner: &Inner) {
 }
 
 /// One transaction around every job's savepoint; true if it committed.
-fn run_batch(inner: &Inner, conn: &Connection, batch: &mut [Box<dyn Job>]) -> bool {
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> bool {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(%e, "could not begin a message batch");
         return false;
     }
-    // No other process can commit until this transaction ends, so the
-    // credential and facts caches stay usable meanwhile (dropped last,
-    // after the COMMIT or ROLLBACK below).
-    let _vouch = inner.auth_cache.vouch_during_locked_write(conn);
     for job in batch.iter_mut() {
         if let Err(e) = job.run(conn) {
             tracing::error!(%e, "a savepoint failed; the message batch is rolled back");

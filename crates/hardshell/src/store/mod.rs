@@ -315,8 +315,6 @@ impl Store {
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().map_err(|_| StoreError::TaskFailed)?;
             let out = f(&mut conn);
-            // While the writer is still ours: requests need not take it.
-            inner.auth_cache.observe_after_write(&conn);
             // Even after an error: a partial effect is possible. The
             // credential generation also covers every cached chat fact.
             if forget_credentials {
