@@ -13,6 +13,7 @@ pub mod auth;
 mod auth_cache;
 pub mod bookmark_folders;
 pub mod bookmark_pages;
+mod bookmark_store;
 pub mod bookmarks;
 mod bookmarks_schema;
 pub mod channel_groups;
