@@ -244,7 +244,7 @@ async fn server_cli_and_library_append_at_once_without_forking() {
             c.args(["users", "add", &name, "--role", "member", "--no-password"])
                 .args(["--passphrase-file", &p])
                 .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
+                .stderr(std::process::Stdio::piped());
             c.spawn().unwrap()
         })
         .collect();
@@ -270,8 +270,15 @@ async fn server_cli_and_library_append_at_once_without_forking() {
     for t in tasks {
         t.await.unwrap();
     }
-    for mut c in clis {
-        assert!(c.wait().unwrap().success());
+    for c in clis {
+        // Its error, if any: this failed once in CI under load with the
+        // cause thrown away.
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "users add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let (clean, _) = server.stop();
     assert!(clean);
