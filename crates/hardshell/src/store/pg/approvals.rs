@@ -50,10 +50,12 @@ impl ApprovalStore for PgStore {
         let now = crate::auth::now_secs();
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(
-                 'approval:' || $1::bigint || ':' || $2::bigint || ':' || $3::text, 0))",
-            &[&new.agent_id, &new.conversation_id, &new.fingerprint],
+        super::lock_named(
+            &tx,
+            &format!(
+                "approval:{}:{}:{}",
+                new.agent_id, new.conversation_id, new.fingerprint
+            ),
         )
         .await?;
         let existing = tx

@@ -174,11 +174,7 @@ impl KnowledgeStore for PgStore {
     ) -> Result<KnowledgeInsert, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::bigint::text, 0))",
-            &[&LOCK_NAMESPACE, &new.agent_id],
-        )
-        .await?;
+        super::lock_named(&tx, &format!("{LOCK_NAMESPACE}:{}", new.agent_id)).await?;
         match insert_locked(&tx, &new, caps).await? {
             Ok(KnowledgeInsert::Inserted(doc)) => {
                 tx.commit().await?;

@@ -177,11 +177,7 @@ impl MemoryStore for PgStore {
     async fn memory_insert(&self, new: NewMemory, cap: usize) -> Result<MemoryInsert, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::bigint::text, 0))",
-            &[&LOCK_NAMESPACE, &new.agent_id],
-        )
-        .await?;
+        super::lock_named(&tx, &format!("{LOCK_NAMESPACE}:{}", new.agent_id)).await?;
         match insert_locked(&tx, &new, cap).await? {
             Ok(MemoryInsert::Inserted(row)) => {
                 tx.commit().await?;

@@ -328,6 +328,22 @@ pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
     StoreError::Postgres(e)
 }
 
+/// Serialises one read-then-write against every other transaction naming
+/// the same `key` (e.g. `trust:7:web`), until this transaction ends: what
+/// SQLite's single writer gave for free. The key is hashed by the server
+/// (`hashtextextended`) and bound as a parameter, never spliced.
+pub(crate) async fn lock_named(
+    tx: &impl deadpool_postgres::GenericClient,
+    key: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&key],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Column `i` of `row`, with a conversion failure as a store error.
 pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
     row: &'a tokio_postgres::Row,

@@ -11,8 +11,6 @@ use crate::chat::search::SearchWords;
 
 /// The `tsquery` expression for `words`, numbering its parameters from
 /// `$first`, and the parameters to bind in that order.
-// Until the first searching aggregate (bookmarks, memory) lands on PostgreSQL.
-#[allow(dead_code)]
 pub(crate) fn tsquery(words: &SearchWords, first: usize) -> (String, Vec<String>) {
     let parts: Vec<String> = (0..words.words().len())
         .map(|i| format!("phraseto_tsquery('simple', search_fold(${}))", first + i))

@@ -70,12 +70,7 @@ fn rule_row(r: &Row) -> Result<AllowRule, StoreError> {
 /// Serialises level changes of one (agent, domain) until the transaction
 /// ends.
 async fn lock_level(c: &impl GenericClient, agent: i64, domain: &str) -> Result<(), StoreError> {
-    c.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('trust:' || $1::bigint || ':' || $2::text, 0))",
-        &[&agent, &domain],
-    )
-    .await?;
-    Ok(())
+    super::lock_named(c, &format!("trust:{agent}:{domain}")).await
 }
 
 async fn level_now(
